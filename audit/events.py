@@ -1,0 +1,25 @@
+"""The catalogue of audit events: every event name the code may write, with what it means.
+
+Writing an event that is not listed here is an error, so the log stays a documented vocabulary.
+Apps add their events here as they land.
+"""
+
+EVENTS: dict[str, str] = {
+    "agency.created": "An agency was created",
+    "member.added": "A user was given a role in the agency",
+    "member.role_changed": "A member's role changed",
+    "member.removed": "A member was removed from the agency",
+    "api_key.created": "An API key was issued",
+    "api_key.revoked": "An API key was revoked",
+    "shop.installed": "A shop completed the OAuth install (or reinstall)",
+    "shop.install_rejected": "An OAuth callback was rejected",
+    "shop.uninstalled": "The app was uninstalled from a shop",
+    "shop.redacted": "Shopify asked to erase a shop; its data was deleted",
+    "shop.sync_requested": "A sync of a shop was requested",
+    "customer.redacted": "A customer's personal data was erased on Shopify's request",
+    "customer.data_requested": "Shopify asked for a customer's data; an export was produced",
+}
+
+
+def describe(event: str) -> str:
+    return EVENTS[event]

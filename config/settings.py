@@ -1,0 +1,155 @@
+"""Django settings, read from the environment (see config/env.py and the README)."""
+
+import dj_database_url
+
+from config.env import BASE_DIR, IS_PRODUCTION, env_bool, env_list, env_str, secret
+
+SECRET_KEY = secret("SECRET_KEY", "Django signing key")
+FIELD_ENCRYPTION_KEY = secret("FIELD_ENCRYPTION_KEY", "Fernet key that encrypts shop tokens")
+# Keys accepted for decryption only, during a key rotation.
+FIELD_ENCRYPTION_OLD_KEYS = env_list("FIELD_ENCRYPTION_OLD_KEYS")
+
+DEBUG = env_bool("DEBUG", default=not IS_PRODUCTION)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+APP_URL = (env_str("APP_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+CSRF_TRUSTED_ORIGINS = [APP_URL]
+
+# Shopify app credentials. In development they match the sandbox's default app.
+SHOPIFY_API_KEY = env_str("SHOPIFY_API_KEY") or ("" if IS_PRODUCTION else "clientele-dev")
+SHOPIFY_API_SECRET = secret("SHOPIFY_API_SECRET", "verifies OAuth and webhook HMACs")
+# Accepted for webhook HMACs while the app secret is being rotated.
+SHOPIFY_API_SECRET_PREVIOUS = env_str("SHOPIFY_API_SECRET_PREVIOUS", "")
+SHOPIFY_API_VERSION = env_str("SHOPIFY_API_VERSION", "2025-01")
+SHOPIFY_SCOPES = env_list(
+    "SHOPIFY_SCOPES", "read_customers,write_customers,read_orders,read_customer_merge,write_customer_merge"
+)
+# Where shop domains resolve: empty means https://<shop>; the sandbox sets http://127.0.0.1:PORT.
+SHOPIFY_BASE_URL = env_str("SHOPIFY_BASE_URL", "")
+SHOPIFY_TIMEOUT_SECONDS = float(env_str("SHOPIFY_TIMEOUT_SECONDS", "20") or 20)
+if IS_PRODUCTION and not SHOPIFY_API_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SHOPIFY_API_KEY is not set. It is required in production.")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_q",
+    "audit",
+    "tenants",
+    "customers",
+    "segments",
+    "merges",
+]
+if env_bool("SANDBOX_APP", default=not IS_PRODUCTION):
+    # Only for its management command; production code never imports it.
+    INSTALLED_APPS.append("sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}") or "",
+        conn_max_age=int(env_str("CONN_MAX_AGE", "60") or 60),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+SESSION_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_SECURE = IS_PRODUCTION
+
+# Tasks: ORM broker by default (no extra service); Redis when REDIS_URL is set.
+# `retry` must exceed `timeout` or a slow task is handed to a second worker.
+Q_CLUSTER = {
+    "name": "clientele",
+    "workers": int(env_str("Q_WORKERS", "2") or 2),
+    "timeout": 1800,
+    "retry": 2000,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "poll": 0.2,
+    "sync": env_bool("Q_SYNC", default=False),
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_VERSIONING_CLASS": "rest_framework.versioning.URLPathVersioning",
+    "ALLOWED_VERSIONS": ["v1"],
+    "DEFAULT_VERSION": "v1",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Clientele API",
+    "DESCRIPTION": "Customers, segments, groups and duplicates across an agency's Shopify stores.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,11 @@
+"""Root pytest configuration shared by every app's tests."""
+
+import pytest
+from django_scopes import scopes_disabled
+
+
+@pytest.fixture
+def unscoped():
+    """For test set-up that must read across tenants on purpose."""
+    with scopes_disabled():
+        yield

@@ -1,0 +1,89 @@
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+from tenants.fields import EncryptedTextField
+from tenants.roles import Role
+
+SHOP_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+shop_domain_validator = RegexValidator(
+    SHOP_DOMAIN_RE, "A shop domain looks like your-store.myshopify.com (lowercase letters, digits, '-')."
+)
+
+
+def validate_shop_domain(domain: str) -> str:
+    """Return the domain if it is a valid myshopify domain, else raise ValidationError."""
+    if not isinstance(domain, str) or not SHOP_DOMAIN_RE.fullmatch(domain):
+        raise ValidationError(
+            f"'{domain}' is not a shop domain; expected your-store.myshopify.com.",
+            code="invalid_shop_domain",
+        )
+    return domain
+
+
+class Agency(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "agencies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agency", "user"], name="membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.agency} ({self.role})"
+
+
+class Shop(models.Model):
+    class Status(models.TextChoices):
+        INSTALLED = "installed", "Installed"
+        UNINSTALLED = "uninstalled", "Uninstalled"
+
+    class AccountsVersion(models.TextChoices):
+        CLASSIC = "classic", "Classic customer accounts"
+        NEW = "new", "New customer accounts"
+        UNKNOWN = "", "Unknown"
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="shops")
+    domain = models.CharField(max_length=255, unique=True, validators=[shop_domain_validator])
+    access_token = EncryptedTextField(blank=True, default="")
+    scopes = models.JSONField(default=list, blank=True)
+    api_version = models.CharField(max_length=10, default="2025-01")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INSTALLED)
+    installed_at = models.DateTimeField(null=True, blank=True)
+    uninstalled_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(max_length=255, blank=True, default="")
+    currency = models.CharField(max_length=3, blank=True, default="")
+    timezone = models.CharField(max_length=64, blank=True, default="UTC")
+    country_code = models.CharField(max_length=2, blank=True, default="")
+    customer_accounts = models.CharField(
+        max_length=8, choices=AccountsVersion.choices, blank=True, default=AccountsVersion.UNKNOWN
+    )
+    # Where this shop's API answers; empty = https://<domain>. Lets one code path reach the sandbox.
+    api_base_url = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def is_installed(self) -> bool:
+        return self.status == self.Status.INSTALLED and bool(self.access_token)
