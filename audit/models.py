@@ -17,6 +17,9 @@ class AuditChainHead(models.Model):
     seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
 
+    def __str__(self) -> str:
+        return f"agency {self.agency_id} at #{self.seq}"
+
 
 class AuditEvent(models.Model):
     agency = models.ForeignKey("tenants.Agency", on_delete=models.PROTECT, related_name="+")
@@ -37,7 +40,9 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["agency_id", "seq"]
-        constraints = [models.UniqueConstraint(fields=["agency", "seq"], name="audit_event_seq_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "seq"], name="audit_event_seq_unique")
+        ]
         indexes = [
             models.Index(fields=["shop_id", "occurred_at"], name="audit_shop_time"),
             models.Index(fields=["agency", "event", "occurred_at"], name="audit_agency_event"),

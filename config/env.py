@@ -46,9 +46,7 @@ def secret(name: str, purpose: str) -> str:
     if value:
         return value
     if IS_PRODUCTION:
-        raise ImproperlyConfigured(
-            f"{name} is not set. It is required in production ({purpose})."
-        )
+        raise ImproperlyConfigured(f"{name} is not set. It is required in production ({purpose}).")
     digest = hashlib.sha256(_dev_seed() + name.encode()).digest()
     if name == "FIELD_ENCRYPTION_KEY":
         return base64.urlsafe_b64encode(digest).decode()

@@ -21,7 +21,8 @@ SHOPIFY_API_SECRET = secret("SHOPIFY_API_SECRET", "verifies OAuth and webhook HM
 SHOPIFY_API_SECRET_PREVIOUS = env_str("SHOPIFY_API_SECRET_PREVIOUS", "")
 SHOPIFY_API_VERSION = env_str("SHOPIFY_API_VERSION", "2025-01")
 SHOPIFY_SCOPES = env_list(
-    "SHOPIFY_SCOPES", "read_customers,write_customers,read_orders,read_customer_merge,write_customer_merge"
+    "SHOPIFY_SCOPES",
+    "read_customers,write_customers,read_orders,read_customer_merge,write_customer_merge",
 )
 # Where shop domains resolve: empty means https://<shop>; the sandbox sets http://127.0.0.1:PORT.
 SHOPIFY_BASE_URL = env_str("SHOPIFY_BASE_URL", "")
@@ -91,7 +92,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

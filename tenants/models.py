@@ -10,7 +10,8 @@ from tenants.roles import Role
 
 SHOP_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 shop_domain_validator = RegexValidator(
-    SHOP_DOMAIN_RE, "A shop domain looks like your-store.myshopify.com (lowercase letters, digits, '-')."
+    SHOP_DOMAIN_RE,
+    "A shop domain looks like your-store.myshopify.com (lowercase letters, digits, '-').",
 )
 
 
@@ -38,13 +39,17 @@ class Agency(models.Model):
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["agency", "user"], name="membership_unique_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "user"], name="membership_unique_user")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.agency} ({self.role})"

@@ -10,7 +10,9 @@ def test_chain_verifies_and_detects_tampering():
     agency = agency_factory()
     other = agency_factory()
     for i in range(3):
-        audit_event_record(agency_id=agency.pk, event="shop.sync_requested", target_type="shop", target_id=i)
+        audit_event_record(
+            agency_id=agency.pk, event="shop.sync_requested", target_type="shop", target_id=i
+        )
     audit_event_record(agency_id=other.pk, event="agency.created")
     assert audit_chain_verify(agency_id=agency.pk) == (True, None)
     assert list(AuditEvent.objects.filter(agency=agency).values_list("seq", flat=True)) == [1, 2, 3]

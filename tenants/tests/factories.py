@@ -27,7 +27,9 @@ def membership_factory(*, agency: Agency, user=None, role: str = Role.VIEWER) ->
     return Membership.objects.create(agency=agency, user=user or user_factory(), role=role)
 
 
-def shop_factory(*, agency: Agency, domain: str | None = None, token: str = "shpat_test_token", **extra) -> Shop:
+def shop_factory(
+    *, agency: Agency, domain: str | None = None, token: str = "shpat_test_token", **extra
+) -> Shop:
     n = next(_seq)
     return Shop.objects.create(
         agency=agency,
