@@ -24,8 +24,9 @@ SHOPIFY_SCOPES = env_list(
     "SHOPIFY_SCOPES",
     "read_customers,write_customers,read_orders,read_customer_merge,write_customer_merge",
 )
-# Where shop domains resolve: empty means https://<shop>; the sandbox sets http://127.0.0.1:PORT.
-SHOPIFY_BASE_URL = env_str("SHOPIFY_BASE_URL", "")
+# Where a shop's endpoints live, "{shop}" replaced by its domain. Shopify: https://{shop}.
+# The sandbox serves every store under one port: http://127.0.0.1:8787/store/{shop}.
+SHOPIFY_BASE_URL = env_str("SHOPIFY_BASE_URL", "https://{shop}")
 SHOPIFY_TIMEOUT_SECONDS = float(env_str("SHOPIFY_TIMEOUT_SECONDS", "20") or 20)
 if IS_PRODUCTION and not SHOPIFY_API_KEY:
     from django.core.exceptions import ImproperlyConfigured

@@ -80,8 +80,13 @@ class Shop(models.Model):
     customer_accounts = models.CharField(
         max_length=8, choices=AccountsVersion.choices, blank=True, default=AccountsVersion.UNKNOWN
     )
-    # Where this shop's API answers; empty = https://<domain>. Lets one code path reach the sandbox.
+    # Where this shop's endpoints answer (SHOPIFY_BASE_URL at install time); empty = https://<domain>.
+    # Lets the one client code path reach a real store or the sandbox.
     api_base_url = models.CharField(max_length=255, blank=True, default="")
+
+    @property
+    def base_url(self) -> str:
+        return (self.api_base_url or f"https://{self.domain}").rstrip("/")
 
     class Meta:
         ordering = ["domain"]
