@@ -1,0 +1,222 @@
+"""The mirror of each shop's customers and orders, and the record of every sync.
+
+Design notes:
+- Rows are written in bulk by `customers.ingest` (COPY + INSERT ... ON CONFLICT), so nothing here
+  relies on save(), auto_now or signals.
+- Tags are a JSON list (as Shopify orders them) plus `tags_normalized`, a comma-delimited lowercase
+  text (",vip,newsletter,"). An ArrayField would tie the schema to PostgreSQL and break the SQLite
+  demo; a tag table would triple the rows written by a full sync. `LIKE '%,vip,%'` works on both
+  databases, and on PostgreSQL a trigram GIN index (migration 0002) makes it an index scan.
+- Out-of-order safety rests on `updated_at_shopify`: a change older than what the row holds is
+  ignored. `deleted_at` rows are tombstones, kept so a late update cannot resurrect them.
+"""
+
+from django.db import models
+
+from tenants.scoping import ShopOwnedModel
+
+
+class CustomerState(models.TextChoices):
+    DISABLED = "DISABLED", "Disabled"
+    INVITED = "INVITED", "Invited"
+    ENABLED = "ENABLED", "Enabled"
+    DECLINED = "DECLINED", "Declined"
+
+
+class Customer(ShopOwnedModel):
+    shopify_id = models.BigIntegerField()
+    gid = models.CharField(max_length=64)
+
+    first_name = models.CharField(max_length=255, blank=True, default="")
+    last_name = models.CharField(max_length=255, blank=True, default="")
+    email = models.CharField(max_length=320, blank=True, default="")
+    phone = models.CharField(max_length=64, blank=True, default="")
+    state = models.CharField(
+        max_length=8, choices=CustomerState.choices, default=CustomerState.DISABLED
+    )
+    tags = models.JSONField(default=list, blank=True)
+    tags_normalized = models.TextField(blank=True, default="")
+    note = models.TextField(blank=True, default="")
+    verified_email = models.BooleanField(default=False)
+    tax_exempt = models.BooleanField(default=False)
+    locale = models.CharField(max_length=16, blank=True, default="")
+
+    # Aggregates: Shopify's own when it gives them (they also cover orders the app cannot read),
+    # otherwise derived from the mirrored orders (`aggregates_from_shopify` False).
+    number_of_orders = models.IntegerField(default=0)
+    amount_spent = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    amount_spent_currency = models.CharField(max_length=3, blank=True, default="")
+    aggregates_from_shopify = models.BooleanField(default=False)
+    first_order_at = models.DateTimeField(null=True, blank=True)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+    last_abandoned_checkout_at = models.DateTimeField(null=True, blank=True)
+
+    created_at_shopify = models.DateTimeField(null=True, blank=True)
+    updated_at_shopify = models.DateTimeField(null=True, blank=True)
+
+    email_marketing_state = models.CharField(max_length=16, blank=True, default="")
+    email_marketing_opt_in_level = models.CharField(max_length=24, blank=True, default="")
+    email_marketing_updated_at = models.DateTimeField(null=True, blank=True)
+    sms_marketing_state = models.CharField(max_length=16, blank=True, default="")
+    sms_marketing_opt_in_level = models.CharField(max_length=24, blank=True, default="")
+    sms_marketing_updated_at = models.DateTimeField(null=True, blank=True)
+
+    default_address_city = models.CharField(max_length=255, blank=True, default="")
+    default_address_province_code = models.CharField(max_length=16, blank=True, default="")
+    default_address_country_code = models.CharField(max_length=2, blank=True, default="")
+    default_address_zip = models.CharField(max_length=32, blank=True, default="")
+
+    predicted_spend_tier = models.CharField(max_length=8, blank=True, default="")
+    # From Customer.mergeable: null = not known yet.
+    is_mergeable = models.BooleanField(null=True, blank=True)
+    merge_blockers = models.JSONField(default=list, blank=True)
+
+    # Matching keys (customers.normalize), indexed per shop.
+    email_normalized = models.CharField(max_length=320, blank=True, default="")
+    phone_e164 = models.CharField(max_length=20, blank=True, default="")
+    first_name_key = models.CharField(max_length=255, blank=True, default="")
+    last_name_key = models.CharField(max_length=255, blank=True, default="")
+    postcode_normalized = models.CharField(max_length=32, blank=True, default="")
+
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    redacted_at = models.DateTimeField(null=True, blank=True)
+
+    # The full sync that last saw this customer; customers a finished full sync did not see are
+    # marked deleted. A plain id (not a FK) keeps the bulk upsert to one table.
+    last_seen_sync_run_id = models.BigIntegerField(null=True, blank=True)
+    mirrored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "shopify_id"], name="customer_unique_shopify_id"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["shop", "email_normalized"], name="customer_email_norm"),
+            models.Index(fields=["shop", "phone_e164"], name="customer_phone_e164"),
+            models.Index(
+                fields=["shop", "last_name_key", "first_name_key"], name="customer_name_keys"
+            ),
+            models.Index(fields=["shop", "postcode_normalized"], name="customer_postcode"),
+            models.Index(fields=["shop", "updated_at_shopify"], name="customer_updated"),
+            models.Index(fields=["shop", "state"], name="customer_state"),
+            models.Index(fields=["shop", "last_seen_sync_run_id"], name="customer_last_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gid} ({self.shop_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.deleted_at is None and self.merged_into_id is None
+
+
+class CustomerAddress(ShopOwnedModel):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
+    shopify_id = models.BigIntegerField()
+    is_default = models.BooleanField(default=False)
+    first_name = models.CharField(max_length=255, blank=True, default="")
+    last_name = models.CharField(max_length=255, blank=True, default="")
+    company = models.CharField(max_length=255, blank=True, default="")
+    address1 = models.CharField(max_length=255, blank=True, default="")
+    address2 = models.CharField(max_length=255, blank=True, default="")
+    city = models.CharField(max_length=255, blank=True, default="")
+    province_code = models.CharField(max_length=16, blank=True, default="")
+    country_code = models.CharField(max_length=2, blank=True, default="")
+    zip = models.CharField(max_length=32, blank=True, default="")
+    phone = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "customer"], name="address_customer")]
+
+    def __str__(self) -> str:
+        return f"address {self.shopify_id} of customer {self.customer_id}"
+
+
+class Order(ShopOwnedModel):
+    shopify_id = models.BigIntegerField()
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    # Kept so an order that arrives before its customer is linked when the customer lands.
+    customer_shopify_id = models.BigIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=64, blank=True, default="")
+    created_at_shopify = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    updated_at_shopify = models.DateTimeField(null=True, blank=True)
+    total_price = models.DecimalField(max_digits=20, decimal_places=4, default=0)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    financial_status = models.CharField(max_length=32, blank=True, default="")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Line items reduced to what segment functions need.
+    product_ids = models.JSONField(default=list, blank=True)
+    product_tags = models.JSONField(default=list, blank=True)
+    product_tags_normalized = models.TextField(blank=True, default="")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    last_seen_sync_run_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "shopify_id"], name="order_unique_shopify_id")
+        ]
+        indexes = [
+            models.Index(fields=["shop", "customer", "processed_at"], name="order_customer"),
+            models.Index(fields=["shop", "customer_shopify_id"], name="order_customer_shopify"),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.shopify_id} ({self.shop_id})"
+
+    @property
+    def counts_for_aggregates(self) -> bool:
+        return self.deleted_at is None and self.cancelled_at is None
+
+
+class SyncRun(ShopOwnedModel):
+    class Kind(models.TextChoices):
+        FULL = "full", "Full"
+        DELTA = "delta", "Delta"
+        RECONCILE = "reconcile", "Reconcile"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=32, blank=True, default="")
+    requested_by = models.CharField(max_length=64, blank=True, default="")
+    records_read = models.BigIntegerField(default=0)
+    records_created = models.BigIntegerField(default=0)
+    records_updated = models.BigIntegerField(default=0)
+    records_deleted = models.BigIntegerField(default=0)
+    # Progress: objects processed of the total Shopify announced (0 = not known yet).
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(default=0)
+    # Where a crashed run resumes: bulk operation ids/urls and lines consumed per phase.
+    checkpoint = models.JSONField(default=dict, blank=True)
+    # Latest Shopify updated_at seen; the next delta asks for changes after it.
+    high_water_mark = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "-created_at"], name="syncrun_shop_created")]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} sync {self.pk} of shop {self.shop_id}: {self.status}"
+
+    @property
+    def progress_percent(self) -> float | None:
+        if not self.progress_total:
+            return None
+        return round(min(100.0, 100.0 * self.progress_done / self.progress_total), 1)
