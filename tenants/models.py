@@ -97,3 +97,8 @@ class Shop(models.Model):
     @property
     def is_installed(self) -> bool:
         return self.status == self.Status.INSTALLED and bool(self.access_token)
+
+    @property
+    def needs_reinstall(self) -> bool:
+        """Installed, but Shopify rejected the token (the client dropped it): reinstall to fix."""
+        return self.status == self.Status.INSTALLED and not self.access_token
