@@ -149,6 +149,12 @@ class ShopifyClient:
         Raises ShopifyUserErrors when a mutation's payload carries userErrors.
         """
         name, text = documents.resolve(document)
+        if not self._token:
+            raise ShopifyAuthError(
+                "the shop has no access token (not installed, or it needs a reinstall)",
+                shop_domain=self.domain,
+                status=None,
+            )
         mutation = documents.is_mutation(name)
         retry_sent = (not mutation) if idempotent is None else idempotent
         payload = {"query": text, "variables": variables or {}, "operationName": None}
@@ -250,7 +256,7 @@ class ShopifyClient:
             if retry_sent:
                 return _Retry(backoff, error)
             raise error
-        if status >= 400 or status < 200:
+        if not 200 <= status < 300:  # other 4xx, and redirects (never followed)
             raise ShopifyRequestError(
                 f"HTTP {status}: {_error_text(response.body)}",
                 shop_domain=self.domain,

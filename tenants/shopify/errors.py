@@ -29,9 +29,9 @@ class ShopifyTimeout(ShopifyTransportError):
 
 
 class ShopifyAuthError(ShopifyError):
-    """401/403: the access token is invalid or revoked; the shop has to be reinstalled."""
+    """401/403 (or no token at all): the token is invalid or revoked; reinstall the shop."""
 
-    def __init__(self, message: str, *, shop_domain: str = "", status: int) -> None:
+    def __init__(self, message: str, *, shop_domain: str = "", status: int | None) -> None:
         self.status = status
         super().__init__(message, shop_domain=shop_domain)
 

@@ -13,8 +13,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
-# One opener for the process: it holds no per-request state, so threads can share it.
-_OPENER = urllib.request.build_opener()
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # urllib would turn a redirected POST into a GET and resend the access-token header to
+    # whatever host the redirect names; an API call that redirects is an error instead.
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+# Openers hold no per-request state, so threads can share them. API calls carry the token and
+# never follow redirects; downloads of signed bulk-result URLs carry no token and may.
+_OPENER = urllib.request.build_opener(_NoRedirects)
+_DOWNLOAD_OPENER = urllib.request.build_opener()
 _CHUNK = 64 * 1024
 
 
@@ -94,7 +104,7 @@ def stream_lines(url: str, *, timeout: float) -> Iterator[bytes]:
     """
     try:
         prepared = urllib.request.Request(_checked(url), method="GET")  # noqa: S310
-        response = _OPENER.open(prepared, timeout=timeout)
+        response = _DOWNLOAD_OPENER.open(prepared, timeout=timeout)
     except urllib.error.HTTPError as error:
         error.close()
         raise AnswerLost(f"HTTP {error.code} from the download URL") from error

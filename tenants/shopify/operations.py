@@ -193,6 +193,11 @@ def bulk_operation_status(shop, operation_id: str) -> dict[str, Any]:
     return node
 
 
+def bulk_operation_current(shop) -> dict[str, Any] | None:
+    """The shop's most recent bulk query operation for this app (None if there never was one)."""
+    return _client(shop).execute("CURRENT_BULK_QUERY_OPERATION")["currentBulkOperation"]
+
+
 def bulk_operation_wait(
     shop, operation_id: str, *, poll_interval: float = 2.0, timeout: float = 3600.0
 ) -> BulkOperationResult:

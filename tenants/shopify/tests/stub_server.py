@@ -30,7 +30,9 @@ class Answer:
     status: int = 200
     body: Any = None  # dict -> JSON, bytes as is
     headers: dict[str, str] | None = None
-    action: str = ""  # "drop": close without answering; "hang": answer nothing until released
+    # "drop": close without answering; "hang": answer nothing until released;
+    # "drip": send the headers, then the body one byte every 0.1 s
+    action: str = ""
 
 
 def graphql_ok(data: dict, *, requested: float = 10, available: float = 1990) -> Answer:
@@ -107,6 +109,13 @@ class StubServer:
                 for name, value in (answer.headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
+                if answer.action == "drip":
+                    for index in range(len(body)):
+                        if stub.release.wait(0.1):
+                            return
+                        self.wfile.write(body[index : index + 1])
+                        self.wfile.flush()
+                    return
                 self.wfile.write(body)
 
             do_POST = _serve

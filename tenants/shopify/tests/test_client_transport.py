@@ -13,6 +13,7 @@ from tenants.shopify.errors import (
     ShopifyAuthError,
     ShopifyGraphQLError,
     ShopifyNotFound,
+    ShopifyRequestError,
     ShopifyThrottled,
     ShopifyTimeout,
     ShopifyTransportError,
@@ -341,3 +342,36 @@ def test_pacing_counts_the_refill_since_the_last_answer(stub):
 def test_the_token_is_not_in_the_clients_repr(stub):
     client, _ = make_client(unsaved_shop(stub, token="shpat_secret_value"))
     assert "shpat_secret_value" not in repr(client)
+
+
+def test_a_body_dripping_slower_than_the_timeout_is_cut_off(stub):
+    # Every byte arrives within the socket timeout, the whole body does not.
+    stub.queue(Answer(body=graphql_ok(SHOP_DATA).body, action="drip"))
+    client, _ = make_client(unsaved_shop(stub), attempts=1, timeout=0.5)
+    with pytest.raises(ShopifyTimeout):
+        client.execute("SHOP_INFO")
+
+
+def test_a_retry_after_longer_than_the_maximum_wait_is_raised_not_slept(stub):
+    stub.queue(Answer(status=429, body={"errors": "Throttled"}, headers={"Retry-After": "900"}))
+    client, clock = make_client(unsaved_shop(stub))
+    with pytest.raises(ShopifyThrottled):
+        client.execute("SHOP_INFO")
+    assert clock.sleeps == []
+    assert len(stub.requests) == 1
+
+
+def test_a_redirect_is_not_followed_with_the_token(stub):
+    stub.queue(Answer(status=302, body=b"", headers={"Location": "http://127.0.0.1:9/elsewhere"}))
+    client, _ = make_client(unsaved_shop(stub))
+    with pytest.raises(ShopifyRequestError) as caught:
+        client.execute("SHOP_INFO")
+    assert caught.value.status == 302
+    assert len(stub.requests) == 1
+
+
+def test_a_shop_without_a_token_is_refused_before_sending(stub):
+    client, _ = make_client(unsaved_shop(stub, token=""))
+    with pytest.raises(ShopifyAuthError, match="no access token"):
+        client.execute("SHOP_INFO")
+    assert stub.requests == []
