@@ -16,6 +16,7 @@ EVENTS: dict[str, str] = {
     "shop.uninstalled": "The app was uninstalled from a shop",
     "shop.redacted": "Shopify asked to erase a shop; its data was deleted",
     "shop.auth_revoked": "Shopify rejected the shop's access token; the shop needs a reinstall",
+    "shop.redact_skipped": "Shopify asked to erase a shop that is installed again; nothing deleted",
     "shop.sync_requested": "A sync of a shop was requested",
     "customer.redacted": "A customer's personal data was erased on Shopify's request",
     "customer.data_requested": "Shopify asked for a customer's data; an export was produced",

@@ -102,3 +102,7 @@ class Shop(models.Model):
     def needs_reinstall(self) -> bool:
         """Installed, but Shopify rejected the token (the client dropped it): reinstall to fix."""
         return self.status == self.Status.INSTALLED and not self.access_token
+
+
+# Defined in its own module to keep this one short; imported here so Django registers it.
+from tenants.webhooks.models import WebhookDelivery  # noqa: E402, F401
