@@ -75,6 +75,14 @@ class _Checker:
 
     def attribute(self, name: str, span: Span) -> Attribute | None:
         attribute = ATTRIBUTES.get(name)
+        if attribute and attribute.unavailable:
+            self.error(
+                "unsupported_attribute",
+                f"{name} cannot be used yet: {attribute.unavailable}.",
+                span,
+                text=name,
+            )
+            return None
         if attribute:
             return attribute
         reason = unsupported_reason(name)

@@ -11,8 +11,18 @@ Customer facts (keys are attribute names):
     duplicate_status: str | None
     customer_added_date, first_order_date, last_order_date, abandoned_checkout_date:
         aware datetime | None
-    orders: list of {"date": aware datetime, "amount": Decimal,
-                     "items": list of {"product_id": int, "tags": list[str]}}
+    orders: list of {"date": aware datetime | None, "amount": Decimal,
+                     "product_ids": list[int], "product_tags": list[str]}
+
+Rules worth knowing (the compiler implements the same):
+- Negative operators (!=, NOT CONTAINS, IS NOT NULL, NOT IN, NOT MATCHES) match exactly the
+  customers their positive twin does not, unknown values included.
+- Lists compare case-insensitively (trimmed, lowercased); so do email domains and languages.
+- `customer_language = 'fr'` matches the locales `fr` and `fr-CA`.
+- Functions look at orders as the mirror keeps them: the line items of an order reduced to its
+  product ids and product tags, so `id` and `tag` both filter the order.
+- Without a `count` parameter a function needs at least one matching order; with one, the count
+  condition replaces that rule (`count = 0` is allowed).
 """
 
 from __future__ import annotations
@@ -36,6 +46,10 @@ _ORDER = {
 }
 
 
+def fold(text: str) -> str:
+    return text.strip().lower()
+
+
 def _compare(left, operator: Operator, values, convert) -> bool:
     if operator in NEGATION_OF:
         return not _compare(left, NEGATION_OF[operator], values, convert)
@@ -57,63 +71,56 @@ def _text(value: ast.Literal) -> str:
     return value.text
 
 
-def _value_matches(kind: Kind, actual, condition: ast.Condition, now, zone) -> bool:
+def _folded_text(value: ast.Literal) -> str:
+    return fold(value.text)
+
+
+def _value_matches(kind: Kind, actual, condition: ast.Condition, now, zone, folded=False) -> bool:
     operator = condition.operator
+    if operator == Operator.IS_NULL:
+        return not actual
+    if operator == Operator.IS_NOT_NULL:
+        return bool(actual)
     if kind == Kind.DATE:
-        if operator == Operator.IS_NULL:
-            return actual is None
-        if operator == Operator.IS_NOT_NULL:
-            return actual is not None
         return within(actual, bounds(operator, condition.values, now=now, zone=zone))
     if kind in (Kind.FLOAT, Kind.INTEGER, Kind.ID):
         actual = None if actual is None else Decimal(actual)
         return _compare(actual, operator, condition.values, _number)
     if kind == Kind.STRING_LIST:
-        folded = {item.casefold() for item in actual or ()}
-        if operator == Operator.IS_NULL:
-            return not folded
-        if operator == Operator.IS_NOT_NULL:
-            return bool(folded)
-        found = condition.value.text.casefold() in folded
+        found = fold(condition.value.text) in {fold(item) for item in actual or ()}
         return found if operator == Operator.CONTAINS else not found
-    return _compare(actual, operator, condition.values, _text)
+    if folded:
+        return _compare(fold(actual) if actual else None, operator, condition.values, _folded_text)
+    return _compare(actual or None, operator, condition.values, _text)
 
 
-def _item_matches(function: ast.FunctionCondition, item: dict) -> bool:
+def _language_matches(locale: str | None, condition: ast.Condition) -> bool:
+    wanted, locale = fold(condition.value.text), fold(locale or "")
+    found = bool(locale) and (locale == wanted or locale.startswith(wanted + "-"))
+    return found if condition.operator == Operator.EQ else not found
+
+
+def _order_matches(function: ast.FunctionCondition, order: dict, now, zone) -> bool:
     for param in function.params:
-        if param.attribute == "id":
-            if not _compare(Decimal(item["product_id"]), param.operator, param.values, _number):
-                return False
-        elif param.attribute == "tag":
-            tags = {tag.casefold() for tag in item["tags"]}
-            if param.value.text.casefold() not in tags:
-                return False
+        name = param.attribute
+        if name == "date" and not _value_matches(Kind.DATE, order["date"], param, now, zone):
+            return False
+        if name == "amount" and not _value_matches(Kind.FLOAT, order["amount"], param, now, zone):
+            return False
+        if name == "id" and not any(
+            _compare(Decimal(pid), param.operator, param.values, _number)
+            for pid in order["product_ids"]
+        ):
+            return False
+        if name == "tag" and fold(param.value.text) not in {fold(t) for t in order["product_tags"]}:
+            return False
     return True
 
 
 def _function_matches(function: ast.FunctionCondition, facts: dict, now, zone) -> bool:
     attribute = ATTRIBUTES[function.function]
-    row_params = [p for p in function.params if not attribute.param(p.attribute).aggregate]
     aggregates = [p for p in function.params if attribute.param(p.attribute).aggregate]
-    matching = []
-    for order in facts.get("orders", ()):
-        if any(
-            p.attribute in ("date", "amount")
-            and not _value_matches(
-                attribute.param(p.attribute).kind,
-                order[p.attribute],
-                p,
-                now,
-                zone,
-            )
-            for p in row_params
-        ):
-            continue
-        if function.function == "products_purchased" and not any(
-            _item_matches(function, item) for item in order["items"]
-        ):
-            continue
-        matching.append(order)
+    matching = [o for o in facts.get("orders", ()) if _order_matches(function, o, now, zone)]
     totals = {
         "count": len(matching),
         "sum_amount": sum((o["amount"] for o in matching), Decimal(0)),
@@ -138,8 +145,13 @@ def matches(node: ast.Node, facts: dict, *, now: datetime, zone: ZoneInfo) -> bo
         return _function_matches(node, facts, now, zone)
     if isinstance(node, ast.CallCondition):
         raise TypeError("check the query first: call forms are converted by the checker")
+    actual = facts.get(node.attribute)
+    if node.attribute == "customer_language":
+        return _language_matches(actual, node)
     if node.attribute == "group":  # membership: the customer's groups include this one
-        found = node.value.text in facts.get("group", ())
+        found = node.value.text in (actual or ())
         return found if node.operator == Operator.EQ else not found
     attribute = ATTRIBUTES[node.attribute]
-    return _value_matches(attribute.kind, facts.get(node.attribute), node, now, zone)
+    return _value_matches(
+        attribute.kind, actual, node, now, zone, folded=attribute.case_insensitive
+    )

@@ -76,6 +76,8 @@ class Attribute:
     case_insensitive: bool = False  # list matching is case-insensitive in Shopify
     origin: str = "shopify"  # or "clientele" for our additions
     params: tuple[Parameter, ...] = field(default=())
+    # Set while the data behind an attribute is not in Clientele yet: the checker refuses it.
+    unavailable: str = ""
 
     @property
     def operators(self) -> tuple[Operator, ...]:
@@ -132,9 +134,10 @@ _ATTRIBUTES = (
     Attribute(
         "customer_email_domain",
         Kind.STRING,
-        "The domain of the customer's email address",
+        "The domain of the customer's email address (domains ignore case)",
         "Profile",
         format_hint="a domain such as 'example.com'",
+        case_insensitive=True,
     ),
     Attribute(
         "customer_account_status",
@@ -146,8 +149,9 @@ _ATTRIBUTES = (
     Attribute(
         "customer_language",
         Kind.STRING,
-        "The customer's language (locale), e.g. 'fr' or 'en-CA'",
+        "The customer's language: 'fr' matches the locales fr and fr-CA; 'fr-CA' only fr-CA",
         "Profile",
+        case_insensitive=True,
     ),
     Attribute("customer_added_date", Kind.DATE, "When the customer was added", "Profile"),
     Attribute(
@@ -245,6 +249,7 @@ _ATTRIBUTES = (
         "Clientele",
         values=DUPLICATE_STATUSES,
         origin="clientele",
+        unavailable="duplicate detection (merges) has not landed yet",
     ),
     Attribute(
         "group",
@@ -254,6 +259,7 @@ _ATTRIBUTES = (
         value_format=re.compile(r"[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_-]*"),
         format_hint="'set-slug:group-slug' such as 'lifecycle:dormant'",
         origin="clientele",
+        unavailable="group sets have not landed yet",
     ),
 )
 

@@ -137,16 +137,18 @@ def test_empty_query():
     assert only_error("   ").code == "empty"
 
 
-def test_shops_and_groups_are_checked_against_the_context():
-    context = CheckContext(
-        shops=frozenset({"acme.myshopify.com"}), groups=frozenset({"lifecycle:dormant"})
-    )
-    parse_query("shop = 'acme.myshopify.com' AND group = 'lifecycle:dormant'", context=context)
+def test_shops_are_checked_against_the_context():
+    context = CheckContext(shops=frozenset({"acme.myshopify.com"}))
+    parse_query("shop = 'acme.myshopify.com'", context=context)
     error = only_error("shop = 'acme2.myshopify.com'", context=context)
     assert (error.code, error.suggestion) == ("unknown_value", "'acme.myshopify.com'")
-    error = only_error("group = 'lifecycle:dormnt'", context=context)
-    assert error.suggestion == "'lifecycle:dormant'"
     assert only_error("shop = 'acme'").code == "bad_format"
+
+
+def test_attributes_whose_data_has_not_landed_are_refused_with_the_reason():
+    error = only_error("duplicate_status = 'SUSPECTED'")
+    assert error.code == "unsupported_attribute"
+    assert "cannot be used yet" in error.message
 
 
 def test_error_serialises_for_the_api():

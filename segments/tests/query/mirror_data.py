@@ -1,0 +1,117 @@
+"""One description of a customer, written both into the mirror tables and as evaluator facts.
+
+`facts_of` states, independently of the SQL compiler, how each attribute is read from the
+mirror (union of addresses, city keys, cancelled orders ignored, Shopify's spend tier first):
+the property test checks the compiler against it.
+"""
+
+import itertools
+from decimal import Decimal
+
+from django.utils import timezone
+
+from customers.models import Customer, CustomerAddress, Order
+from customers.normalize import tags_normalize
+from segments.models import CustomerScore
+from segments.query.compile import city_key
+
+_ids = itertools.count(10_000)
+
+
+def insert_customer(shop, spec: dict) -> Customer:
+    shopify_id = next(_ids)
+    default = spec.get("default_address") or {}
+    customer = Customer.all_shops.create(
+        shop=shop,
+        shopify_id=shopify_id,
+        gid=f"gid://shopify/Customer/{shopify_id}",
+        email=spec.get("email", ""),
+        state=spec.get("state", "DISABLED"),
+        tags=spec.get("tags", []),
+        tags_normalized=tags_normalize(spec.get("tags", [])),
+        locale=spec.get("locale", ""),
+        number_of_orders=spec.get("number_of_orders", 0),
+        amount_spent=spec.get("amount_spent", Decimal(0)),
+        first_order_at=spec.get("first_order_at"),
+        last_order_at=spec.get("last_order_at"),
+        last_abandoned_checkout_at=spec.get("abandoned_at"),
+        created_at_shopify=spec.get("created_at"),
+        email_marketing_state=spec.get("email_marketing_state", ""),
+        sms_marketing_state=spec.get("sms_marketing_state", ""),
+        default_address_city=default.get("city", ""),
+        default_address_province_code=default.get("province_code", ""),
+        default_address_country_code=default.get("country_code", ""),
+        predicted_spend_tier=spec.get("predicted_spend_tier", ""),
+    )
+    for address in spec.get("addresses", []):
+        CustomerAddress.all_shops.create(
+            shop=shop, customer=customer, shopify_id=next(_ids), **address
+        )
+    for order in spec.get("orders", []):
+        Order.all_shops.create(
+            shop=shop,
+            customer=customer,
+            shopify_id=next(_ids),
+            processed_at=order["processed_at"],
+            total_price=order["total_price"],
+            product_ids=order["product_ids"],
+            product_tags=order["product_tags"],
+            product_tags_normalized=tags_normalize(order["product_tags"]),
+            cancelled_at=timezone.now() if order.get("cancelled") else None,
+        )
+    score = spec.get("score")
+    if score:
+        CustomerScore.all_shops.create(
+            shop=shop, customer=customer, computed_at=timezone.now(), **score
+        )
+    return customer
+
+
+def facts_of(shop, spec: dict) -> dict:
+    addresses = [spec.get("default_address") or {}, *spec.get("addresses", [])]
+
+    def filled(address, *parts):
+        return all(address.get(part) for part in parts)
+
+    email = spec.get("email", "")
+    score = spec.get("score") or {}
+    return {
+        "shop": shop.domain,
+        "amount_spent": spec.get("amount_spent", Decimal(0)),
+        "number_of_orders": spec.get("number_of_orders", 0),
+        "customer_tags": spec.get("tags", []),
+        "customer_email_domain": email.rpartition("@")[2] if "@" in email else None,
+        "customer_account_status": spec.get("state", "DISABLED"),
+        "customer_language": spec.get("locale") or None,
+        "email_subscription_status": spec.get("email_marketing_state") or None,
+        "sms_subscription_status": spec.get("sms_marketing_state") or None,
+        "customer_countries": [a["country_code"] for a in addresses if filled(a, "country_code")],
+        "customer_regions": [
+            f"{a['country_code']}-{a['province_code']}"
+            for a in addresses
+            if filled(a, "country_code", "province_code")
+        ],
+        "customer_cities": [
+            f"{a['country_code']}-{a.get('province_code', '')}-{city_key(a['city'])}"
+            for a in addresses
+            if filled(a, "country_code", "city")
+        ],
+        "customer_added_date": spec.get("created_at"),
+        "first_order_date": spec.get("first_order_at"),
+        "last_order_date": spec.get("last_order_at"),
+        "abandoned_checkout_date": spec.get("abandoned_at"),
+        "predicted_spend_tier": spec.get("predicted_spend_tier")
+        or score.get("predicted_spend_tier")
+        or None,
+        "rfm_group": score.get("rfm_group"),
+        "orders": [
+            {
+                "date": order["processed_at"],
+                "amount": order["total_price"],
+                "product_ids": order["product_ids"],
+                "product_tags": order["product_tags"],
+            }
+            for order in spec.get("orders", [])
+            if not order.get("cancelled")
+        ],
+    }

@@ -1,0 +1,172 @@
+"""The compiled SQL on hand-made customers in PostgreSQL: expected members, spelled out."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from segments.query import SegmentQueryError, parse_query
+from segments.query.compile import compile_for_shops, live_customers
+from segments.query.evaluate import matches
+from segments.tests.query.mirror_data import facts_of, insert_customer
+from tenants.scoping import shop_scope
+from tenants.tests.factories import agency_factory, shop_factory
+
+NOW = datetime(2024, 3, 31, 12, tzinfo=UTC)
+
+ALICE = {
+    "email": "alice@Example.com",
+    "state": "ENABLED",
+    "tags": ["VIP", "Wholesale"],
+    "locale": "fr-CA",
+    "number_of_orders": 3,
+    "amount_spent": Decimal("1200.50"),
+    "last_order_at": datetime(2024, 3, 30, 23, 30, tzinfo=UTC),  # March 31 in Paris
+    "created_at": datetime(2022, 1, 1, tzinfo=UTC),
+    "email_marketing_state": "SUBSCRIBED",
+    "default_address": {"country_code": "CA", "province_code": "QC", "city": "Montreal"},
+    "addresses": [{"country_code": "US", "province_code": "NY", "city": "New York City"}],
+    "score": {"rfm_group": "CHAMPIONS", "predicted_spend_tier": "HIGH"},
+    "orders": [
+        {
+            "processed_at": datetime(2023, 6, 1, tzinfo=UTC),
+            "total_price": Decimal("700.50"),
+            "product_ids": [111, 222],
+            "product_tags": ["Sports wear"],
+        },
+        {
+            "processed_at": datetime(2024, 3, 30, 23, 30, tzinfo=UTC),
+            "total_price": Decimal("500"),
+            "product_ids": [333],
+            "product_tags": [],
+        },
+        {
+            "processed_at": datetime(2024, 3, 1, tzinfo=UTC),
+            "total_price": Decimal("99"),
+            "product_ids": [444],
+            "product_tags": [],
+            "cancelled": True,
+        },
+    ],
+}
+BOB = {
+    "email": "bob@shop.fr",
+    "tags": [],
+    "predicted_spend_tier": "LOW",
+    "score": {"rfm_group": "PROSPECTS", "predicted_spend_tier": "MEDIUM"},
+    "abandoned_at": datetime(2024, 3, 28, tzinfo=UTC),
+}
+CAROL = {"email": "", "state": "INVITED", "locale": "en"}
+
+
+@pytest.fixture
+def store(db):
+    shop = shop_factory(agency=agency_factory(), timezone="Europe/Paris")
+    people = {
+        name: insert_customer(shop, spec)
+        for name, spec in [("alice", ALICE), ("bob", BOB), ("carol", CAROL)]
+    }
+    return shop, people
+
+
+def members(store, text):
+    shop, people = store
+    root = parse_query(text).root
+    names = {c.pk: n for n, c in people.items()}
+    with shop_scope([shop.pk]):
+        found = live_customers().filter(compile_for_shops(root, shops=[shop], now=NOW))
+        result = sorted(names[pk] for pk in found.values_list("pk", flat=True))
+    specs = {"alice": ALICE, "bob": BOB, "carol": CAROL}
+    expected = sorted(
+        n
+        for n, spec in specs.items()
+        if matches(root, facts_of(shop, spec), now=NOW, zone=ZoneInfo(shop.timezone))
+    )
+    assert result == expected, f"SQL {result} != Python {expected} for {text}"
+    return result
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("amount_spent > 999.99", ["alice"]),
+        ("amount_spent BETWEEN 0 AND 1200.50", ["alice", "bob", "carol"]),
+        ("number_of_orders = 0", ["bob", "carol"]),
+        ("customer_tags CONTAINS 'vip'", ["alice"]),
+        ("customer_tags NOT CONTAINS 'vip'", ["bob", "carol"]),
+        ("customer_tags IS NULL", ["bob", "carol"]),
+        ("customer_email_domain = 'example.com'", ["alice"]),
+        ("customer_email_domain != 'example.com'", ["bob", "carol"]),
+        ("customer_account_status = 'INVITED'", ["carol"]),
+        ("customer_language = 'fr'", ["alice"]),
+        ("customer_language != 'fr'", ["bob", "carol"]),
+        ("email_subscription_status != 'SUBSCRIBED'", ["bob", "carol"]),
+        ("customer_countries CONTAINS 'us'", ["alice"]),
+        ("customer_countries IS NOT NULL", ["alice"]),
+        ("customer_regions CONTAINS 'CA-QC'", ["alice"]),
+        ("customer_cities CONTAINS 'US-NY-NewYorkCity'", ["alice"]),
+        ("customer_cities CONTAINS 'US-NY-Boston'", []),
+        ("last_order_date = today", ["alice"]),  # 23:30 UTC on the 30th is the 31st in Paris
+        ("last_order_date = yesterday", []),
+        ("last_order_date > -7d AND customer_added_date < 2023-01-01", ["alice"]),
+        ("last_order_date IS NULL", ["bob", "carol"]),
+        ("abandoned_checkout_date >= -7d", ["bob"]),
+        ("predicted_spend_tier = 'LOW'", ["bob"]),  # Shopify's tier wins over ours
+        ("predicted_spend_tier = 'HIGH'", ["alice"]),
+        ("rfm_group = 'CHAMPIONS' OR rfm_group = 'PROSPECTS'", ["alice", "bob"]),
+        ("rfm_group != 'CHAMPIONS'", ["bob", "carol"]),
+        ("products_purchased MATCHES (id = 222)", ["alice"]),
+        ("products_purchased MATCHES (id = 444)", []),  # only in a cancelled order
+        ("products_purchased MATCHES (id IN (1, 333), date >= -1m)", ["alice"]),
+        ("products_purchased MATCHES (id NOT IN (333), date >= -1m)", []),
+        ("products_purchased MATCHES (tag = 'sports wear', count = 1)", ["alice"]),
+        ("products_purchased NOT MATCHES ()", ["bob", "carol"]),
+        ("orders_placed MATCHES (count = 0)", ["bob", "carol"]),
+        ("orders_placed MATCHES (sum_amount = 1200.50)", ["alice"]),
+        ("orders_placed MATCHES (amount > 600, date < 2024-01-01)", ["alice"]),
+        ("orders_placed NOT MATCHES (date > -1w)", ["bob", "carol"]),
+        ("shop != 'other.myshopify.com' AND number_of_orders = 0", ["bob", "carol"]),
+    ],
+)
+def test_compiled_query_members(store, text, expected):
+    assert members(store, text) == expected
+
+
+def test_deleted_and_merged_customers_are_never_members(store):
+    shop, people = store
+    people["carol"].deleted_at = NOW
+    people["carol"].save()
+    people["bob"].merged_into = people["alice"]
+    people["bob"].save()
+    with shop_scope([shop.pk]):
+        assert (
+            live_customers()
+            .filter(
+                compile_for_shops(parse_query("number_of_orders >= 0").root, shops=[shop], now=NOW)
+            )
+            .count()
+            == 1
+        )
+
+
+def test_each_shop_reads_dates_in_its_own_zone(db):
+    agency = agency_factory()
+    paris = shop_factory(agency=agency, timezone="Europe/Paris")
+    new_york = shop_factory(agency=agency, timezone="America/New_York")
+    late = {"last_order_at": datetime(2024, 3, 30, 23, 30, tzinfo=UTC)}
+    in_paris, in_new_york = insert_customer(paris, late), insert_customer(new_york, late)
+    root = parse_query("last_order_date = today").root
+    with shop_scope([paris.pk, new_york.pk]):
+        found = set(
+            live_customers()
+            .filter(compile_for_shops(root, shops=[paris, new_york], now=NOW))
+            .values_list("pk", flat=True)
+        )
+    assert found == {in_paris.pk}
+    assert in_new_york.pk not in found
+
+
+def test_a_bad_query_never_reaches_the_database(db, django_assert_num_queries):
+    with django_assert_num_queries(0), pytest.raises(SegmentQueryError):
+        parse_query("amount_spent > 'lots'")
