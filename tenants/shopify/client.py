@@ -168,7 +168,7 @@ class ShopifyClient:
             outcome = self._attempt(name, body, retry_sent=retry_sent, attempt=attempt)
             if not isinstance(outcome, _Retry):
                 if mutation:
-                    self._raise_user_errors(name, outcome)
+                    self._raise_user_errors(outcome)
                 return outcome
             if attempt == self.retry.max_attempts or outcome.wait > self.retry.max_wait:
                 raise outcome.error
@@ -306,7 +306,7 @@ class ShopifyClient:
         except ValueError:
             return fallback
 
-    def _raise_user_errors(self, name: str, data: dict[str, Any]) -> None:
+    def _raise_user_errors(self, data: dict[str, Any]) -> None:
         for field, payload in data.items():
             if isinstance(payload, dict) and payload.get("userErrors"):
                 raise ShopifyUserErrors(
