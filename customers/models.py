@@ -152,6 +152,8 @@ class Order(ShopOwnedModel):
     currency = models.CharField(max_length=3, blank=True, default="")
     financial_status = models.CharField(max_length=32, blank=True, default="")
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Test orders do not count in Shopify's numberOfOrders/amountSpent, nor in ours.
+    is_test = models.BooleanField(default=False)
     # Line items reduced to what segment functions need.
     product_ids = models.JSONField(default=list, blank=True)
     product_tags = models.JSONField(default=list, blank=True)
@@ -173,7 +175,7 @@ class Order(ShopOwnedModel):
 
     @property
     def counts_for_aggregates(self) -> bool:
-        return self.deleted_at is None and self.cancelled_at is None
+        return self.deleted_at is None and self.cancelled_at is None and not self.is_test
 
 
 class SyncRun(ShopOwnedModel):

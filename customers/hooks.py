@@ -1,0 +1,58 @@
+"""Extension points other apps plug into (registered from their AppConfig.ready()).
+
+- `mirror_changed`: called after the mirror of a shop changed and committed: a full or delta sync
+  finished (`customer_ids=None`: anything may have changed) or webhooks touched some customers.
+  Duplicate detection and segment refresh register here and enqueue their own tasks; the mirror
+  does not know them.
+- `customer_erasers`: called inside the redaction transaction with the customers being erased,
+  so every app deletes what it derived from their personal data (match explanations, snapshots).
+  An eraser that raises aborts the redaction, which is then retried: erasure is all or nothing.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+
+logger = logging.getLogger(__name__)
+
+MirrorChangedHook = Callable[..., None]  # (*, shop_id, customer_ids: list[int] | None, reason)
+CustomerEraser = Callable[..., None]  # (*, shop_id, customer_ids: list[int])
+
+_MIRROR_CHANGED: list[MirrorChangedHook] = []
+_ERASERS: list[CustomerEraser] = []
+
+
+def on_mirror_changed(func: MirrorChangedHook) -> MirrorChangedHook:
+    if func not in _MIRROR_CHANGED:
+        _MIRROR_CHANGED.append(func)
+    return func
+
+
+def customer_eraser(func: CustomerEraser) -> CustomerEraser:
+    if func not in _ERASERS:
+        _ERASERS.append(func)
+    return func
+
+
+def mirror_changed_notify(*, shop_id: int, customer_ids: Sequence[int] | None, reason: str) -> None:
+    """Run every hook; one failing hook is logged and does not stop the others."""
+    ids = list(customer_ids) if customer_ids is not None else None
+    for hook in list(_MIRROR_CHANGED):
+        try:
+            hook(shop_id=shop_id, customer_ids=ids, reason=reason)
+        except Exception:
+            logger.exception(
+                "mirror_changed hook %s failed for shop %s", hook.__qualname__, shop_id
+            )
+
+
+def customers_erase_derived(*, shop_id: int, customer_ids: Sequence[int]) -> None:
+    for eraser in list(_ERASERS):
+        eraser(shop_id=shop_id, customer_ids=list(customer_ids))
+
+
+def registered() -> dict[str, list[str]]:
+    name = lambda f: f"{f.__module__}.{f.__qualname__}"  # noqa: E731
+    return {
+        "mirror_changed": [name(f) for f in _MIRROR_CHANGED],
+        "customer_erasers": [name(f) for f in _ERASERS],
+    }

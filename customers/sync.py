@@ -1,0 +1,350 @@
+"""Sync services: request a sync, run a full sync by bulk operation, run an updated_at delta.
+
+A full sync has two phases, customers (+ addresses) then orders (+ line items), one bulk query
+each (Shopify runs one bulk query per shop at a time). Its SyncRun.checkpoint records, per phase,
+the bulk operation, its result URL and how many JSONL lines are already in the mirror, committed
+with each batch; rerunning a crashed sync resumes from there. The mirror stays usable throughout:
+rows are only ever upserted (never older over newer) and tombstones are written only after a
+phase has read the whole export.
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.services import SYSTEM, audit_event_record
+from customers import writer
+from customers.hooks import mirror_changed_notify
+from customers.ingest import BulkIngest, IngestStats
+from customers.models import Customer, SyncRun
+from tenants.models import Shop
+
+logger = logging.getLogger(__name__)
+
+PHASES = ("customers", "orders")
+ProgressCallback = Callable[[SyncRun], None]
+
+
+class SyncAlreadyRunning(Exception):
+    """Another worker holds this shop's sync lock."""
+
+
+def sync_run_request(*, shop: Shop, kind: str = SyncRun.Kind.FULL, actor: str = SYSTEM) -> SyncRun:
+    """Record a requested sync and queue it (after commit). Refuses kinds it does not know."""
+    if kind not in SyncRun.Kind.values:
+        raise ValueError(
+            f"unknown sync kind {kind!r}; expected one of {', '.join(SyncRun.Kind.values)}"
+        )
+    with transaction.atomic():
+        run = SyncRun.all_shops.create(shop=shop, kind=kind, requested_by=actor[:64])
+        audit_event_record(
+            agency_id=shop.agency_id,
+            shop_id=shop.id,
+            event="shop.sync_requested",
+            actor=actor,
+            target_type="sync_run",
+            target_id=run.id,
+            data={"kind": kind},
+        )
+        transaction.on_commit(lambda: _enqueue(run))
+    return run
+
+
+def _enqueue(run: SyncRun) -> None:
+    from django_q.tasks import async_task
+
+    task = (
+        "customers.tasks.shop_full_sync_task"
+        if run.kind != SyncRun.Kind.DELTA
+        else "customers.tasks.shop_delta_sync_task"
+    )
+    async_task(task, run.shop_id, run.id, group=f"sync-{run.shop_id}")
+
+
+# --- locking ---------------------------------------------------------------------------------
+
+
+class _ShopSyncLock:
+    """A PostgreSQL session advisory lock per shop, so two workers never sync one shop at once."""
+
+    KEY = 0x5C_0000_0000
+
+    def __init__(self, shop_id: int) -> None:
+        self.key = self.KEY + shop_id
+
+    def __enter__(self):
+        if connection.vendor != "postgresql":
+            return self
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
+            if not cursor.fetchone()[0]:
+                raise SyncAlreadyRunning(f"a sync of shop {self.key - self.KEY} is already running")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+
+
+# --- full sync ---------------------------------------------------------------------------------
+
+
+def _run_for(shop: Shop, kind: str, sync_run_id: int | None) -> SyncRun:
+    if sync_run_id is not None:
+        return SyncRun.all_shops.get(shop=shop, id=sync_run_id)
+    unfinished = (
+        SyncRun.all_shops.filter(
+            shop=shop, kind=kind, status__in=[SyncRun.Status.RUNNING, SyncRun.Status.FAILED]
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    latest = SyncRun.all_shops.filter(shop=shop, kind=kind).order_by("-created_at", "-id").first()
+    if unfinished is not None and unfinished == latest and unfinished.checkpoint:
+        return unfinished  # a crashed run: resume it
+    return SyncRun.all_shops.create(shop=shop, kind=kind, requested_by=SYSTEM)
+
+
+def _run_update(run: SyncRun, **fields) -> None:
+    for name, value in fields.items():
+        setattr(run, name, value)
+    SyncRun.all_shops.filter(pk=run.pk).update(**fields)
+
+
+def shop_full_sync(
+    *,
+    shop_id: int,
+    sync_run_id: int | None = None,
+    source=None,
+    batch_size: int = 5000,
+    on_progress: ProgressCallback | None = None,
+) -> SyncRun:
+    """Mirror the whole shop from bulk exports; resumes the shop's crashed full sync if any.
+
+    `source` is what reads Shopify (customers.sources.BulkSource by default, through the client).
+    """
+    shop = Shop.objects.get(pk=shop_id)
+    if source is None:
+        from customers.sources import BulkSource
+
+        source = BulkSource(shop)
+    with _ShopSyncLock(shop.id):
+        run = _run_for(shop, SyncRun.Kind.FULL, sync_run_id)
+        if run.status == SyncRun.Status.SUCCEEDED:
+            return run
+        _run_update(
+            run,
+            status=SyncRun.Status.RUNNING,
+            started_at=run.started_at or timezone.now(),
+            error="",
+        )
+        try:
+            for phase in PHASES:
+                _full_sync_phase(shop, run, phase, source, batch_size, on_progress)
+            _finish(shop, run, reason="full_sync")
+        except Exception as error:
+            _run_update(
+                run,
+                status=SyncRun.Status.FAILED,
+                error=f"{type(error).__name__}: {error}"[:2000],
+                finished_at=timezone.now(),
+            )
+            raise
+    return run
+
+
+def _full_sync_phase(shop, run, phase, source, batch_size, on_progress) -> None:
+    state = dict(run.checkpoint.get(phase) or {})
+    if state.get("done"):
+        return
+    _run_update(run, phase=phase)
+    if not state.get("operation_id"):
+        operation = source.start(phase)
+        state.update(
+            operation_id=operation["id"], started_at=timezone.now().isoformat(), lines_done=0
+        )
+        _checkpoint(run, phase, state)
+    if "url" not in state:
+        operation = source.wait(state["operation_id"])
+        state.update(url=operation.get("url"), objects=int(operation.get("objectCount") or 0))
+        _checkpoint(run, phase, state)
+        _run_update(run, progress_total=_total_objects(run))
+    snapshot_at = datetime.fromisoformat(state["started_at"])
+
+    def on_flush(lines_done: int, batch: IngestStats) -> None:
+        state["lines_done"] = lines_done
+        run.checkpoint = {**run.checkpoint, phase: dict(state)}
+        _run_update(
+            run,
+            checkpoint=run.checkpoint,
+            records_read=run.records_read + batch.read,
+            records_created=run.records_created + batch.created,
+            records_updated=run.records_updated + batch.updated,
+            progress_done=_lines_done(run),
+        )
+        if on_progress is not None:
+            on_progress(run)
+
+    if state["url"]:
+        ingest = BulkIngest(
+            shop_id=shop.id,
+            sync_run_id=run.id,
+            shop_country=shop.country_code,
+            batch_size=batch_size,
+            on_flush=on_flush,
+        )
+        ingest.consume(source.lines(state["url"]), skip=state.get("lines_done", 0))
+    with transaction.atomic():
+        now = timezone.now()
+        mark = (
+            writer.customers_mark_missing_deleted
+            if phase == "customers"
+            else writer.orders_mark_missing_deleted
+        )
+        deleted = mark(shop_id=shop.id, sync_run_id=run.id, snapshot_at=snapshot_at, deleted_at=now)
+        state["done"] = True
+        run.checkpoint = {**run.checkpoint, phase: state}
+        fields = {"checkpoint": run.checkpoint}
+        if phase == "customers":
+            fields["records_deleted"] = run.records_deleted + deleted
+        _run_update(run, **fields)
+
+
+def _checkpoint(run: SyncRun, phase: str, state: dict) -> None:
+    run.checkpoint = {**run.checkpoint, phase: dict(state)}
+    _run_update(run, checkpoint=run.checkpoint)
+
+
+def _total_objects(run: SyncRun) -> int:
+    return sum(int((run.checkpoint.get(p) or {}).get("objects") or 0) for p in PHASES)
+
+
+def _lines_done(run: SyncRun) -> int:
+    return sum(int((run.checkpoint.get(p) or {}).get("lines_done") or 0) for p in PHASES)
+
+
+def _finish(shop: Shop, run: SyncRun, *, reason: str) -> None:
+    with transaction.atomic():
+        writer.orders_link_customers(shop_id=shop.id)
+        writer.customer_aggregates_refresh(shop_id=shop.id)
+        high_water = (
+            Customer.all_shops.filter(shop=shop, updated_at_shopify__isnull=False)
+            .order_by("-updated_at_shopify")
+            .values_list("updated_at_shopify", flat=True)
+            .first()
+        )
+        _run_update(
+            run,
+            status=SyncRun.Status.SUCCEEDED,
+            phase="done",
+            finished_at=timezone.now(),
+            high_water_mark=high_water or run.high_water_mark,
+            progress_done=max(run.progress_done, run.progress_total),
+        )
+        transaction.on_commit(
+            lambda: mirror_changed_notify(shop_id=shop.id, customer_ids=None, reason=reason)
+        )
+
+
+# --- delta -------------------------------------------------------------------------------------
+
+
+def last_high_water_mark(*, shop_id: int) -> datetime | None:
+    return (
+        SyncRun.all_shops.filter(
+            shop_id=shop_id, status=SyncRun.Status.SUCCEEDED, high_water_mark__isnull=False
+        )
+        .order_by("-high_water_mark")
+        .values_list("high_water_mark", flat=True)
+        .first()
+    )
+
+
+def shop_delta_sync(
+    *, shop_id: int, sync_run_id: int | None = None, source=None, batch_size: int = 250
+) -> SyncRun:
+    """Re-read customers updated after the last high-water mark (sorted by UPDATED_AT).
+
+    With no earlier successful sync there is nothing to be incremental from: run a full sync.
+    """
+    shop = Shop.objects.get(pk=shop_id)
+    since = last_high_water_mark(shop_id=shop.id)
+    if since is None:
+        return shop_full_sync(shop_id=shop.id, sync_run_id=sync_run_id, source=source)
+    if source is None:
+        from customers.sources import BulkSource
+
+        source = BulkSource(shop)
+    with _ShopSyncLock(shop.id):
+        run = (
+            SyncRun.all_shops.get(shop=shop, id=sync_run_id)
+            if sync_run_id
+            else SyncRun.all_shops.create(shop=shop, kind=SyncRun.Kind.DELTA, requested_by=SYSTEM)
+        )
+        _run_update(
+            run,
+            status=SyncRun.Status.RUNNING,
+            started_at=timezone.now(),
+            phase="customers",
+            checkpoint={"since": since.isoformat()},
+        )
+        try:
+            from customers.incremental import customers_apply_graphql
+
+            touched: list[int] = []
+            stats = IngestStats()
+            for page in _pages(source.customers_updated_since(since), batch_size):
+                with transaction.atomic():
+                    result = customers_apply_graphql(shop=shop, nodes=page)
+                touched.extend(result.applied.values())
+                stats.read += len(page)
+                stats.created += result.created
+                stats.updated += result.updated
+                _run_update(
+                    run,
+                    records_read=stats.read,
+                    records_created=stats.created,
+                    records_updated=stats.updated,
+                    progress_done=stats.read,
+                )
+            high_water = max(
+                [
+                    since,
+                    *Customer.all_shops.filter(shop=shop, id__in=touched)
+                    .exclude(updated_at_shopify=None)
+                    .values_list("updated_at_shopify", flat=True),
+                ]
+            )
+            _run_update(
+                run,
+                status=SyncRun.Status.SUCCEEDED,
+                phase="done",
+                finished_at=timezone.now(),
+                high_water_mark=high_water,
+            )
+        except Exception as error:
+            _run_update(
+                run,
+                status=SyncRun.Status.FAILED,
+                error=f"{type(error).__name__}: {error}"[:2000],
+                finished_at=timezone.now(),
+            )
+            raise
+    if touched:
+        mirror_changed_notify(shop_id=shop.id, customer_ids=touched, reason="delta")
+    return run
+
+
+def _pages(nodes: Iterable[dict], size: int) -> Iterable[list[dict]]:
+    page: list[dict] = []
+    for node in nodes:
+        page.append(node)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page

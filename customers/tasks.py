@@ -1,0 +1,39 @@
+"""django-q2 entry points: take ids, enter the shop's scope, call a service."""
+
+import logging
+
+from customers import sync
+from tenants.models import Shop
+from tenants.scoping import shop_scope
+
+logger = logging.getLogger(__name__)
+
+
+def shop_full_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
+    with shop_scope([shop_id]):
+        try:
+            return sync.shop_full_sync(shop_id=shop_id, sync_run_id=sync_run_id).id
+        except sync.SyncAlreadyRunning as busy:
+            logger.info("%s; this request is left for it", busy)
+            return 0
+
+
+def shop_delta_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
+    with shop_scope([shop_id]):
+        try:
+            return sync.shop_delta_sync(shop_id=shop_id, sync_run_id=sync_run_id).id
+        except sync.SyncAlreadyRunning as busy:
+            logger.info("%s; skipping this delta", busy)
+            return 0
+
+
+def delta_sync_all_shops() -> int:
+    """The scheduled heal: queue a delta for every installed shop (see migration 0004)."""
+    from django_q.tasks import async_task
+
+    shops = Shop.objects.filter(status=Shop.Status.INSTALLED).exclude(access_token="")
+    count = 0
+    for shop_id in shops.values_list("id", flat=True):
+        async_task("customers.tasks.shop_delta_sync_task", shop_id, group=f"sync-{shop_id}")
+        count += 1
+    return count

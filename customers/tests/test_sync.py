@@ -1,0 +1,124 @@
+"""Full sync orchestration: phases, checkpoints, deletions, crash and resume, hooks."""
+
+import json
+
+import pytest
+
+from customers import hooks
+from customers.models import Customer, Order, SyncRun
+from customers.sources import FileSource
+from customers.sync import shop_full_sync, sync_run_request
+from customers.tests.test_ingest import address_line, customer_line, item_line, order_line
+from tenants.tests.factories import agency_factory, shop_factory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop():
+    return shop_factory(agency=agency_factory(), country_code="DE")
+
+
+def write_export(tmp_path, name, objects):
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(o) + "\n" for o in objects))
+    return str(path)
+
+
+def store(tmp_path, customers: int, *, tag="a"):
+    customer_objects, order_objects = [], []
+    for n in range(1, customers + 1):
+        customer_objects += [customer_line(n), address_line(n, 1)]
+        order_objects += [order_line(1000 + n, n, "10.00"), item_line(1000 + n, 1, 300, ["shoes"])]
+    return FileSource(
+        {
+            "customers": write_export(tmp_path, f"customers-{tag}", customer_objects),
+            "orders": write_export(tmp_path, f"orders-{tag}", order_objects),
+        }
+    )
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingSource(FileSource):
+    def __init__(self, paths, *, phase, at_line):
+        super().__init__(paths)
+        self.crash_phase, self.at_line = phase, at_line
+
+    def lines(self, url):
+        for index, line in enumerate(super().lines(url), start=1):
+            if url == self.paths[self.crash_phase] and index == self.at_line:
+                raise Crash("worker killed")
+            yield line
+
+
+def test_full_sync_mirrors_both_phases_and_records_the_run(shop, tmp_path):
+    run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 12), batch_size=5)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert (run.records_read, run.records_created, run.records_deleted) == (24, 24, 0)
+    assert run.progress_done == run.progress_total == 48
+    assert run.high_water_mark is not None
+    assert Customer.all_shops.filter(shop=shop).count() == 12
+    customer = Customer.all_shops.get(shop=shop, shopify_id=4)
+    assert customer.number_of_orders == 1 and customer.first_order_at is not None
+    assert Order.all_shops.get(shop=shop, shopify_id=1004).customer_id == customer.id
+
+
+def test_customers_missing_from_the_next_full_sync_are_tombstoned(shop, tmp_path):
+    shop_full_sync(shop_id=shop.id, source=store(tmp_path, 5, tag="a"))
+    run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 3, tag="b"))
+    assert run.records_deleted == 2
+    gone = Customer.all_shops.filter(shop=shop, deleted_at__isnull=False)
+    assert sorted(gone.values_list("shopify_id", flat=True)) == [4, 5]
+    assert Order.all_shops.filter(shop=shop, deleted_at__isnull=False).count() == 2
+
+
+def test_a_crashed_sync_leaves_the_mirror_usable_and_the_next_run_resumes(shop, tmp_path):
+    source = store(tmp_path, 20)
+    crashing = CrashingSource(source.paths, phase="orders", at_line=15)
+    with pytest.raises(Crash):
+        shop_full_sync(shop_id=shop.id, source=crashing, batch_size=4)
+    failed = SyncRun.all_shops.get(shop=shop)
+    assert failed.status == SyncRun.Status.FAILED and "worker killed" in failed.error
+    assert failed.checkpoint["customers"]["done"] is True
+    assert failed.checkpoint["orders"]["lines_done"] == 8  # two batches of four orders (+ items)
+    assert Customer.all_shops.filter(shop=shop, deleted_at=None).count() == 20
+    assert Order.all_shops.filter(shop=shop).count() == 4
+
+    resumed = shop_full_sync(shop_id=shop.id, source=source, batch_size=4)
+    assert resumed.id == failed.id and resumed.status == SyncRun.Status.SUCCEEDED
+    assert Order.all_shops.filter(shop=shop).count() == 20
+    assert resumed.records_read == 40  # nothing read twice
+    assert Customer.all_shops.filter(shop=shop, deleted_at__isnull=False).count() == 0
+
+
+def test_finished_sync_notifies_registered_hooks_after_commit(
+    shop, tmp_path, django_capture_on_commit_callbacks
+):
+    calls = []
+
+    def hook(*, shop_id, customer_ids, reason):
+        calls.append((shop_id, customer_ids, reason))
+
+    hooks.on_mirror_changed(hook)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            shop_full_sync(shop_id=shop.id, source=store(tmp_path, 2))
+    finally:
+        hooks._MIRROR_CHANGED.remove(hook)
+    assert calls == [(shop.id, None, "full_sync")]
+
+
+def test_sync_request_is_audited_and_refuses_unknown_kinds(shop):
+    from audit.models import AuditEvent
+
+    run = sync_run_request(shop=shop, kind="full", actor="user:1")
+    assert run.status == SyncRun.Status.QUEUED
+    event = AuditEvent.objects.get(event="shop.sync_requested")
+    assert event.target_id == str(run.id) and event.data == {"kind": "full"}
+    with pytest.raises(ValueError, match="unknown sync kind 'weekly'"):
+        sync_run_request(shop=shop, kind="weekly")
+    assert SyncRun.all_shops.filter(shop=shop).count() == 1
