@@ -31,9 +31,8 @@ def _event_time(payload: dict[str, Any], delivery, *keys: str) -> datetime:
 
 def _customer_refresh(shop, shopify_id: int) -> list[int]:
     """Re-read one customer from Shopify and apply it; tombstone it if Shopify no longer has it."""
-    from tenants.shopify.errors import ShopifyNotFound
-
     from tenants.shopify import operations
+    from tenants.shopify.errors import ShopifyNotFound
 
     try:
         node = operations.customer_fetch(shop, customer_gid(shopify_id))
@@ -104,9 +103,8 @@ def apply_customer_merge(*, shop, payload, delivery) -> None:
             status,
         )
         return
-    from tenants.shopify.errors import ShopifyNotFound
-
     from tenants.shopify import operations
+    from tenants.shopify.errors import ShopifyNotFound
 
     try:
         kept_node = operations.customer_fetch(shop, customer_gid(kept))
