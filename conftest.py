@@ -3,6 +3,9 @@
 import pytest
 from django_scopes import scopes_disabled
 
+# The Shopify sandbox fixtures: sandbox_server (session), sandbox_store (per test).
+pytest_plugins = ["sandbox.testing"]
+
 
 @pytest.fixture
 def unscoped():

@@ -1,0 +1,13 @@
+"""Modules the sandbox server imports; each registers its resolvers/routes/installers on import.
+
+Add a module here to plug it in (sandbox2: bulk operations, webhooks, merges, tags, segments).
+"""
+
+EXTENSIONS = [
+    "sandbox.resolvers.shop",
+    "sandbox.resolvers.customers",
+    "sandbox.resolvers.orders",
+    "sandbox.resolvers.nodes",
+    "sandbox.api",
+    "sandbox.control",
+]

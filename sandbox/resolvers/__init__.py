@@ -1,0 +1,1 @@
+"""Resolvers for what Clientele reads: shop, customers, orders, nodes (registered on import)."""
