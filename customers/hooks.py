@@ -7,6 +7,8 @@
 - `customer_erasers`: called inside the redaction transaction with the customers being erased,
   so every app deletes what it derived from their personal data (match explanations, snapshots).
   An eraser that raises aborts the redaction, which is then retried: erasure is all or nothing.
+- `customer_exporters`: called for customers/data_request; each returns a JSON-able section
+  (`{"segments": [...]}`) that is added to the customer's export.
 """
 
 import logging
@@ -18,7 +20,9 @@ MirrorChangedHook = Callable[..., None]  # (*, shop_id, customer_ids: list[int] 
 CustomerEraser = Callable[..., None]  # (*, shop_id, customer_ids: list[int])
 
 _MIRROR_CHANGED: list[MirrorChangedHook] = []
+CustomerExporter = Callable[..., dict]  # (*, shop_id, customer_id: int) -> {section: data}
 _ERASERS: list[CustomerEraser] = []
+_EXPORTERS: list[CustomerExporter] = []
 
 
 def on_mirror_changed(func: MirrorChangedHook) -> MirrorChangedHook:
@@ -31,6 +35,19 @@ def customer_eraser(func: CustomerEraser) -> CustomerEraser:
     if func not in _ERASERS:
         _ERASERS.append(func)
     return func
+
+
+def customer_exporter(func: CustomerExporter) -> CustomerExporter:
+    if func not in _EXPORTERS:
+        _EXPORTERS.append(func)
+    return func
+
+
+def customer_export_sections(*, shop_id: int, customer_id: int) -> dict:
+    sections: dict = {}
+    for exporter in list(_EXPORTERS):
+        sections.update(exporter(shop_id=shop_id, customer_id=customer_id))
+    return sections
 
 
 def mirror_changed_notify(*, shop_id: int, customer_ids: Sequence[int] | None, reason: str) -> None:
@@ -55,4 +72,5 @@ def registered() -> dict[str, list[str]]:
     return {
         "mirror_changed": [name(f) for f in _MIRROR_CHANGED],
         "customer_erasers": [name(f) for f in _ERASERS],
+        "customer_exporters": [name(f) for f in _EXPORTERS],
     }

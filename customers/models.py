@@ -222,3 +222,81 @@ class SyncRun(ShopOwnedModel):
         if not self.progress_total:
             return None
         return round(min(100.0, 100.0 * self.progress_done / self.progress_total), 1)
+
+
+class CustomerDataExport(ShopOwnedModel):
+    """What the mirror held about one customer when Shopify sent customers/data_request.
+
+    It holds personal data, so it is readable by agency admins only and erased with the customer
+    on customers/redact.
+    """
+
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer_shopify_id = models.BigIntegerField()
+    data_request_id = models.BigIntegerField(null=True, blank=True)
+    orders_requested = models.JSONField(default=list, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["shop", "customer_shopify_id"], name="export_customer"),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"data export {self.pk} for customer {self.customer_shopify_id}"
+
+
+class AccountInviteBatch(ShopOwnedModel):
+    """One request to invite customers to a classic customer account (one or many customers)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.CharField(max_length=64, blank=True, default="")
+    # What was asked: "customers" (explicit ids) or "segment:<id>" once segments exist.
+    source = models.CharField(max_length=64, blank=True, default="customers")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invite batch {self.pk} ({self.status})"
+
+
+class AccountInvite(ShopOwnedModel):
+    """One customer of a batch: pending until sent, or skipped with the reason."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    batch = models.ForeignKey(AccountInviteBatch, on_delete=models.CASCADE, related_name="invites")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    skip_reason = models.CharField(max_length=32, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "batch", "customer"], name="invite_unique_customer_per_batch"
+            )
+        ]
+        indexes = [models.Index(fields=["shop", "batch", "status"], name="invite_batch_status")]
+
+    def __str__(self) -> str:
+        return f"invite of customer {self.customer_id}: {self.status}"

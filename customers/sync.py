@@ -56,12 +56,14 @@ def sync_run_request(*, shop: Shop, kind: str = SyncRun.Kind.FULL, actor: str = 
 def _enqueue(run: SyncRun) -> None:
     from django_q.tasks import async_task
 
+    from tenants.jobs import shop_job_group
+
     task = (
         "customers.tasks.shop_full_sync_task"
         if run.kind != SyncRun.Kind.DELTA
         else "customers.tasks.shop_delta_sync_task"
     )
-    async_task(task, run.shop_id, run.id, group=f"sync-{run.shop_id}")
+    async_task(task, run.shop_id, run.id, group=shop_job_group(run.shop_id))
 
 
 # --- locking ---------------------------------------------------------------------------------

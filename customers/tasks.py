@@ -9,7 +9,17 @@ from tenants.scoping import shop_scope
 logger = logging.getLogger(__name__)
 
 
+def _installed(shop_id: int) -> bool:
+    """Tasks queued before an uninstall must not touch the shop afterwards."""
+    if Shop.objects.filter(pk=shop_id, status=Shop.Status.INSTALLED).exists():
+        return True
+    logger.info("shop %s is not installed; sync task skipped", shop_id)
+    return False
+
+
 def shop_full_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
+    if not _installed(shop_id):
+        return 0
     with shop_scope([shop_id]):
         try:
             return sync.shop_full_sync(shop_id=shop_id, sync_run_id=sync_run_id).id
@@ -19,6 +29,8 @@ def shop_full_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
 
 
 def shop_delta_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
+    if not _installed(shop_id):
+        return 0
     with shop_scope([shop_id]):
         try:
             return sync.shop_delta_sync(shop_id=shop_id, sync_run_id=sync_run_id).id
@@ -31,9 +43,11 @@ def delta_sync_all_shops() -> int:
     """The scheduled heal: queue a delta for every installed shop (see migration 0004)."""
     from django_q.tasks import async_task
 
+    from tenants.jobs import shop_job_group
+
     shops = Shop.objects.filter(status=Shop.Status.INSTALLED).exclude(access_token="")
     count = 0
     for shop_id in shops.values_list("id", flat=True):
-        async_task("customers.tasks.shop_delta_sync_task", shop_id, group=f"sync-{shop_id}")
+        async_task("customers.tasks.shop_delta_sync_task", shop_id, group=shop_job_group(shop_id))
         count += 1
     return count
