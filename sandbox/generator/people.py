@@ -1,0 +1,240 @@
+"""People and their addresses: the identity behind one or more customer profiles."""
+
+import random
+from dataclasses import dataclass, field, replace
+
+from . import emails, phones
+from .countries import (
+    COUNTRIES,
+    GB_INWARD_LETTERS,
+    GB_OUTWARD,
+    LANGUAGE_OF_LOCALE,
+    NEIGHBOURS,
+    City,
+    Country,
+)
+from .names import NAMES
+from .seen import SeenFilter
+
+GERMAN_SPEAKING = frozenset({"DE", "AT", "CH"})
+COMPANY_SUFFIX = {
+    "DE": "GmbH",
+    "AT": "GmbH",
+    "CH": "AG",
+    "FR": "SARL",
+    "BE": "BV",
+    "NL": "B.V.",
+    "ES": "S.L.",
+    "IT": "S.r.l.",
+    "GB": "Ltd",
+    "US": "LLC",
+    "PL": "sp. z o.o.",
+    "TR": "Ltd. Şti.",
+}
+
+
+@dataclass(slots=True)
+class Address:
+    first_name: str | None
+    last_name: str | None
+    address1: str
+    address2: str
+    city: str
+    province_code: str | None
+    country_code: str
+    zip: str
+    phone: str | None = None
+    company: str | None = None
+
+
+@dataclass(slots=True)
+class Person:
+    """One human; a customer profile is rendered from a (possibly corrupted) copy of this."""
+
+    name_locale: str
+    female: bool
+    first: str
+    last: str
+    birth_year: int
+    country: Country
+    city: City
+    language: str
+    email: str | None = None
+    phone: str | None = None  # customer-level phone, E.164, unique in the store
+    addresses: list[Address] = field(default_factory=list)
+    show_name: bool = True  # newsletter sign-ups often leave the name empty
+    state_hint: str | None = None  # forces the account state (guest checkouts are DISABLED)
+    order_scale: float = 1.0
+
+    def copy(self) -> "Person":
+        return replace(self, addresses=[replace(a) for a in self.addresses])
+
+
+def weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
+    total = sum(w for _, w in table)
+    pick = rng.random() * total
+    for value, weight in table:
+        pick -= weight
+        if pick < 0:
+            return value
+    return table[-1][0]
+
+
+class PeopleFactory:
+    def __init__(self, rng: random.Random, store_country: str, expected_customers: int) -> None:
+        if store_country not in COUNTRIES:
+            raise ValueError(f"country must be one of {sorted(COUNTRIES)}, not {store_country!r}")
+        self.rng = rng
+        self.store_country = COUNTRIES[store_country]
+        self.neighbours = NEIGHBOURS[store_country]
+        self.emails = SeenFilter(expected_customers * 2)
+        self.phones = SeenFilter(expected_customers * 2)
+
+    # names -----------------------------------------------------------------
+    def given_name(self, locale: str, female: bool, exclude: tuple[str, ...] = ()) -> str:
+        females, males, _ = NAMES[locale]
+        pool = females if female else males
+        for _ in range(20):
+            name = self.rng.choice(pool)
+            if name not in exclude:
+                return name
+        return name
+
+    def surname(self, locale: str) -> str:
+        return self.rng.choice(NAMES[locale][2])
+
+    # places ----------------------------------------------------------------
+    def postcode(self, country: Country, city: City) -> str:
+        rng = self.rng
+        if country.code == "GB":
+            outward = GB_OUTWARD[rng.randint(city.postcode_low, city.postcode_high)]
+            letters = rng.choice(GB_INWARD_LETTERS) + rng.choice(GB_INWARD_LETTERS)
+            return f"{outward} {rng.randrange(10)}{letters}"
+        number = rng.randint(city.postcode_low, city.postcode_high)
+        if country.code == "NL":
+            letters = rng.choice("ABCDEGHJKLMNPRTVWXZ") + rng.choice("ABCDEGHJKLMNPRTVWXZ")
+            return f"{number} {letters}"
+        if country.code == "PL":
+            return f"{number // 1000:02d}-{number % 1000:03d}"
+        width = 4 if country.code in ("AT", "CH", "BE") else 5
+        return f"{number:0{width}d}"
+
+    def address(
+        self,
+        person_first: str | None,
+        person_last: str | None,
+        country: Country,
+        city: City | None = None,
+    ) -> Address:
+        rng = self.rng
+        city = city or rng.choice(country.cities)
+        street = rng.choice(country.streets)
+        house = str(rng.randint(1, 180) if rng.random() < 0.8 else rng.randint(1, 40))
+        if rng.random() < 0.06:
+            house += rng.choice("abc")
+        address1 = f"{house} {street}" if country.number_first else f"{street} {house}"
+        address2 = ""
+        if rng.random() < 0.15:
+            address2 = rng.choice(country.address2).format(
+                n=rng.randint(1, 12), letter=rng.choice("ABCD"), surname=person_last or ""
+            )
+        company = None
+        if rng.random() < 0.04 and person_last:
+            company = f"{person_last} {COMPANY_SUFFIX[country.code]}"
+        return Address(
+            person_first,
+            person_last,
+            address1,
+            address2,
+            city.name,
+            city.province_code,
+            country.code,
+            self.postcode(country, city),
+            None,
+            company,
+        )
+
+    # contact ---------------------------------------------------------------
+    def phone(self, country: Country, city: City | None, *, mobile: bool = True) -> str:
+        for _ in range(20):
+            number = phones.random_number(self.rng, country, city, mobile=mobile)
+            if self.phones.claim(number):
+                return number
+        raise RuntimeError("phone number space exhausted")
+
+    def claim_email(self, email: str) -> bool:
+        return self.emails.claim(email.lower())
+
+    def email(self, first: str, last: str, birth_year: int, country: Country) -> str:
+        rng = self.rng
+        german = country.code in GERMAN_SPEAKING
+        for attempt in range(12):
+            local = emails.local_part(rng, first, last, birth_year, german=german)
+            if attempt >= 3:
+                local += str(rng.randrange(1, 10 ** min(attempt, 5)))
+            if rng.random() < 0.05:
+                domain = emails.custom_domain(rng, last, country.tld, german=german)
+            else:
+                domain = weighted(rng, country.providers)
+            if rng.random() < 0.04:
+                local = emails.capitalised(local)
+            address = f"{local}@{domain}"
+            if self.claim_email(address):
+                return address
+        raise RuntimeError("could not find a free email address")
+
+    # people ----------------------------------------------------------------
+    def person(
+        self,
+        *,
+        locale: str | None = None,
+        country: Country | None = None,
+        female: bool | None = None,
+        first: str | None = None,
+        last: str | None = None,
+        birth_year: int | None = None,
+        city: City | None = None,
+        exclude_first: tuple[str, ...] = (),
+    ) -> Person:
+        rng = self.rng
+        country = country or COUNTRIES[weighted(rng, self.neighbours)]
+        locale = locale or weighted(rng, country.name_locales)
+        female = rng.random() < 0.56 if female is None else female
+        first = first or self.given_name(locale, female, exclude_first)
+        last = last or self.surname(locale)
+        birth_year = birth_year or rng.randint(1945, 2006)
+        city = city or rng.choice(country.cities)
+        pick = rng.random()
+        if pick < 0.72:
+            language = self.store_country.language
+        elif pick < 0.94:
+            language = LANGUAGE_OF_LOCALE[locale]
+        else:
+            language = "en"
+        person = Person(locale, female, first, last, birth_year, country, city, language)
+        if rng.random() < 0.97:
+            person.email = self.email(first, last, birth_year, country)
+        if rng.random() < 0.55 or person.email is None:
+            person.phone = self.phone(country, city, mobile=True)
+        if rng.random() < 0.88:
+            home = self.address(first, last, country, city)
+            if rng.random() < 0.45:
+                home.phone = person.phone or self.phone(country, city, mobile=rng.random() < 0.7)
+            elif rng.random() < 0.02:
+                home.phone = rng.choice(("0", "n/a", "keine", "-", "000"))
+            person.addresses.append(home)
+            extra = rng.random()
+            if extra < 0.15:
+                person.addresses.append(self.address(first, last, country))
+            if extra < 0.03:
+                person.addresses.append(
+                    self.address(first, last, COUNTRIES[weighted(rng, self.neighbours)])
+                )
+            if rng.random() < 0.05:  # a gift shipped to someone else
+                other = self.address(
+                    self.given_name(locale, rng.random() < 0.5), self.surname(locale), country
+                )
+                person.addresses.append(other)
+        if person.email and rng.random() < 0.05:
+            person.show_name = False
+        return person
