@@ -464,3 +464,20 @@ def test_cli_writes_customers_and_truth(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main(["--shop", SHOP, "--count", "20", "--country", "XX", "--out", str(out)])
     assert "country must be one of" in capsys.readouterr().err
+
+
+def test_the_sandbox_store_loads_generated_customers_as_they_are():
+    """The sandbox's own seed loader (Shopify's validation rules) accepts every generated record."""
+    from sandbox.seed import customer_to_seed, load_customers
+    from sandbox.store import Sandbox
+
+    sandbox = Sandbox(api_key="key", api_secret="secret")
+    store = sandbox.create_store(domain=SHOP, currency="EUR", country="DE")
+    records, _ = generate(count=800, seed=9)
+    assert load_customers(store, (dumps(record) for record in records)) == 800
+    assert len(store.orders) == sum(len(record["orders"]) for record in records)
+    for record in records[:50]:
+        loaded = customer_to_seed(store.customers[int(record["id"].rsplit("/", 1)[1])])
+        assert (loaded["firstName"], loaded["lastName"]) == (record["firstName"], record["lastName"])
+        assert loaded["defaultEmailAddress"] == record["defaultEmailAddress"]
+        assert [a["zip"] for a in loaded["addresses"]] == [a["zip"] for a in record["addresses"]]
