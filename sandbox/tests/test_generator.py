@@ -478,6 +478,9 @@ def test_the_sandbox_store_loads_generated_customers_as_they_are():
     assert len(store.orders) == sum(len(record["orders"]) for record in records)
     for record in records[:50]:
         loaded = customer_to_seed(store.customers[int(record["id"].rsplit("/", 1)[1])])
-        assert (loaded["firstName"], loaded["lastName"]) == (record["firstName"], record["lastName"])
+        assert (loaded["firstName"], loaded["lastName"]) == (
+            record["firstName"],
+            record["lastName"],
+        )
         assert loaded["defaultEmailAddress"] == record["defaultEmailAddress"]
         assert [a["zip"] for a in loaded["addresses"]] == [a["zip"] for a in record["addresses"]]
