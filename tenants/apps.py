@@ -7,6 +7,9 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenants import schedules
-        from tenants.webhooks import handlers  # noqa: F401  registers the lifecycle and privacy topics
+        from tenants.webhooks import (  # noqa: F401
+            admin,  # the deliveries' admin page
+            handlers,  # registers the lifecycle and privacy topics
+        )
 
         post_migrate.connect(schedules.schedules_ensure, sender=self)

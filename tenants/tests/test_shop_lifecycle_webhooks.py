@@ -112,14 +112,28 @@ def test_shop_redact_for_a_shop_installed_again_deletes_nothing(shop, deliver):
     assert AuditEvent.objects.filter(event="shop.redact_skipped", shop_id=shop.pk).exists()
 
 
-def test_customer_privacy_topics_wait_for_the_mirror_and_are_kept(shop, deliver):
-    deliver(shop.domain, "customers/redact", {"shop_id": 1, "customer": {"id": 191167}})
-    delivery = WebhookDelivery.all_shops.get(shop=shop, topic="customers/redact")
-    import importlib.util
+def test_customer_privacy_topics_reach_the_mirror(shop, deliver):
+    from customers.models import CustomerDataExport
 
-    if importlib.util.find_spec("customers.privacy") is None:
-        assert delivery.status == WebhookDelivery.Status.RECEIVED  # kept, retried later
-        assert "customers.privacy.customer_redact is not available" in delivery.last_error
-        assert delivery.next_attempt_at is not None
-    else:
-        assert delivery.status == WebhookDelivery.Status.PROCESSED
+    deliver(
+        shop.domain,
+        "customers/data_request",
+        {
+            "shop_id": 1,
+            "customer": {"id": 191167},
+            "orders_requested": [7],
+            "data_request": {"id": 9},
+        },
+    )
+    deliver(shop.domain, "customers/redact", {"shop_id": 1, "customer": {"id": 191167}})
+    statuses = dict(WebhookDelivery.all_shops.filter(shop=shop).values_list("topic", "status"))
+    assert statuses == {"customers/data_request": "processed", "customers/redact": "processed"}
+    assert CustomerDataExport.all_shops.filter(shop=shop).count() == 1
+
+
+def test_a_privacy_payload_without_customer_id_fails_at_once_and_visibly(shop, deliver):
+    deliver(shop.domain, "customers/redact", {"shop_id": 1, "customer": {}})
+    delivery = WebhookDelivery.all_shops.get(shop=shop, topic="customers/redact")
+    assert delivery.status == WebhookDelivery.Status.FAILED  # retrying cannot help
+    assert delivery.last_error == "DeliveryUnusable: payload has no customer.id"
+    assert delivery.next_attempt_at is None

@@ -28,6 +28,10 @@ STALLED_AFTER = timedelta(minutes=10)
 PROCESS_TASK = "tenants.webhooks.tasks.webhook_delivery_process_task"
 
 
+class DeliveryUnusable(Exception):
+    """A handler's verdict that this payload can never be applied: recorded as failed, not retried."""
+
+
 @dataclass(frozen=True)
 class WebhookHeaders:
     shop_domain: str
@@ -100,7 +104,7 @@ def webhook_delivery_receive(
 
 def _record_failure(delivery: WebhookDelivery, error: BaseException) -> None:
     delivery.last_error = f"{type(error).__name__}: {error}"[:4000]
-    if delivery.attempts >= MAX_ATTEMPTS:
+    if delivery.attempts >= MAX_ATTEMPTS or isinstance(error, DeliveryUnusable):
         delivery.status = WebhookDelivery.Status.FAILED
         delivery.next_attempt_at = None
     else:
