@@ -125,10 +125,10 @@ def test_customer_privacy_topics_reach_the_mirror(shop, deliver):
             "data_request": {"id": 9},
         },
     )
+    assert CustomerDataExport.all_shops.filter(shop=shop).count() == 1
     deliver(shop.domain, "customers/redact", {"shop_id": 1, "customer": {"id": 191167}})
     statuses = dict(WebhookDelivery.all_shops.filter(shop=shop).values_list("topic", "status"))
     assert statuses == {"customers/data_request": "processed", "customers/redact": "processed"}
-    assert CustomerDataExport.all_shops.filter(shop=shop).count() == 1
 
 
 def test_a_privacy_payload_without_customer_id_fails_at_once_and_visibly(shop, deliver):
