@@ -1,8 +1,12 @@
 """Django settings, read from the environment (see config/env.py and the README)."""
 
+import sys
+
 import dj_database_url
 
 from config.env import BASE_DIR, IS_PRODUCTION, env_bool, env_list, env_str, secret
+
+RUNNING_TESTS = "pytest" in sys.modules
 
 SECRET_KEY = secret("SECRET_KEY", "Django signing key")
 FIELD_ENCRYPTION_KEY = secret("FIELD_ENCRYPTION_KEY", "Fernet key that encrypts shop tokens")
@@ -43,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "audit",
     "tenants",
@@ -130,7 +135,9 @@ Q_CLUSTER = {
     "catch_up": False,
     "save_limit": 1000,
     "poll": 0.2,
-    "sync": env_bool("Q_SYNC", default=False),
+    # Under pytest tasks run inline (django-q2 reads this once, at import); the qcluster
+    # integration test starts a real cluster in a subprocess, where it is False.
+    "sync": env_bool("Q_SYNC", default=RUNNING_TESTS),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -143,12 +150,38 @@ REST_FRAMEWORK = {
     "ALLOWED_VERSIONS": ["v1"],
     "DEFAULT_VERSION": "v1",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # API keys first, so a missing credential answers 401 with `WWW-Authenticate: Bearer`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenants.api.authentication.ApiKeyAuthentication",
+        "tenants.api.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "tenants.api.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "tenants.api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.api.throttling.CallerRateThrottle"],
+    # Per API key / user. A shared cache (Redis, see REDIS_URL) makes it hold across processes.
+    "DEFAULT_THROTTLE_RATES": {"api": env_str("API_RATE_LIMIT", "1200/min")},
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clientele API",
-    "DESCRIPTION": "Customers, segments, groups and duplicates across an agency's Shopify stores.",
+    "DESCRIPTION": (
+        "Customers, segments, groups and duplicates across an agency's Shopify stores.\n\n"
+        "Authenticate with `Authorization: Bearer <prefix>.<secret>` (an agency API key) or the "
+        "pages' login session. A key acts for its own agency. A signed-in user who belongs to "
+        "several agencies names one with the `X-Agency: <slug>` header or `?agency=<slug>`; "
+        "with one agency it is used by default. Lists use cursor pagination (`cursor`, "
+        "`page_size`). Errors share one body: "
+        '`{"error": {"code": ..., "message": ..., "fields": {...}}}`. An id outside your '
+        "agency answers 404."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from the sidecar package: the docs page needs no external CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -104,5 +104,44 @@ class Shop(models.Model):
         return self.status == self.Status.INSTALLED and not self.access_token
 
 
+class ApiKey(models.Model):
+    """A program's credential for one agency, sent as `Authorization: Bearer <prefix>.<secret>`.
+
+    Only a keyed hash of the whole key is stored (see tenants/keys.py); the plain key is shown
+    once, at creation. `prefix` is public and finds the row; the hash proves the secret.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        WRITE = "write", "Read and write"
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=24, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Written at most once a minute, so a busy key does not turn every read into a write.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["agency", "created_at"], name="api_key_agency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    def is_active_at(self, moment) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > moment
+
+
 # Defined in its own module to keep this one short; imported here so Django registers it.
 from tenants.webhooks.models import WebhookDelivery  # noqa: E402, F401

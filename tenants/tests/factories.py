@@ -39,3 +39,25 @@ def shop_factory(
         installed_at=timezone.now(),
         **extra,
     )
+
+
+def api_key_factory(*, agency: Agency, scope: str = "write", name: str = "test program", **extra):
+    """An API key and its plain value (the only time the plain value exists)."""
+    from tenants.actors import SYSTEM_ACTOR
+    from tenants.services import api_key_create
+
+    return api_key_create(agency=agency, name=name, scope=scope, actor=SYSTEM_ACTOR, **extra)
+
+
+def api_client(*, user=None, key: str | None = None, agency: Agency | None = None):
+    """A DRF test client signed in as `user` (session) or sending `key` as a Bearer token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        client.force_login(user)
+    if key is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    if agency is not None:
+        client.defaults["HTTP_X_AGENCY"] = agency.slug
+    return client

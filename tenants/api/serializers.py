@@ -1,0 +1,126 @@
+"""Shapes of agencies, shops, members and API keys. No token or key hash is ever a field."""
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework import serializers
+
+from tenants.models import Agency, ApiKey, Membership, Shop
+from tenants.roles import Role
+
+
+class AgencyMembershipSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="agency.id")
+    slug = serializers.CharField(source="agency.slug")
+    name = serializers.CharField(source="agency.name")
+    role = serializers.CharField()
+    permissions = serializers.ListField(child=serializers.CharField())
+
+
+class MeSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["user", "api_key"])
+    user = serializers.DictField(allow_null=True)
+    api_key = serializers.DictField(allow_null=True)
+    agencies = AgencyMembershipSerializer(many=True)
+
+
+class ShopSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Shop
+        fields = [
+            "id",
+            "domain",
+            "name",
+            "status",
+            "scopes",
+            "api_version",
+            "installed_at",
+            "uninstalled_at",
+            "currency",
+            "timezone",
+            "country_code",
+            "customer_accounts",
+        ]
+        read_only_fields = fields
+
+
+class ShopSyncSerializer(serializers.Serializer):
+    shop = serializers.IntegerField()
+    queued = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+class MemberUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.CharField()
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    user = MemberUserSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    def validate_username(self, value):
+        user = get_user_model().objects.filter(username=value).first()
+        if user is None:
+            raise serializers.ValidationError(f"No user is called '{value}'.")
+        return user
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scope",
+            "status",
+            "expires_at",
+            "revoked_at",
+            "created_by",
+            "created_at",
+            "last_used_at",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, api_key: ApiKey) -> str:
+        if api_key.revoked_at is not None:
+            return "revoked"
+        if api_key.expires_at is not None and api_key.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scope = serializers.ChoiceField(choices=ApiKey.Scope.choices, default=ApiKey.Scope.READ)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The whole key. Shown once; store it now.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class AgencySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agency
+        fields = ["id", "slug", "name"]

@@ -1,0 +1,256 @@
+"""Writes for agencies, members and API keys. Each records its audit event in the same transaction.
+
+Owner protections: an agency always keeps at least one owner, and only an owner may make
+someone an owner or change or remove an owner's membership.
+"""
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from audit.services import audit_event_record
+from tenants.actors import SYSTEM_ACTOR, Actor
+from tenants.errors import Conflict, NotPermitted
+from tenants.keys import key_generate, key_hash, key_matches, key_split
+from tenants.models import Agency, ApiKey, Membership, Shop
+from tenants.roles import Role
+
+LAST_USED_WRITE_INTERVAL = timedelta(minutes=1)
+
+
+class ApiKeyRejected(Exception):
+    """The presented API key is unknown, malformed, revoked or expired (message says which)."""
+
+
+def _role_validate(role: str) -> str:
+    if role not in Role.values:
+        raise ValidationError(
+            {"role": f"'{role}' is not a role; choose one of {', '.join(Role.values)}."},
+            code="invalid_role",
+        )
+    return role
+
+
+def _agency_lock(agency: Agency) -> Agency:
+    # Serialises membership changes per agency so two owners cannot remove each other at once.
+    return Agency.objects.select_for_update().get(pk=agency.pk)
+
+
+def _actor_is_owner(*, agency: Agency, actor: Actor) -> bool:
+    if actor.user is None and actor.api_key is None:
+        return True  # the system (demo command, shell) acts with full rights
+    if actor.user is None:
+        return False
+    return Membership.objects.filter(agency=agency, user=actor.user, role=Role.OWNER).exists()
+
+
+def _owner_count(agency: Agency) -> int:
+    return Membership.objects.filter(agency=agency, role=Role.OWNER).count()
+
+
+@transaction.atomic
+def agency_create(*, name: str, slug: str = "", owner=None, actor: Actor = SYSTEM_ACTOR) -> Agency:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "An agency needs a name."}, code="required")
+    slug = slugify(slug or name)
+    if not slug:
+        raise ValidationError({"slug": "The slug must contain letters or digits."}, code="invalid")
+    if Agency.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"The slug '{slug}' is taken."}, code="unique")
+    agency = Agency.objects.create(name=name, slug=slug)
+    audit_event_record(
+        agency_id=agency.pk,
+        event="agency.created",
+        target_type="agency",
+        target_id=agency.pk,
+        data={"slug": slug},
+        **actor.audit_kwargs(),
+    )
+    if owner is not None:
+        membership_add(agency=agency, user=owner, role=Role.OWNER, actor=actor)
+    return agency
+
+
+@transaction.atomic
+def membership_add(*, agency: Agency, user, role: str, actor: Actor) -> Membership:
+    _role_validate(role)
+    agency = _agency_lock(agency)
+    if role == Role.OWNER and not _actor_is_owner(agency=agency, actor=actor):
+        raise NotPermitted("Only an owner can make someone an owner.", code="owner_required")
+    if Membership.objects.filter(agency=agency, user=user).exists():
+        raise Conflict("This user is already a member of the agency.", code="already_member")
+    membership = Membership.objects.create(agency=agency, user=user, role=role)
+    audit_event_record(
+        agency_id=agency.pk,
+        event="member.added",
+        target_type="membership",
+        target_id=membership.pk,
+        data={"user_id": user.pk, "role": role},
+        **actor.audit_kwargs(),
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_role_change(*, membership: Membership, role: str, actor: Actor) -> Membership:
+    _role_validate(role)
+    agency = _agency_lock(membership.agency)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    old_role = membership.role
+    if old_role == role:
+        return membership
+    if Role.OWNER in (old_role, role) and not _actor_is_owner(agency=agency, actor=actor):
+        raise NotPermitted(
+            "Only an owner can grant or change an owner's role.", code="owner_required"
+        )
+    if old_role == Role.OWNER and _owner_count(agency) == 1:
+        raise Conflict(
+            "The last owner cannot be demoted; make another owner first.", code="last_owner"
+        )
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_event_record(
+        agency_id=agency.pk,
+        event="member.role_changed",
+        target_type="membership",
+        target_id=membership.pk,
+        data={"user_id": membership.user_id, "from": old_role, "to": role},
+        **actor.audit_kwargs(),
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    agency = _agency_lock(membership.agency)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER:
+        if not _actor_is_owner(agency=agency, actor=actor):
+            raise NotPermitted("Only an owner can remove an owner.", code="owner_required")
+        if _owner_count(agency) == 1:
+            raise Conflict("The last owner cannot be removed.", code="last_owner")
+    membership_id, user_id, role = membership.pk, membership.user_id, membership.role
+    membership.delete()
+    audit_event_record(
+        agency_id=agency.pk,
+        event="member.removed",
+        target_type="membership",
+        target_id=membership_id,
+        data={"user_id": user_id, "role": role},
+        **actor.audit_kwargs(),
+    )
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    agency: Agency,
+    name: str,
+    scope: str = ApiKey.Scope.READ,
+    expires_at: datetime | None = None,
+    actor: Actor,
+) -> tuple[ApiKey, str]:
+    """Issue a key; returns the row and the plain `prefix.secret`, which is never stored."""
+    name = (name or "").strip()
+    errors = {}
+    if not name:
+        errors["name"] = "A key needs a name saying which program uses it."
+    if scope not in ApiKey.Scope.values:
+        errors["scope"] = f"'{scope}' is not a scope; choose read or write."
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = "The expiry must be in the future."
+    if errors:
+        raise ValidationError(errors, code="invalid")
+    prefix, plain_key = key_generate()
+    api_key = ApiKey.objects.create(
+        agency=agency,
+        name=name,
+        prefix=prefix,
+        secret_hash=key_hash(plain_key),
+        scope=scope,
+        expires_at=expires_at,
+        created_by=actor.user,
+    )
+    audit_event_record(
+        agency_id=agency.pk,
+        event="api_key.created",
+        target_type="api_key",
+        target_id=api_key.pk,
+        data={"prefix": prefix, "scope": scope, "expires_at": expires_at},
+        **actor.audit_kwargs(),
+    )
+    return api_key, plain_key
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> ApiKey:
+    """Revoke at once; revoking a revoked key changes nothing."""
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if api_key.revoked_at is not None:
+        return api_key
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at"])
+    audit_event_record(
+        agency_id=api_key.agency_id,
+        event="api_key.revoked",
+        target_type="api_key",
+        target_id=api_key.pk,
+        data={"prefix": api_key.prefix},
+        **actor.audit_kwargs(),
+    )
+    return api_key
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey:
+    """The active key for this plain value, or ApiKeyRejected. Notes the use (once a minute)."""
+    parts = key_split(raw_key.strip())
+    if parts is None:
+        raise ApiKeyRejected("Malformed API key; expected 'Bearer <prefix>.<secret>'.")
+    prefix, plain_key = parts
+    api_key = ApiKey.objects.select_related("agency").filter(prefix=prefix).first()
+    if api_key is None or not key_matches(plain_key, api_key.secret_hash):
+        raise ApiKeyRejected("Unknown API key.")
+    now = timezone.now()
+    if api_key.revoked_at is not None:
+        raise ApiKeyRejected("This API key has been revoked.")
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        raise ApiKeyRejected("This API key has expired.")
+    _api_key_note_use(api_key=api_key, now=now)
+    return api_key
+
+
+def _api_key_note_use(*, api_key: ApiKey, now: datetime) -> None:
+    if api_key.last_used_at is not None and api_key.last_used_at > now - LAST_USED_WRITE_INTERVAL:
+        return  # fresh enough: no statement at all
+    # Conditional, so of many concurrent requests at most one per minute writes.
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_WRITE_INTERVAL)
+    if ApiKey.objects.filter(stale, pk=api_key.pk).update(last_used_at=now):
+        api_key.last_used_at = now
+
+
+@transaction.atomic
+def shop_sync_request(*, shop: Shop, actor: Actor) -> bool:
+    """Record that a sync of this shop was asked for. Returns whether a sync task was queued.
+
+    The customer mirror owns the sync itself; until it provides a task, the request is only
+    recorded (audit `shop.sync_requested`), never faked.
+    """
+    if shop.status != Shop.Status.INSTALLED:
+        raise Conflict(
+            "The shop is uninstalled; reinstall it before syncing.", code="shop_uninstalled"
+        )
+    audit_event_record(
+        agency_id=shop.agency_id,
+        event="shop.sync_requested",
+        shop_id=shop.pk,
+        target_type="shop",
+        target_id=shop.pk,
+        data={"queued": False},
+        **actor.audit_kwargs(),
+    )
+    return False
