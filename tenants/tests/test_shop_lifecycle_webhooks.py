@@ -49,8 +49,9 @@ def test_app_uninstalled_drops_token_stops_jobs_keeps_data(shop, deliver):
     Schedule.objects.create(
         name=shop_schedule_name(other.pk, "reconcile"), func="math.floor", args="1"
     )
-    async_task("math.floor", 1, group=shop_job_group(shop.pk))  # queued, not yet run
-    async_task("math.floor", 2, group=shop_job_group(other.pk))
+    # sync=False: tests run tasks inline by default; this one needs them queued.
+    async_task("math.floor", 1, group=shop_job_group(shop.pk), sync=False)
+    async_task("math.floor", 2, group=shop_job_group(other.pk), sync=False)
     assert OrmQ.objects.count() == 2
 
     deliver(shop.domain, "app/uninstalled", {"id": 1, "myshopify_domain": shop.domain})
