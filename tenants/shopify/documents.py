@@ -84,6 +84,21 @@ query CustomerById($id: ID!) {
     + CUSTOMER_FIELDS_FRAGMENT
 )
 
+# --- orders ----------------------------------------------------------------------------------
+
+# Webhook order payloads carry product ids but not product tags; the mirror re-reads the order.
+ORDER_BY_ID = """
+query OrderById($id: ID!) {
+  order(id: $id) {
+    id legacyResourceId name createdAt updatedAt processedAt cancelledAt test
+    displayFinancialStatus
+    customer { id }
+    currentTotalPriceSet { shopMoney { amount currencyCode } }
+    lineItems(first: 100) { nodes { id quantity product { id tags } } }
+  }
+}
+"""
+
 # --- bulk operations -------------------------------------------------------------------------
 
 # Bulk query texts (the `query` argument of bulkOperationRunQuery, not sent as documents).
@@ -296,6 +311,7 @@ DOCUMENTS: dict[str, str] = {
     "SHOP_INFO": SHOP_INFO,
     "CUSTOMERS_UPDATED_PAGE": CUSTOMERS_UPDATED_PAGE,
     "CUSTOMER_BY_ID": CUSTOMER_BY_ID,
+    "ORDER_BY_ID": ORDER_BY_ID,
     "BULK_OPERATION_RUN_QUERY": BULK_OPERATION_RUN_QUERY,
     "BULK_OPERATION_BY_ID": BULK_OPERATION_BY_ID,
     "CURRENT_BULK_QUERY_OPERATION": CURRENT_BULK_QUERY_OPERATION,

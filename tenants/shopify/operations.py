@@ -262,6 +262,14 @@ def customer_fetch(shop, gid: str) -> dict[str, Any]:
     return customer
 
 
+def order_fetch(shop, gid: str) -> dict[str, Any]:
+    """The order as Shopify has it now (line items with product tags); ShopifyNotFound if gone."""
+    order = _client(shop).execute("ORDER_BY_ID", {"id": gid})["order"]
+    if order is None:
+        raise ShopifyNotFound(f"no order {gid}")
+    return order
+
+
 def tags_add(shop, gid: str, tags: list[str]) -> None:
     # Adding a tag that is already there changes nothing, so a retry after a lost answer is safe.
     _client(shop).execute("TAGS_ADD", {"id": gid, "tags": tags}, idempotent=True)
