@@ -51,3 +51,13 @@ def delta_sync_all_shops() -> int:
         async_task("customers.tasks.shop_delta_sync_task", shop_id, group=shop_job_group(shop_id))
         count += 1
     return count
+
+
+def account_invites_send_task(shop_id: int, batch_id: int) -> int:
+    from customers.accounts import account_invites_send
+
+    if not _installed(shop_id):
+        return 0
+    with shop_scope([shop_id]):
+        shop = Shop.objects.get(pk=shop_id)
+        return account_invites_send(shop=shop, batch_id=batch_id).id

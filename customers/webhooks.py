@@ -166,7 +166,21 @@ def apply_order_change(*, shop, payload, delivery) -> None:
         raise ValueError("order payload has no id")
     row = incremental.order_from_payload(payload)
     incremental.orders_apply(shop=shop, rows=[row])
+    if row["product_ids"] and "product_tags" not in row:
+        _order_refresh(shop, row["shopify_id"])
     _after_order_change(shop, row.get("customer_shopify_id"))
+
+
+def _order_refresh(shop, shopify_id: int) -> None:
+    """REST line items have no product tags: read the order through GraphQL for them."""
+    from tenants.shopify import operations
+    from tenants.shopify.errors import ShopifyNotFound
+
+    try:
+        node = operations.order_fetch(shop, f"gid://shopify/Order/{shopify_id}")
+    except ShopifyNotFound:
+        return  # deleted meanwhile; its orders/delete webhook tombstones it
+    incremental.orders_apply(shop=shop, rows=[incremental.order_from_payload(node)])
 
 
 @webhook_handler("orders/delete")
