@@ -168,7 +168,7 @@ class ShopifyClient:
             outcome = self._attempt(name, body, retry_sent=retry_sent, attempt=attempt)
             if not isinstance(outcome, _Retry):
                 if mutation:
-                    self._raise_user_errors(outcome)
+                    self._check_mutation_payloads(outcome)
                 return outcome
             if attempt == self.retry.max_attempts or outcome.wait > self.retry.max_wait:
                 raise outcome.error
@@ -306,8 +306,12 @@ class ShopifyClient:
         except ValueError:
             return fallback
 
-    def _raise_user_errors(self, data: dict[str, Any]) -> None:
+    def _check_mutation_payloads(self, data: dict[str, Any]) -> None:
         for field, payload in data.items():
+            if payload is None:  # Shopify always answers a payload or top-level errors
+                raise ShopifyGraphQLError(
+                    [{"message": f"{field} answered null without errors"}], shop_domain=self.domain
+                )
             if isinstance(payload, dict) and payload.get("userErrors"):
                 raise ShopifyUserErrors(
                     payload["userErrors"],

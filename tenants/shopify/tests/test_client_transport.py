@@ -375,3 +375,10 @@ def test_a_shop_without_a_token_is_refused_before_sending(stub):
     with pytest.raises(ShopifyAuthError, match="no access token"):
         client.execute("SHOP_INFO")
     assert stub.requests == []
+
+
+def test_a_mutation_payload_of_null_without_errors_is_an_error(stub):
+    stub.queue(graphql_ok({"tagsAdd": None}))
+    client, _ = make_client(unsaved_shop(stub))
+    with pytest.raises(ShopifyGraphQLError, match="tagsAdd answered null"):
+        client.execute("TAGS_ADD", {"id": "gid://shopify/Customer/1", "tags": ["vip"]})
