@@ -618,28 +618,39 @@ def load_customers(store: Store, lines: Iterable[str], *, source: str = "seed") 
 
     A bad line raises SandboxError naming the line; customers loaded before it stay loaded.
     """
+    return load_records(store, iter_jsonl(lines, source=source), source=source)
+
+
+def load_records(
+    store: Store, records: Iterable[dict] | Iterable[tuple[int, dict]], *, source: str = "seed"
+) -> int:
+    """Load seed-format customer dicts (or (line number, dict) pairs) into `store`, no webhooks."""
     loaded = 0
     with store.lock:
-        for number, values in iter_jsonl(lines, source=source):
-            try:
-                customer_id = (
-                    parse_gid(values.get("id"), "Customer")
-                    if values.get("id")
-                    else store.sandbox.next_id()
-                )
-                if customer_id in store.customers:
-                    raise SandboxError(f"customer {customer_id} appears twice")
-                store.sandbox.reserve_id(customer_id)
-                customer = Customer(customer_id)
-                customer.created_at = customer.updated_at = store._stamp()
-                apply_customer_values(store, customer, values, creating=True)
-            except SandboxError as error:
-                _finish_load(store)
-                raise SandboxError(f"{source} line {number}: {error}") from None
-            store.customers[customer_id] = customer
-            store._last_updated_ms = max(store._last_updated_ms, customer.updated_at)
-            loaded += 1
-        _finish_load(store)
+        try:
+            for position, item in enumerate(records, start=1):
+                number, values = item if isinstance(item, tuple) else (position, item)
+                try:
+                    if not isinstance(values, dict):
+                        raise SandboxError("a customer must be a JSON object")
+                    raw_id = values.get("id")
+                    customer_id = (
+                        parse_gid(raw_id, "Customer") if raw_id else store.sandbox.next_id()
+                    )
+                    if customer_id in store.customers:
+                        raise SandboxError(f"customer {customer_id} appears twice")
+                    store.sandbox.reserve_id(customer_id)
+                    customer = Customer(customer_id)
+                    customer.created_at = customer.updated_at = store._stamp()
+                    apply_customer_values(store, customer, values, creating=True)
+                except SandboxError as error:
+                    raise SandboxError(f"{source} line {number}: {error}") from None
+                store.customers[customer_id] = customer
+                if customer.updated_at > store._last_updated_ms:
+                    store._last_updated_ms = customer.updated_at
+                loaded += 1
+        finally:
+            _finish_load(store)
     return loaded
 
 

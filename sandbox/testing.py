@@ -31,6 +31,14 @@ from sandbox.store import DEFAULT_SCOPES, Store
 _domains = itertools.count(1)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # answer the 3xx itself
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def http_request(
     method: str,
     url: str,
@@ -38,7 +46,7 @@ def http_request(
     headers: dict[str, str] | None = None,
     timeout: float = 30,
 ) -> tuple[int, dict[str, str], bytes]:
-    """(status, headers, raw body) without raising on 4xx/5xx; `body` dict/list -> JSON."""
+    """(status, headers, raw body), not following redirects, not raising on 3xx-5xx; dict body -> JSON."""
     data = None
     headers = dict(headers or {})
     if isinstance(body, dict | list):
@@ -50,7 +58,7 @@ def http_request(
         data = body
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _opener.open(request, timeout=timeout) as response:
             return response.status, dict(response.headers.items()), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers.items()), error.read()

@@ -276,8 +276,8 @@ def variable_error(definition, value: Any, explanation: str) -> dict:
 
 
 def access_denied(field: str, scopes: tuple[str, ...]) -> GraphQLError:
-    required = " or ".join(f"`{scope}`" for scope in scopes)
-    requirement = f"{required} access scope."
+    # Shopify names the read scope even where a write scope would also do.
+    requirement = f"`{scopes[0]}` access scope."
     return GraphQLError(
         f"Access denied for {field} field. Required access: {requirement}",
         extensions={
