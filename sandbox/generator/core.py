@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import emails
-from .corruptions import make_duplicate
+from .corruptions import REVERSE_NICKNAMES, make_duplicate
 from .countries import COUNTRIES
+from .draw import weighted
 from .names import NAMES, NICKNAMES
-from .people import PeopleFactory, Person, weighted
+from .people import PeopleFactory, Person
 from .records import DAY, RecordRenderer
 
 DEFAULT_NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -340,7 +341,8 @@ class CustomerStream(Iterator[dict]):
 def _name_family(first: str) -> set[str]:
     """A given name with its nicknames, so a household never holds Bill and William."""
     family = {first, *NICKNAMES.get(first, ())}
-    family |= {full for full, shorts in NICKNAMES.items() if first in shorts}
+    for full in REVERSE_NICKNAMES.get(first, ()):
+        family |= {full, *NICKNAMES[full]}
     return family
 
 

@@ -11,8 +11,9 @@ import random
 from dataclasses import replace
 
 from . import emails, phones
+from .draw import Weighted, weighted
 from .names import FAMILY_NAME_FIRST_LOCALES, NICKNAMES, TRANSLITERATION_VARIANTS
-from .people import GERMAN_SPEAKING, PeopleFactory, Person, weighted
+from .people import GERMAN_SPEAKING, PeopleFactory, Person
 
 EMAIL_TYPO = "email_typo"
 EMAIL_DOMAIN = "email_domain"
@@ -38,18 +39,20 @@ SINGLE_KINDS = (
     GUEST_CHECKOUT,
 )
 COMBINATION = "combination"  # recorded as "<kind>+<kind>"
-KIND_WEIGHTS = (
-    (EMAIL_TYPO, 13),
-    (EMAIL_DOMAIN, 12),
-    (GMAIL_ALIAS, 9),
-    (PHONE_FORMAT, 10),
-    (NICKNAME, 9),
-    (NAME_SWAP, 6),
-    (ACCENTS_DROPPED, 8),
-    (TRANSLITERATION, 3),
-    (MOVED_ADDRESS, 10),
-    (GUEST_CHECKOUT, 10),
-    (COMBINATION, 10),
+KIND_WEIGHTS = Weighted(
+    (
+        (EMAIL_TYPO, 13),
+        (EMAIL_DOMAIN, 12),
+        (GMAIL_ALIAS, 9),
+        (PHONE_FORMAT, 10),
+        (NICKNAME, 9),
+        (NAME_SWAP, 6),
+        (ACCENTS_DROPPED, 8),
+        (TRANSLITERATION, 3),
+        (MOVED_ADDRESS, 10),
+        (GUEST_CHECKOUT, 10),
+        (COMBINATION, 10),
+    )
 )
 # A combination takes two kinds that touch different fields.
 KIND_FIELD = {
@@ -63,7 +66,10 @@ KIND_FIELD = {
     TRANSLITERATION: "name",
     MOVED_ADDRESS: "address",
 }
-REVERSE_NICKNAMES = {short: full for full, shorts in NICKNAMES.items() for short in shorts}
+REVERSE_NICKNAMES: dict[str, tuple[str, ...]] = {}
+for _full, _shorts in NICKNAMES.items():
+    for _short in _shorts:
+        REVERSE_NICKNAMES[_short] = (*REVERSE_NICKNAMES.get(_short, ()), _full)
 
 
 def _claim_email(factory: PeopleFactory, dup: Person, local: str | None, domain: str) -> bool:
@@ -134,7 +140,7 @@ def nickname(rng, factory, person, dup) -> bool:
     if person.first in NICKNAMES:
         dup.first = rng.choice(NICKNAMES[person.first])
     elif person.first in REVERSE_NICKNAMES:
-        dup.first = REVERSE_NICKNAMES[person.first]
+        dup.first = rng.choice(REVERSE_NICKNAMES[person.first])
     else:
         return False
     _rename_addresses(person, dup)
@@ -182,15 +188,13 @@ def moved_address(rng, factory, person, dup) -> bool:
     city = person.city if rng.random() < 0.5 else None
     carried_phone = dup.addresses[0].phone if dup.addresses else None
     dup.addresses = [factory.address(dup.first, dup.last, person.country, city)]
-    if carried_phone != (person.addresses[0].phone if person.addresses else None):
-        dup.addresses[0].phone = carried_phone  # a combined phone kind already made the link
-        return True
+    dup.addresses[0].phone = carried_phone  # the phone moves house too
+    if dup.email != person.email or dup.phone != person.phone:
+        return True  # a combined email or phone kind already links the profiles
     number = _known_phone(person)
     if number and rng.random() < 0.5:
         dup.phone = None
         dup.addresses[0].phone = number
-        return True
-    if dup.email != person.email:  # a combined email kind already made the link
         return True
     if person.email:
         linked = gmail_alias(rng, factory, person, dup) or email_domain(rng, factory, person, dup)

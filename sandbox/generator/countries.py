@@ -8,6 +8,8 @@ elsewhere Shopify drops them, so the generator writes null.
 
 from dataclasses import dataclass
 
+from .draw import Weighted
+
 
 @dataclass(frozen=True, slots=True)
 class City:
@@ -54,8 +56,8 @@ def _plan(cc: str, mobile: str, landline: str) -> PhonePlan:
     return PhonePlan(cc, parse(mobile), parse(landline))
 
 
-def _weights(spec: str) -> tuple[tuple[str, int], ...]:
-    return tuple((k, int(w)) for k, w in (item.split("=") for item in spec.split()))
+def _weights(spec: str) -> Weighted:
+    return Weighted((k, int(w)) for k, w in (item.split("=") for item in spec.split()))
 
 
 GB_OUTWARD = [

@@ -13,6 +13,7 @@ from .countries import (
     City,
     Country,
 )
+from .draw import below, between, pick, weighted
 from .names import NAMES
 from .seen import SeenFilter
 
@@ -70,16 +71,6 @@ class Person:
         return replace(self, addresses=[replace(a) for a in self.addresses])
 
 
-def weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
-    total = sum(w for _, w in table)
-    pick = rng.random() * total
-    for value, weight in table:
-        pick -= weight
-        if pick < 0:
-            return value
-    return table[-1][0]
-
-
 class PeopleFactory:
     def __init__(self, rng: random.Random, store_country: str, expected_customers: int) -> None:
         if store_country not in COUNTRIES:
@@ -95,24 +86,24 @@ class PeopleFactory:
         females, males, _ = NAMES[locale]
         pool = females if female else males
         for _ in range(20):
-            name = self.rng.choice(pool)
+            name = pick(self.rng, pool)
             if name not in exclude:
                 return name
         return name
 
     def surname(self, locale: str) -> str:
-        return self.rng.choice(NAMES[locale][2])
+        return pick(self.rng, NAMES[locale][2])
 
     # places ----------------------------------------------------------------
     def postcode(self, country: Country, city: City) -> str:
         rng = self.rng
         if country.code == "GB":
-            outward = GB_OUTWARD[rng.randint(city.postcode_low, city.postcode_high)]
-            letters = rng.choice(GB_INWARD_LETTERS) + rng.choice(GB_INWARD_LETTERS)
-            return f"{outward} {rng.randrange(10)}{letters}"
-        number = rng.randint(city.postcode_low, city.postcode_high)
+            outward = GB_OUTWARD[between(rng, city.postcode_low, city.postcode_high)]
+            letters = pick(rng, GB_INWARD_LETTERS) + pick(rng, GB_INWARD_LETTERS)
+            return f"{outward} {below(rng, 10)}{letters}"
+        number = between(rng, city.postcode_low, city.postcode_high)
         if country.code == "NL":
-            letters = rng.choice("ABCDEGHJKLMNPRTVWXZ") + rng.choice("ABCDEGHJKLMNPRTVWXZ")
+            letters = pick(rng, "ABCDEGHJKLMNPRTVWXZ") + pick(rng, "ABCDEGHJKLMNPRTVWXZ")
             return f"{number} {letters}"
         if country.code == "PL":
             return f"{number // 1000:02d}-{number % 1000:03d}"
@@ -127,16 +118,16 @@ class PeopleFactory:
         city: City | None = None,
     ) -> Address:
         rng = self.rng
-        city = city or rng.choice(country.cities)
-        street = rng.choice(country.streets)
-        house = str(rng.randint(1, 180) if rng.random() < 0.8 else rng.randint(1, 40))
+        city = city or pick(rng, country.cities)
+        street = pick(rng, country.streets)
+        house = str(between(rng, 1, 180) if rng.random() < 0.8 else between(rng, 1, 40))
         if rng.random() < 0.06:
-            house += rng.choice("abc")
+            house += pick(rng, "abc")
         address1 = f"{house} {street}" if country.number_first else f"{street} {house}"
         address2 = ""
         if rng.random() < 0.15:
-            address2 = rng.choice(country.address2).format(
-                n=rng.randint(1, 12), letter=rng.choice("ABCD"), surname=person_last or ""
+            address2 = pick(rng, country.address2).format(
+                n=between(rng, 1, 12), letter=pick(rng, "ABCD"), surname=person_last or ""
             )
         company = None
         if rng.random() < 0.04 and person_last:
@@ -171,7 +162,7 @@ class PeopleFactory:
         for attempt in range(12):
             local = emails.local_part(rng, first, last, birth_year, german=german)
             if attempt >= 3:
-                local += str(rng.randrange(1, 10 ** min(attempt, 5)))
+                local += str(between(rng, 1, 10 ** min(attempt, 5) - 1))
             if rng.random() < 0.05:
                 domain = emails.custom_domain(rng, last, country.tld, german=german)
             else:
@@ -202,12 +193,12 @@ class PeopleFactory:
         female = rng.random() < 0.56 if female is None else female
         first = first or self.given_name(locale, female, exclude_first)
         last = last or self.surname(locale)
-        birth_year = birth_year or rng.randint(1945, 2006)
-        city = city or rng.choice(country.cities)
-        pick = rng.random()
-        if pick < 0.72:
+        birth_year = birth_year or between(rng, 1945, 2006)
+        city = city or pick(rng, country.cities)
+        roll = rng.random()
+        if roll < 0.72:
             language = self.store_country.language
-        elif pick < 0.94:
+        elif roll < 0.94:
             language = LANGUAGE_OF_LOCALE[locale]
         else:
             language = "en"
@@ -221,7 +212,7 @@ class PeopleFactory:
             if rng.random() < 0.45:
                 home.phone = person.phone or self.phone(country, city, mobile=rng.random() < 0.7)
             elif rng.random() < 0.02:
-                home.phone = rng.choice(("0", "n/a", "keine", "-", "000"))
+                home.phone = pick(rng, ("0", "n/a", "keine", "-", "000"))
             person.addresses.append(home)
             extra = rng.random()
             if extra < 0.15:

@@ -13,6 +13,7 @@ import random
 import phonenumbers
 
 from .countries import COUNTRIES, City, Country
+from .draw import below, pick
 
 US_EXCHANGE_FIRST = "23456789"
 
@@ -21,18 +22,18 @@ def random_number(rng: random.Random, country: Country, city: City | None, *, mo
     """An E.164 number that `phonenumbers` accepts as valid for `country`."""
     plan = country.phone
     if country.code == "US":
-        area = rng.choice(city.area_codes if city and city.area_codes else ("212", "415", "312"))
+        area = pick(rng, city.area_codes if city and city.area_codes else ("212", "415", "312"))
         while True:
-            exchange = rng.choice(US_EXCHANGE_FIRST) + f"{rng.randrange(100):02d}"
+            exchange = pick(rng, US_EXCHANGE_FIRST) + f"{below(rng, 100):02d}"
             if exchange[1:] != "11" and exchange != "555":
                 break
-        return f"+1{area}{exchange}{rng.randrange(10000):04d}"
+        return f"+1{area}{exchange}{below(rng, 10000):04d}"
     landline = not mobile and bool(plan.landline)
-    prefix, digits = rng.choice(plan.landline if landline else plan.mobile)
+    prefix, digits = pick(rng, plan.landline if landline else plan.mobile)
     if landline:  # subscriber numbers in geographic ranges start with 2-5
-        rest = rng.choice("2345") + f"{rng.randrange(10 ** (digits - 1)):0{digits - 1}d}"
+        rest = pick(rng, "2345") + f"{below(rng, 10 ** (digits - 1)):0{digits - 1}d}"
     else:
-        rest = f"{rng.randrange(10**digits):0{digits}d}"
+        rest = f"{below(rng, 10**digits):0{digits}d}"
     return f"+{plan.calling_code}{prefix}{rest}"
 
 

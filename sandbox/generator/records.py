@@ -5,58 +5,68 @@ because strftime on millions of orders would dominate the run time.
 """
 
 import random
+from bisect import bisect
 from datetime import UTC, datetime
 
-from .people import Person, weighted
+from .draw import Weighted, below, between, pick, weighted
+from .people import Person
 
 DAY = 86_400
 
-ACCOUNT_STATES = (("DISABLED", 62), ("ENABLED", 28), ("INVITED", 8), ("DECLINED", 2))
-EMAIL_STATES = (
-    ("NOT_SUBSCRIBED", 47),
-    ("SUBSCRIBED", 38),
-    ("UNSUBSCRIBED", 11),
-    ("PENDING", 2),
-    ("INVALID", 2),
+ACCOUNT_STATES = Weighted((("DISABLED", 62), ("ENABLED", 28), ("INVITED", 8), ("DECLINED", 2)))
+EMAIL_STATES = Weighted(
+    (
+        ("NOT_SUBSCRIBED", 47),
+        ("SUBSCRIBED", 38),
+        ("UNSUBSCRIBED", 11),
+        ("PENDING", 2),
+        ("INVALID", 2),
+    )
 )
-SMS_STATES = (("NOT_SUBSCRIBED", 80), ("SUBSCRIBED", 14), ("UNSUBSCRIBED", 5), ("PENDING", 1))
-FINANCIAL_STATES = (
-    ("PAID", 900),
-    ("PARTIALLY_REFUNDED", 30),
-    ("REFUNDED", 30),
-    ("PENDING", 15),
-    ("AUTHORIZED", 15),
-    ("PARTIALLY_PAID", 5),
-    ("EXPIRED", 5),
+SMS_STATES = Weighted(
+    (("NOT_SUBSCRIBED", 80), ("SUBSCRIBED", 14), ("UNSUBSCRIBED", 5), ("PENDING", 1))
 )
-CANCELLED_STATES = (("VOIDED", 1), ("REFUNDED", 1))
+FINANCIAL_STATES = Weighted(
+    (
+        ("PAID", 900),
+        ("PARTIALLY_REFUNDED", 30),
+        ("REFUNDED", 30),
+        ("PENDING", 15),
+        ("AUTHORIZED", 15),
+        ("PARTIALLY_PAID", 5),
+        ("EXPIRED", 5),
+    )
+)
+CANCELLED_STATES = Weighted((("VOIDED", 1), ("REFUNDED", 1)))
 DOUBLE_OPT_IN_COUNTRIES = frozenset({"DE", "AT", "CH"})
 
-TAGS = (
-    ("newsletter", 12),
-    ("repeat-customer", 10),
-    ("instagram", 5),
-    ("facebook", 4),
-    ("tiktok", 3),
-    ("referral", 4),
-    ("loyalty-bronze", 5),
-    ("loyalty-silver", 3),
-    ("loyalty-gold", 2),
-    ("black-friday-2023", 4),
-    ("black-friday-2024", 5),
-    ("sale", 4),
-    ("pos", 4),
-    ("retail", 2),
-    ("marketplace", 2),
-    ("review-left", 4),
-    ("returns-high", 1),
-    ("gift-buyer", 3),
-    ("influencer", 1),
-    ("press", 1),
-    ("staff", 1),
-    ("klaviyo-imported", 3),
-    ("wholesale", 1),
-    ("b2b", 1),
+TAGS = Weighted(
+    (
+        ("newsletter", 12),
+        ("repeat-customer", 10),
+        ("instagram", 5),
+        ("facebook", 4),
+        ("tiktok", 3),
+        ("referral", 4),
+        ("loyalty-bronze", 5),
+        ("loyalty-silver", 3),
+        ("loyalty-gold", 2),
+        ("black-friday-2023", 4),
+        ("black-friday-2024", 5),
+        ("sale", 4),
+        ("pos", 4),
+        ("retail", 2),
+        ("marketplace", 2),
+        ("review-left", 4),
+        ("returns-high", 1),
+        ("gift-buyer", 3),
+        ("influencer", 1),
+        ("press", 1),
+        ("staff", 1),
+        ("klaviyo-imported", 3),
+        ("wholesale", 1),
+        ("b2b", 1),
+    )
 )
 NOTES = {
     "de": (
@@ -129,7 +139,7 @@ class Catalogue:
         self.tags: list[list[str]] = []
         self.prices: list[int] = []
         for index in range(size):
-            tags, low, high = rng.choice(self.CATEGORIES)
+            tags, low, high = pick(rng, self.CATEGORIES)
             extra = []
             if rng.random() < 0.2:
                 extra.append("sale")
@@ -139,7 +149,9 @@ class Catalogue:
                 extra.append("eco")
             self.ids.append(f"gid://shopify/Product/{first_id + index}")
             self.tags.append(list(tags) + extra)
-            self.prices.append(rng.randrange(low, high, 100) + 90 if high - low > 100 else low)
+            self.prices.append(
+                low + 100 * below(rng, (high - low) // 100) + 90 if high - low > 100 else low
+            )
         cumulative, total = [], 0.0
         for rank in range(size):
             total += 1.0 / (rank + 1) ** 0.9
@@ -206,7 +218,7 @@ class RecordRenderer:
 
         orders = self._orders(person, created)
         last_order = max((o[0] for o in orders), default=created)
-        updated = min(now, max(created, last_order) + rng.randrange(60, 30 * DAY))
+        updated = min(now, max(created, last_order) + between(rng, 60, 30 * DAY - 1))
 
         email_object = None
         state = person.state_hint
@@ -247,7 +259,7 @@ class RecordRenderer:
             placed_at = clock.iso(placed)
             if cancelled:
                 status = weighted(rng, CANCELLED_STATES)
-                cancelled_at = clock.iso(min(now, placed + rng.randrange(600, 3 * DAY)))
+                cancelled_at = clock.iso(min(now, placed + between(rng, 600, 3 * DAY - 1)))
             else:
                 status = weighted(rng, FINANCIAL_STATES)
                 cancelled_at = None
@@ -292,7 +304,7 @@ class RecordRenderer:
             "addresses": addresses,
             "defaultAddressId": addresses[0]["id"] if addresses else None,
             "lastAbandonedCheckoutAt": (
-                clock.iso(rng.randint(created, now)) if rng.random() < 0.18 else None
+                clock.iso(between(rng, created, now)) if rng.random() < 0.18 else None
             ),
             "orders": order_records,
             "mergeBlockers": self._merge_blockers(),
@@ -306,23 +318,24 @@ class RecordRenderer:
         if count == 0:
             return []
         cat = self.catalogue
+        cumulative, top = cat.cumulative, cat.cumulative[-1]
         span = max(self.now - created, 3600)
         times = [
-            created + rng.randrange(60, 3600)
+            created + between(rng, 60, 3600 - 1)
             if rng.random() < 0.7
-            else created + rng.randrange(span)
+            else created + below(rng, span)
         ]
-        times.extend(created + rng.randrange(span) for _ in range(count - 1))
+        times.extend(created + below(rng, span) for _ in range(count - 1))
         times.sort()
         orders = []
         for placed in times:
             placed = min(placed, self.now)
-            n_lines = 1 if rng.random() < 0.5 else (2 if rng.random() < 0.6 else rng.randint(3, 6))
-            products = rng.choices(cat.indexes, cum_weights=cat.cumulative, k=n_lines)
+            n_lines = 1 if rng.random() < 0.5 else (2 if rng.random() < 0.6 else between(rng, 3, 6))
+            products = [bisect(cumulative, rng.random() * top) for _ in range(n_lines)]
             lines = []
             cents = 0
             for product in products:
-                quantity = 1 if rng.random() < 0.82 else rng.randint(2, 4)
+                quantity = 1 if rng.random() < 0.82 else between(rng, 2, 4)
                 lines.append((product, quantity))
                 cents += cat.prices[product] * quantity
             if cents < 5000:
@@ -338,7 +351,7 @@ class RecordRenderer:
         level = None
         changed = None
         if state != "NOT_SUBSCRIBED":
-            changed = self.clock.iso(rng.randint(created, updated))
+            changed = self.clock.iso(between(rng, created, updated))
             if state == "PENDING":
                 level = "CONFIRMED_OPT_IN"
             elif state != "INVALID":
@@ -364,7 +377,7 @@ class RecordRenderer:
         level = None
         changed = None
         if state != "NOT_SUBSCRIBED":
-            changed = self.clock.iso(rng.randint(created, updated))
+            changed = self.clock.iso(between(rng, created, updated))
             level = (
                 "CONFIRMED_OPT_IN" if state == "PENDING" or rng.random() < 0.3 else "SINGLE_OPT_IN"
             )
@@ -381,7 +394,7 @@ class RecordRenderer:
             return []  # guest checkouts carry no tags
         tags = set()
         roll = rng.random()
-        n = 0 if roll < 0.45 else (1 if roll < 0.75 else (2 if roll < 0.92 else rng.randint(3, 6)))
+        n = 0 if roll < 0.45 else (1 if roll < 0.75 else (2 if roll < 0.92 else between(rng, 3, 6)))
         for _ in range(n):
             tags.add(weighted(rng, TAGS))
         if order_count >= 10:
@@ -395,7 +408,7 @@ class RecordRenderer:
         if rng.random() >= 0.08:
             return ""
         notes = NOTES.get(person.language[:2], NOTES["en"])
-        return rng.choice(notes)
+        return pick(rng, notes)
 
     def _merge_blockers(self) -> dict:
         rng = self.rng
@@ -413,16 +426,16 @@ class RecordRenderer:
             return blockers
         pick = rng.random()
         if pick < 0.25:
-            blockers["giftCards"] = rng.randint(1, 3)
+            blockers["giftCards"] = between(rng, 1, 3)
         elif pick < 0.35:
             blockers["storeCreditAccounts"] = 1
         elif pick < 0.55:
-            blockers["subscriptionContracts"] = rng.randint(1, 2)
+            blockers["subscriptionContracts"] = between(rng, 1, 2)
             blockers["paymentMethods"] = 1
         elif pick < 0.62:
             blockers["companyContact"] = True
         elif pick < 0.92:
-            blockers["paymentMethods"] = rng.randint(1, 2)
+            blockers["paymentMethods"] = between(rng, 1, 2)
         elif pick < 0.98:
             blockers["multipassIdentifier"] = f"mp-{rng.getrandbits(48):012x}"
         else:
