@@ -39,6 +39,8 @@ SINGLE_KINDS = (
     GUEST_CHECKOUT,
 )
 COMBINATION = "combination"  # recorded as "<kind>+<kind>"
+# Weights among the kinds that can apply to the person (transliteration only to the few whose
+# names have other Latin spellings, where it is the most common variation).
 KIND_WEIGHTS = Weighted(
     (
         (EMAIL_TYPO, 13),
@@ -48,7 +50,7 @@ KIND_WEIGHTS = Weighted(
         (NICKNAME, 9),
         (NAME_SWAP, 6),
         (ACCENTS_DROPPED, 8),
-        (TRANSLITERATION, 3),
+        (TRANSLITERATION, 30),
         (MOVED_ADDRESS, 10),
         (GUEST_CHECKOUT, 10),
         (COMBINATION, 10),

@@ -4,6 +4,7 @@ Times are whole seconds since the epoch until the last moment and formatted with
 because strftime on millions of orders would dominate the run time.
 """
 
+import math
 import random
 from bisect import bisect
 from datetime import UTC, datetime
@@ -183,9 +184,16 @@ class RecordRenderer:
         self.next_id = start_id
         self.catalogue = Catalogue(rng, self._take_ids(240))
         self.order_number = 1000
-        # Ordering customers: a long-tailed count whose mean gives `orders_per_customer` overall.
-        self.no_order_share = 0.22
-        self.mean_when_ordering = max(orders_per_customer / (1 - self.no_order_share), 1.0)
+        # A fifth never ordered; the rest order 1 + floor(exponential) times, and 3% are loyal
+        # customers with a Pareto tail. The exponential's mean is solved so that the overall
+        # mean is `orders_per_customer` (E[floor(Exp(m))] = 1 / (e^(1/m) - 1)).
+        self.order_share = min(1.0, 0.78, orders_per_customer)
+        per_orderer = orders_per_customer / self.order_share if self.order_share else 0.0
+        self.tail_scale = 2 * max(per_orderer - 1, 0) + 1
+        tail_mean = 1 + self.tail_scale * 5 / 3 - 0.5
+        body_extra = (per_orderer - 0.03 * tail_mean) / 0.97 - 1
+        self.body_mean = 1 / math.log(1 + 1 / body_extra) if body_extra > 0 else 0.0
+        self.tail_share = 0.03 if body_extra > 0 else 0.0
 
     def _take_ids(self, n: int) -> int:
         first = self.next_id
@@ -196,16 +204,14 @@ class RecordRenderer:
         rng = self.rng
         if person.order_scale == 0.0:
             return 1
-        if rng.random() < self.no_order_share:
+        if rng.random() >= self.order_share:
             return 0
-        # 1 + geometric-like body with a Pareto tail for the few very loyal customers.
-        extra_mean = self.mean_when_ordering - 1.0
-        if rng.random() < 0.03:
-            count = 1 + int(extra_mean * 4 * rng.paretovariate(2.5))
+        if rng.random() < self.tail_share:
+            count = 1 + int(self.tail_scale * rng.paretovariate(2.5))
+        elif self.body_mean:
+            count = 1 + int(rng.expovariate(1.0 / self.body_mean))
         else:
-            count = 1 + int(
-                rng.expovariate(1.0 / (extra_mean * 0.93 + 0.5)) if extra_mean > 0 else 0
-            )
+            count = 1
         return min(count, 250)
 
     def render(self, person: Person, created: int) -> tuple[int, dict]:

@@ -1,8 +1,12 @@
 """The store generator: determinism, the seed format, Shopify's rules and the ground truth."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import phonenumbers
 import pytest
@@ -152,6 +156,35 @@ def test_same_arguments_give_byte_identical_output(left, right, identical):
     assert (truth_left.to_dict() == truth_right.to_dict()) is identical
     if not identical:
         assert sum(a != b for a, b in zip(lines_left, lines_right, strict=True)) > 390
+
+
+DIGEST_SCRIPT = """
+import hashlib, json
+from sandbox.generator import dumps, generate_customers
+stream = generate_customers(shop_domain="acme-1.myshopify.com", count=300, seed=5, duplicate_rate=0.2)
+digest = hashlib.sha256()
+for record in stream:
+    digest.update(dumps(record).encode())
+digest.update(json.dumps(stream.truth.to_dict()).encode())
+print(digest.hexdigest())
+"""
+
+
+def test_output_does_not_depend_on_the_process_hash_seed():
+    """String hashing differs per process (PYTHONHASHSEED); the output must not."""
+    digests = set()
+    for hash_seed in ("1", "2", "random"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-c", DIGEST_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1 and len(digests.pop()) == 64
 
 
 def test_files_written_twice_are_byte_identical(tmp_path):
