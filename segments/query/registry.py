@@ -217,7 +217,12 @@ _ATTRIBUTES = (
         params=(
             Parameter("id", Kind.ID, "Product id(s); any product when omitted"),
             Parameter("tag", Kind.STRING, "A product tag", operators=(Operator.EQ,)),
-            Parameter("date", Kind.DATE, "When the order was placed; all time when omitted"),
+            Parameter(
+                "date",
+                Kind.DATE,
+                "When the order was placed; all time when omitted",
+                operators=(*_ORDERED, Operator.BETWEEN),
+            ),
             Parameter("count", Kind.INTEGER, "Number of orders with such products", aggregate=True),
         ),
     ),
@@ -227,7 +232,12 @@ _ATTRIBUTES = (
         "Customers with matching orders",
         "Orders",
         params=(
-            Parameter("date", Kind.DATE, "When the order was placed; all time when omitted"),
+            Parameter(
+                "date",
+                Kind.DATE,
+                "When the order was placed; all time when omitted",
+                operators=(*_ORDERED, Operator.BETWEEN),
+            ),
             Parameter("amount", Kind.FLOAT, "The order's total"),
             Parameter("count", Kind.INTEGER, "Number of matching orders", aggregate=True),
             Parameter("sum_amount", Kind.FLOAT, "Sum of matching orders' totals", aggregate=True),

@@ -170,3 +170,40 @@ def test_each_shop_reads_dates_in_its_own_zone(db):
 def test_a_bad_query_never_reaches_the_database(db, django_assert_num_queries):
     with django_assert_num_queries(0), pytest.raises(SegmentQueryError):
         parse_query("amount_spent > 'lots'")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("last_order_date = 2024-03-30", ["first second"]),
+        ("last_order_date != 2024-03-30", ["before", "next day", "never"]),
+        ("last_order_date > 2024-03-30", ["next day"]),
+        ("last_order_date >= 2024-03-30", ["first second", "next day"]),
+        ("last_order_date < 2024-03-30", ["before"]),
+        ("last_order_date <= 2024-03-30", ["before", "first second"]),
+        ("last_order_date BETWEEN 2024-03-30 AND 2024-03-30", ["first second"]),
+        ("last_order_date = 2024-03-30T00:00:00", ["first second"]),
+        ("last_order_date = yesterday", ["first second"]),
+    ],
+)
+def test_day_edges_in_the_shop_zone(db, text, expected):
+    """Edges of March 30 in Paris (UTC+1): 23:00 UTC on the 29th to 23:00 UTC on the 30th."""
+    shop = shop_factory(agency=agency_factory(), timezone="Europe/Paris")
+    edges = {
+        "before": datetime(2024, 3, 29, 22, 59, 59, tzinfo=UTC),
+        "first second": datetime(2024, 3, 29, 23, 0, tzinfo=UTC),
+        "next day": datetime(2024, 3, 30, 23, 0, tzinfo=UTC),
+        "never": None,
+    }
+    rows = {name: insert_customer(shop, {"last_order_at": at}) for name, at in edges.items()}
+    root = parse_query(text).root
+    with shop_scope([shop.pk]):
+        found = set(
+            live_customers()
+            .filter(compile_for_shops(root, shops=[shop], now=NOW))
+            .values_list("pk", flat=True)
+        )
+    assert sorted(name for name, row in rows.items() if row.pk in found) == sorted(expected)
+    for name, at in edges.items():
+        in_python = matches(root, {"last_order_date": at}, now=NOW, zone=ZoneInfo("Europe/Paris"))
+        assert in_python == (name in expected), name
