@@ -233,24 +233,16 @@ def _api_key_note_use(*, api_key: ApiKey, now: datetime) -> None:
         api_key.last_used_at = now
 
 
-@transaction.atomic
-def shop_sync_request(*, shop: Shop, actor: Actor) -> bool:
-    """Record that a sync of this shop was asked for. Returns whether a sync task was queued.
+def shop_sync_request(*, shop: Shop, kind: str = "full", actor: Actor):
+    """Ask the customer mirror for a sync of this shop; returns its SyncRun (queued on commit).
 
-    The customer mirror owns the sync itself; until it provides a task, the request is only
-    recorded (audit `shop.sync_requested`), never faked.
+    The mirror records the request (audit `shop.sync_requested`) and queues its task.
     """
     if shop.status != Shop.Status.INSTALLED:
         raise Conflict(
             "The shop is uninstalled; reinstall it before syncing.", code="shop_uninstalled"
         )
-    audit_event_record(
-        agency_id=shop.agency_id,
-        event="shop.sync_requested",
-        shop_id=shop.pk,
-        target_type="shop",
-        target_id=shop.pk,
-        data={"queued": False},
-        **actor.audit_kwargs(),
-    )
-    return False
+    # Imported here: customers depends on tenants, not the other way round at import time.
+    from customers.sync import sync_run_request
+
+    return sync_run_request(shop=shop, kind=kind, actor=actor.label)

@@ -67,8 +67,11 @@ def _requested_agency_slug(request) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
-def _agency_not_found(slug: str) -> NotFound:
-    return NotFound(f"Agency '{slug}' not found among yours.", code="agency_not_found")
+def _agency_not_found() -> NotFound:
+    return NotFound(
+        f"The agency named by {AGENCY_HEADER} / ?{AGENCY_QUERY_PARAM}= is not one of yours.",
+        code="agency_not_found",
+    )
 
 
 def _resolve(request) -> TenantContext:
@@ -76,7 +79,7 @@ def _resolve(request) -> TenantContext:
     api_key = request.auth if isinstance(request.auth, ApiKey) else None
     if api_key is not None:
         if requested is not None and requested != api_key.agency.slug:
-            raise _agency_not_found(requested)
+            raise _agency_not_found()
         agency = api_key.agency
         return TenantContext(
             agency=agency,
@@ -93,7 +96,7 @@ def _resolve(request) -> TenantContext:
     if requested is not None:
         membership = memberships.filter(agency__slug=requested).first()
         if membership is None:
-            raise _agency_not_found(requested)
+            raise _agency_not_found()
     else:
         candidates = list(memberships[:2])
         if not candidates:

@@ -43,10 +43,15 @@ class ShopSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ShopSyncRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["full", "delta"], default="full")
+
+
 class ShopSyncSerializer(serializers.Serializer):
     shop = serializers.IntegerField()
-    queued = serializers.BooleanField()
-    detail = serializers.CharField()
+    sync_run = serializers.IntegerField(help_text="Follow its progress on the shop's sync runs.")
+    kind = serializers.CharField()
+    status = serializers.CharField()
 
 
 class MemberUserSerializer(serializers.Serializer):

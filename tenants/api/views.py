@@ -19,6 +19,7 @@ from tenants.services import (
     membership_role_change,
     shop_sync_request,
 )
+from tenants.shop_lifecycle import shop_uninstall
 
 
 class MeView(CallerAPIView):
@@ -66,23 +67,31 @@ class ShopViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
     serializer_class = s.ShopSerializer
     tenant_field = "agency"
     filterset_fields = ["status"]
-    action_permissions = {"sync": Permission.INSTALL_SHOPS}
+    action_permissions = {
+        "sync": Permission.INSTALL_SHOPS,
+        "uninstall": Permission.INSTALL_SHOPS,
+    }
 
-    @extend_schema(request=None, responses={202: s.ShopSyncSerializer})
+    @extend_schema(request=s.ShopSyncRequestSerializer, responses={202: s.ShopSyncSerializer})
     @action(detail=True, methods=["post"])
     def sync(self, request, *args, **kwargs):
-        """Ask for a full sync of the shop's customers and orders."""
+        """Queue a sync of the shop's customers and orders (full by default, or a delta)."""
         shop = self.get_object()
-        queued = shop_sync_request(shop=shop, actor=self.tenant.actor)
-        detail = (
-            "Sync queued."
-            if queued
-            else "Sync request recorded; no sync runs yet because the customer mirror's "
-            "sync task is not installed in this deployment."
+        data = s.ShopSyncRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = shop_sync_request(
+            shop=shop, kind=data.validated_data["kind"], actor=self.tenant.actor
         )
-        return Response(
-            {"shop": shop.pk, "queued": queued, "detail": detail}, status=status.HTTP_202_ACCEPTED
-        )
+        body = {"shop": shop.pk, "sync_run": run.pk, "kind": run.kind, "status": run.status}
+        return Response(s.ShopSyncSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=s.ShopSerializer)
+    @action(detail=True, methods=["post"])
+    def uninstall(self, request, *args, **kwargs):
+        """Stop using the shop: its token is dropped and its jobs stop; its data stays until
+        Shopify's shop/redact. Remove the app in the store's admin as well. Idempotent."""
+        shop = shop_uninstall(shop=self.get_object(), actor_label=self.tenant.actor.label)
+        return Response(s.ShopSerializer(shop).data)
 
 
 class MemberViewSet(
@@ -95,7 +104,7 @@ class MemberViewSet(
     queryset = Membership.objects.select_related("user")
     serializer_class = s.MemberSerializer
     tenant_field = "agency"
-    http_method_names = ["get", "post", "patch", "delete"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_permissions = {
         action_name: Permission.MANAGE_MEMBERS
         for action_name in ("list", "retrieve", "create", "partial_update", "destroy")

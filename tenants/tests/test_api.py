@@ -2,6 +2,7 @@ import pytest
 from rest_framework import mixins
 
 from audit.models import AuditEvent
+from customers.models import SyncRun
 from tenants.api.base import TenantScopedViewSet
 from tenants.models import Membership, Shop
 from tenants.roles import Role
@@ -115,16 +116,49 @@ class TestShops:
         response = api_client(user=user).get("/api/v1/shops/?status=installed")
         assert [row["id"] for row in response.json()["results"]] == [installed.pk]
 
-    def test_sync_records_the_request_and_says_nothing_ran(self):
+    def test_sync_queues_a_mirror_sync_run_on_commit(self, django_capture_on_commit_callbacks):
         agency = agency_factory()
         admin = membership_factory(agency=agency, role=Role.ADMIN).user
         shop = shop_factory(agency=agency)
-        response = api_client(user=admin).post(f"/api/v1/shops/{shop.pk}/sync/")
-        assert response.status_code == 202
-        assert response.json()["queued"] is False
-        assert "no sync runs" in response.json()["detail"]
+        # Capture (not run) the enqueue: running it would call the real Shopify host.
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = api_client(user=admin).post(
+                f"/api/v1/shops/{shop.pk}/sync/", {"kind": "delta"}
+            )
+        assert response.status_code == 202, response.content
+        body = response.json()
+        run = SyncRun.all_shops.get(pk=body["sync_run"])
+        assert (run.shop_id, run.kind, run.requested_by) == (shop.pk, "delta", f"user:{admin.pk}")
+        assert body == {"shop": shop.pk, "sync_run": run.pk, "kind": "delta", "status": run.status}
+        assert len(callbacks) == 1
         event = AuditEvent.objects.get(event="shop.sync_requested")
         assert (event.shop_id, event.actor) == (shop.pk, f"user:{admin.pk}")
+
+    def test_sync_kind_is_validated(self):
+        agency = agency_factory()
+        admin = membership_factory(agency=agency, role=Role.ADMIN).user
+        shop = shop_factory(agency=agency)
+        response = api_client(user=admin).post(f"/api/v1/shops/{shop.pk}/sync/", {"kind": "weekly"})
+        assert response.status_code == 400
+        assert list(_error(response)["fields"]) == ["kind"]
+        assert not SyncRun.all_shops.exists()
+
+    def test_uninstall_drops_the_token_and_keeps_the_shop(self):
+        agency = agency_factory()
+        admin = membership_factory(agency=agency, role=Role.ADMIN).user
+        shop = shop_factory(agency=agency, token="shpat_drop_me")
+        client = api_client(user=admin)
+        response = client.post(f"/api/v1/shops/{shop.pk}/uninstall/")
+        assert response.status_code == 200
+        assert response.json()["status"] == "uninstalled"
+        assert response.json()["uninstalled_at"]
+        shop.refresh_from_db()
+        assert (shop.status, shop.access_token) == (Shop.Status.UNINSTALLED, "")
+        event = AuditEvent.objects.get(event="shop.uninstalled")
+        assert event.actor == f"user:{admin.pk}"
+        # Twice changes nothing and records nothing more.
+        assert client.post(f"/api/v1/shops/{shop.pk}/uninstall/").status_code == 200
+        assert AuditEvent.objects.filter(event="shop.uninstalled").count() == 1
 
     def test_sync_of_an_uninstalled_shop_is_a_conflict(self):
         agency = agency_factory()
@@ -153,8 +187,12 @@ class TestShops:
         assert client.get(f"/api/v1/shops/{shop.pk}/").status_code == 200  # every role reads
         response = client.post(f"/api/v1/shops/{shop.pk}/sync/")
         assert response.status_code == (202 if allowed else 403)
+        uninstall = client.post(f"/api/v1/shops/{shop.pk}/uninstall/")
+        assert uninstall.status_code == (200 if allowed else 403)
         if not allowed:
             assert f"Your role ({role})" in _error(response)["message"]
+            shop.refresh_from_db()
+            assert shop.status == Shop.Status.INSTALLED
 
 
 class TestMembers:
