@@ -2,11 +2,12 @@
 
 import json
 import os
+import queue
 import re
-import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -230,18 +231,24 @@ def test_manage_py_sandbox_serves_a_seed_file(tmp_path):
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
+        # Read stdout on a thread: select() cannot see lines already in Python's buffer.
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(
+            target=lambda: [lines.put(line) for line in process.stdout], daemon=True
+        ).start()
         output, tokens = "", {}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(tokens) < 2:
-            ready, _, _ = select.select([process.stdout], [], [], 1)
-            if ready:
-                line = process.stdout.readline()
-                if not line:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                if process.poll() is not None:
                     break
-                output += line
-                match = re.search(r"/store/(\S+)\s+token (\S+)", line)
-                if match:
-                    tokens[match.group(1)] = match.group(2)
+                continue
+            output += line
+            match = re.search(r"/store/(\S+)\s+token (\S+)", line)
+            if match:
+                tokens[match.group(1)] = match.group(2)
         assert set(tokens) == {"acme-1.myshopify.com", "acme-2.myshopify.com"}, output
         assert "acme-1.myshopify.com: 1 customers, 2 orders (EUR, Europe/Berlin, CLASSIC)" in output
         url = f"http://127.0.0.1:{port}/store/acme-1.myshopify.com/admin/api/2025-01/graphql.json"
