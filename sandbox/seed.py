@@ -29,6 +29,7 @@ from sandbox.store import (
     SandboxError,
     intern,
     normalise_tags,
+    now_ms,
 )
 
 if TYPE_CHECKING:
@@ -118,6 +119,9 @@ def parse_gid(value: Any, kind: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     if isinstance(value, str):
+        head, _, tail = value.rpartition("/")
+        if tail.isdigit() and head == f"gid://shopify/{kind}" and tail[0] != "0":
+            return int(tail)
         if value.isdigit():
             return int(value)
         match = GID.match(value)
@@ -153,6 +157,10 @@ def format_time(ms: int | None) -> str | None:
 
 
 def parse_money(value: Any, name: str) -> int:
+    if isinstance(value, str):  # fast path for "59.90"
+        whole, dot, cents = value.partition(".")
+        if whole.isdigit() and (not dot or (cents.isdigit() and len(cents) <= 2)):
+            return int(whole) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
@@ -450,8 +458,8 @@ def build_order(
 ) -> Order:
     if not isinstance(values, dict):
         raise SandboxError("an order must be a JSON object")
-    unknown = set(values) - ORDER_KEYS
-    if unknown:
+    if not ORDER_KEYS.issuperset(values):
+        unknown = set(values) - ORDER_KEYS
         raise SandboxError(f"unknown order field(s): {', '.join(sorted(unknown))}")
     if values.get("id"):
         order_id = parse_gid(values["id"], "Order")
@@ -463,12 +471,18 @@ def build_order(
     order = Order(order_id)
     order.customer_id = customer.id if customer is not None else None
     order.email = customer.email if customer is not None else normalise_email(values.get("email"))
-    from sandbox.store import now_ms
-
-    moment = parse_time(values.get("createdAt"), "createdAt") or now_ms()
+    created_raw = values.get("createdAt")
+    moment = parse_time(created_raw, "createdAt") or now_ms()
     order.created_at = moment
-    order.processed_at = parse_time(values.get("processedAt"), "processedAt") or moment
-    order.updated_at = parse_time(values.get("updatedAt"), "updatedAt") or moment
+    # Equal timestamps share one int object (millions of orders).
+    processed_raw = values.get("processedAt")
+    order.processed_at = (
+        moment if processed_raw in (None, created_raw) else parse_time(processed_raw, "processedAt")
+    )
+    updated_raw = values.get("updatedAt")
+    order.updated_at = (
+        moment if updated_raw in (None, created_raw) else parse_time(updated_raw, "updatedAt")
+    )
     order.cancelled_at = parse_time(values.get("cancelledAt"), "cancelledAt")
     name = values.get("name")
     if name is not None and not isinstance(name, str):
@@ -494,11 +508,14 @@ def build_order(
     return order
 
 
+_PRODUCT_IDS: dict[int, int] = {}
+
+
 def _line_item(store: Store, item: Any, position: int) -> LineItem:
     if not isinstance(item, dict):
         raise SandboxError(f"lineItems[{position}] must be an object")
-    unknown = set(item) - LINE_ITEM_KEYS
-    if unknown:
+    if not LINE_ITEM_KEYS.issuperset(item):
+        unknown = set(item) - LINE_ITEM_KEYS
         raise SandboxError(
             f"lineItems[{position}] has unknown field(s): {', '.join(sorted(unknown))}"
         )
@@ -506,6 +523,8 @@ def _line_item(store: Store, item: Any, position: int) -> LineItem:
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
         raise SandboxError(f"lineItems[{position}].quantity must be a positive integer")
     product_id = parse_gid(item["productId"], "Product") if item.get("productId") else None
+    if product_id is not None:
+        product_id = _PRODUCT_IDS.setdefault(product_id, product_id)
     item_id = parse_gid(item["id"], "LineItem") if item.get("id") else store.sandbox.next_id()
     store.sandbox.reserve_id(item_id)
     return LineItem(
@@ -626,7 +645,10 @@ def load_records(
 ) -> int:
     """Load seed-format customer dicts (or (line number, dict) pairs) into `store`, no webhooks."""
     loaded = 0
-    with store.lock:
+    sandbox = store.sandbox
+    # Ids are reserved once at the end (not per record); other stores wait for the load.
+    with sandbox.lock, store.lock:
+        sandbox._deferred_max = 0
         try:
             for position, item in enumerate(records, start=1):
                 number, values = item if isinstance(item, tuple) else (position, item)
@@ -650,6 +672,8 @@ def load_records(
                     store._last_updated_ms = customer.updated_at
                 loaded += 1
         finally:
+            deferred, sandbox._deferred_max = sandbox._deferred_max, None
+            sandbox.reserve_id(deferred)
             _finish_load(store)
     return loaded
 

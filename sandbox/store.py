@@ -15,7 +15,6 @@ and fetch each customer with `store.customers.get(id)`, which is safe without th
 from __future__ import annotations
 
 import bisect
-import itertools
 import secrets
 import sys
 import threading
@@ -61,6 +60,9 @@ def intern(value: str | None) -> str | None:
 
 
 _tag_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+# Raw tag lists seen before -> their normalised tuple (tag sets repeat across millions of rows).
+_tag_inputs: dict[tuple, tuple[str, ...]] = {}
+_TAG_INPUT_CACHE_LIMIT = 200_000
 
 
 def normalise_tags(tags: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -69,6 +71,18 @@ def normalise_tags(tags: Iterable[str] | str | None) -> tuple[str, ...]:
         return ()
     if isinstance(tags, str):
         tags = [tags]
+    key = tuple(tags) if isinstance(tags, list | tuple) else None
+    if key is not None:
+        cached = _tag_inputs.get(key)
+        if cached is not None:
+            return cached
+    result = _normalise_tags(tags)
+    if key is not None and len(_tag_inputs) < _TAG_INPUT_CACHE_LIMIT:
+        _tag_inputs[key] = result
+    return result
+
+
+def _normalise_tags(tags: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for raw in tags:
         if not isinstance(raw, str):
@@ -603,8 +617,8 @@ class Sandbox:
         self.lock = threading.RLock()
         self.stores: dict[str, Store] = {}
         self.observers: list[Observer] = []
-        self._ids = itertools.count(first_id)
         self._next_id = first_id
+        self._deferred_max: int | None = None
         # token -> (domain, api_key, frozenset of scopes)
         self.tokens: dict[str, tuple[str, str, frozenset[str]]] = {}
         # code -> (domain, api_key, scopes, issued_ms)
@@ -614,11 +628,19 @@ class Sandbox:
     # ids are global (like Shopify's) and only grow.
     def next_id(self) -> int:
         with self.lock:
+            if self._deferred_max is not None and self._deferred_max >= self._next_id:
+                self._next_id = self._deferred_max + 1
             value = self._next_id
             self._next_id += 1
             return value
 
     def reserve_id(self, value: int) -> None:
+        if self._deferred_max is not None:  # a bulk load holds the lock and reserves at the end
+            if value > self._deferred_max:
+                self._deferred_max = value
+            return
+        if value < self._next_id:  # the common case, no lock needed
+            return
         with self.lock:
             if value >= self._next_id:
                 self._next_id = value + 1
