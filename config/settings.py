@@ -93,6 +93,14 @@ DATABASES = {
         conn_max_age=int(env_str("CONN_MAX_AGE", "60") or 60),
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The demo's web server, worker and set-up write at the same time: WAL lets readers go on
+    # while one writes, IMMEDIATE takes the write lock up front, and writers wait, not fail.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")

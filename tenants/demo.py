@@ -1,0 +1,140 @@
+"""The demo's set-up steps (used by `manage.py demo` and its test); never used in production.
+
+The demo agency, its people and its API key are created through the same services as real ones,
+and the sandbox stores are installed through the real OAuth flow over HTTP.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from tenants.actors import SYSTEM_ACTOR
+from tenants.models import Agency, Membership, Shop
+from tenants.oauth_driver import (
+    BrowserSession,
+    refusal_message,
+    shop_install_over_http,
+    site_login,
+)
+from tenants.roles import Role
+
+DEMO_AGENCY_SLUG = "demo-agency"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+
+
+DEMO_LOGINS = (
+    DemoLogin("owner", "demo-owner-pass", Role.OWNER),
+    DemoLogin("reviewer", "demo-reviewer-pass", Role.REVIEWER),
+)
+
+
+@transaction.atomic
+def demo_agency_ensure() -> Agency:
+    """The demo agency with its owner and reviewer (created once; passwords reset each run)."""
+    from tenants.services import agency_create, membership_add
+
+    agency = Agency.objects.filter(slug=DEMO_AGENCY_SLUG).first()
+    if agency is None:
+        agency = agency_create(name="Demo Agency", slug=DEMO_AGENCY_SLUG, actor=SYSTEM_ACTOR)
+    user_model = get_user_model()
+    for login in DEMO_LOGINS:
+        user, _ = user_model.objects.get_or_create(
+            username=login.username, defaults={"email": f"{login.username}@demo.invalid"}
+        )
+        user.set_password(login.password)
+        user.save()
+        if not Membership.objects.filter(agency=agency, user=user).exists():
+            membership_add(agency=agency, user=user, role=login.role, actor=SYSTEM_ACTOR)
+    return agency
+
+
+def demo_shops_install(*, app_url: str, agency: Agency, domains: list[str]) -> list[Shop]:
+    """Install each store through the running site's OAuth flow, logged in as the demo owner."""
+    owner = DEMO_LOGINS[0]
+    session = BrowserSession()
+    site_login(session, app_url=app_url, username=owner.username, password=owner.password)
+    for domain in domains:
+        answer = shop_install_over_http(
+            session, app_url=app_url, shop_domain=domain, agency_id=agency.pk
+        )
+        if answer.status != 302:
+            raise RuntimeError(
+                f"installing {domain} failed (HTTP {answer.status}): {refusal_message(answer)}"
+            )
+    return list(Shop.objects.filter(domain__in=domains).order_by("domain"))
+
+
+def demo_api_key_create(*, agency: Agency) -> str:
+    from tenants.models import ApiKey
+    from tenants.services import api_key_create
+
+    _, plain = api_key_create(
+        agency=agency, name="demo", scope=ApiKey.Scope.WRITE, actor=SYSTEM_ACTOR
+    )
+    return plain
+
+
+# --- child processes -------------------------------------------------------------------------
+
+
+def http_ready(url: str, *, timeout: float = 60, process: subprocess.Popen | None = None) -> None:
+    """Wait until `url` answers (any HTTP status), or raise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{' '.join(process.args)} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own http:// URL)
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout:.0f} s") from None
+            time.sleep(0.2)
+
+
+@dataclass
+class Children:
+    """Child processes started by the demo, stopped together (each in its own process group)."""
+
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self, *args: str, env: dict[str, str]) -> subprocess.Popen:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and manage.py)
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
+            env=env,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def any_exited(self) -> subprocess.Popen | None:
+        return next((p for p in self.processes if p.poll() is not None), None)
+
+    def stop(self, *, grace: float = 10) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
