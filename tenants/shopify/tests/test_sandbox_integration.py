@@ -1,16 +1,20 @@
 """The client and its operations against the local Shopify sandbox, over real HTTP."""
 
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 
 from tenants.models import Shop
+from tenants.shopify import http
 from tenants.shopify.client import RetryPolicy, ShopifyClient
 from tenants.shopify.errors import (
     ShopifyAuthError,
     ShopifyNotFound,
+    ShopifyOAuthError,
     ShopifyTimeout,
     ShopifyTransportError,
 )
@@ -18,6 +22,7 @@ from tenants.shopify.operations import (
     customer_fetch,
     customer_merge,
     customers_updated_since,
+    oauth_exchange_code,
     shop_info,
 )
 from tenants.shopify.tests.stub_server import FakeClock
@@ -176,3 +181,43 @@ def test_concurrent_calls_to_two_sandbox_stores_stay_on_their_own_store(sandbox_
     assert all(asked == answered for asked, answered in answers)
     for shop in stores:
         sandbox_server.sandbox.delete_store(shop.domain)
+
+
+def authorization_code(sandbox_store) -> str:
+    """Walk the sandbox's authorize step (auto-approve) and take the code from its redirect."""
+    query = urllib.parse.urlencode(
+        {
+            "client_id": settings.SHOPIFY_API_KEY,
+            "scope": "read_customers,write_customers",
+            "redirect_uri": "http://127.0.0.1:8000/shopify/callback/",
+            "state": "nonce",
+        }
+    )
+    answer = http.request(
+        "GET",
+        f"{sandbox_store.base_url}/admin/oauth/authorize?{query}",
+        body=None,
+        headers={},
+        timeout=5,
+    )
+    assert answer.status in (302, 303), answer
+    location = urllib.parse.urlsplit(answer.headers["Location"])
+    return urllib.parse.parse_qs(location.query)["code"][0]
+
+
+def test_oauth_exchange_code_against_the_sandbox(sandbox_store):
+    code = authorization_code(sandbox_store)
+
+    grant = oauth_exchange_code(base_url=sandbox_store.base_url, code=code)
+
+    assert grant.access_token and "write_customers" in grant.scopes
+    shop = Shop(
+        domain=sandbox_store.domain,
+        access_token=grant.access_token,
+        api_base_url=sandbox_store.base_url,
+    )
+    assert (
+        shop_info(ShopifyClient(shop, clock=FakeClock())).myshopify_domain == sandbox_store.domain
+    )
+    with pytest.raises(ShopifyOAuthError, match="already used"):
+        oauth_exchange_code(base_url=sandbox_store.base_url, code=code)
