@@ -15,6 +15,7 @@ from tenants.shopify.errors import (
     ShopifyAuthError,
     ShopifyNotFound,
     ShopifyOAuthError,
+    ShopifyThrottled,
     ShopifyTimeout,
     ShopifyTransportError,
 )
@@ -103,12 +104,27 @@ def test_customers_updated_since_pages_in_update_order(sandbox_store):
     assert future == []
 
 
-def test_throttled_by_the_sandbox_waits_for_the_bucket_then_succeeds(sandbox_store):
+def test_throttled_by_the_sandbox_waits_for_the_refill_then_succeeds(sandbox_store):
+    client = client_for(sandbox_store, clock=RecordingClock())
+    shop_info(client)  # warm up: the sandbox builds its schema on the first call
+    # SHOP_INFO costs 3 points; refilling 1 point/s from 0, it is THROTTLED and told to wait
+    # ceil((3 - available) / 1) s, which is 3 s (2 s if a second passed before it arrived).
+    sandbox_store.configure(restoreRate=1)
     sandbox_store.set_bucket(0)
-    clock = RecordingClock()
-    info = shop_info(client_for(sandbox_store, clock=clock))
+
+    info = shop_info(client)
+
     assert info.myshopify_domain == sandbox_store.domain
-    assert clock.sleeps and clock.sleeps[0] >= 1.0
+    assert len(client.clock.sleeps) == 1 and 1.0 <= client.clock.sleeps[0] <= 3.0
+
+
+def test_a_bucket_smaller_than_the_query_ends_in_throttled_after_bounded_retries(sandbox_store):
+    sandbox_store.configure(bucketSize=2)  # SHOP_INFO's 3 points never fit
+    clock = FakeClock()
+    with pytest.raises(ShopifyThrottled):
+        shop_info(client_for(sandbox_store, clock=clock, attempts=4))
+    # ceil((3 - 2) / 100) = 1 s, the minimum, before each of the 3 retries
+    assert clock.sleeps == [1.0, 1.0, 1.0]
 
 
 def test_sandbox_5xx_fault_is_retried(sandbox_server, sandbox_store):
