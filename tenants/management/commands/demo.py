@@ -70,6 +70,8 @@ class Command(BaseCommand):
             self.wait(children)
         except KeyboardInterrupt:
             pass
+        except RuntimeError as error:  # a step failed: say which, after stopping the children
+            raise CommandError(str(error)) from None
         finally:
             self.step("Stopping")
             children.stop()
