@@ -10,7 +10,7 @@ mailbox, and an unchanged phone moves to the shipping address, as Shopify's chec
 import random
 from dataclasses import replace
 
-from . import emails, phones
+from . import emails, phones, retyping
 from .draw import Weighted, weighted
 from .names import FAMILY_NAME_FIRST_LOCALES, NICKNAMES, TRANSLITERATION_VARIANTS
 from .people import GERMAN_SPEAKING, PeopleFactory, Person
@@ -219,6 +219,8 @@ def guest_checkout(rng, factory, person, dup) -> bool:
     dup.phone = None
     dup.addresses[0].phone = _known_phone(person) if rng.random() < 0.75 else home.phone
     dup.addresses[0].first_name, dup.addresses[0].last_name = dup.first, dup.last
+    if rng.random() < 0.5:
+        _retype(rng, dup.addresses[0])
     if rng.random() < 0.15:  # typed in lower case on a phone keyboard
         dup.first, dup.last = dup.first.lower(), dup.last.lower()
         dup.addresses[0].first_name, dup.addresses[0].last_name = dup.first, dup.last
@@ -226,6 +228,12 @@ def guest_checkout(rng, factory, person, dup) -> bool:
     dup.order_scale = 0.0  # exactly one order, see records.order_count
     dup.show_name = True
     return True
+
+
+def _retype(rng: random.Random, address) -> None:
+    address.address1 = retyping.retype_street(rng, address.address1)
+    address.zip = retyping.retype_zip(rng, address.zip)
+    address.city = retyping.retype_city(rng, address.city)
 
 
 def _rename_addresses(person: Person, dup: Person) -> None:
@@ -305,8 +313,18 @@ def make_duplicate(
     for kinds in _kind_plan(rng, person):
         dup = person.copy()
         dup.show_name = True
+        if len(dup.addresses) > 1 and rng.random() < 0.8:
+            dup.addresses = dup.addresses[:1]  # a new checkout knows only the shipping address
         if _apply(rng, factory, person, dup, kinds):
             _enforce_uniqueness(rng, factory, person, dup)
+            _ensure_link(rng, factory, person, dup)
+            if (
+                MOVED_ADDRESS not in kinds
+                and GUEST_CHECKOUT not in kinds
+                and dup.addresses
+                and rng.random() < 0.2
+            ):
+                _retype(rng, dup.addresses[0])
             return dup, "+".join(kinds)
     raise AssertionError("name_swap always applies")
 
@@ -332,3 +350,39 @@ def _enforce_uniqueness(
             dup.addresses[0].phone = person.phone
     if dup.email is None and dup.phone is None:
         dup.show_name = True
+
+
+def _ensure_link(rng: random.Random, factory: PeopleFactory, person: Person, dup: Person) -> None:
+    """Every duplicate keeps at least one real tie to the person: a related email, a phone or the
+    home address. A profile sharing nothing but a name would be undetectable, and a ground truth
+    that demands it would only measure luck."""
+    if dup.email and person.email and dup.email.lower() != person.email.lower():
+        local, domain = dup.email.lower().split("@")
+        orig_local, orig_domain = person.email.lower().split("@")
+        if domain == orig_domain or _mailbox_key(local) == _mailbox_key(orig_local):
+            return
+    person_phones = {p for p in (person.phone, *(a.phone for a in person.addresses)) if p}
+    dup_phones = [p for p in (dup.phone, *(a.phone for a in dup.addresses)) if p]
+    if any(
+        p in person_phones or (len(p) > 8 and any(p[-8:] == q[-8:] for q in person_phones))
+        for p in dup_phones
+    ):
+        return
+    homes = {(a.address1, a.zip) for a in person.addresses}
+    if any((a.address1, a.zip) in homes for a in dup.addresses):
+        return
+    if person.addresses:
+        shipping = replace(person.addresses[0], first_name=dup.first, last_name=dup.last)
+        dup.addresses = [shipping, *dup.addresses]
+    elif person_phones:
+        shipping = factory.address(dup.first, dup.last, person.country, person.city)
+        shipping.phone = sorted(person_phones)[0]
+        dup.addresses = [shipping, *dup.addresses]
+    else:
+        for variant in (email_domain, email_typo):
+            if variant(rng, factory, person, dup):
+                return
+
+
+def _mailbox_key(local: str) -> str:
+    return local.split("+", 1)[0].replace(".", "")

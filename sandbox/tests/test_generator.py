@@ -205,9 +205,10 @@ def test_files_written_twice_are_byte_identical(tmp_path):
 
 
 def test_every_record_has_the_seed_format_keys_and_gids(store):
-    _, currency, records, _ = store
+    _, currency, records, truth = store
     assert len(records) == 1200
     for record in records:
+        retyped = int(record["id"].rsplit("/", 1)[1]) in truth.kinds  # may squash "1234 AB"
         assert list(record) == CUSTOMER_KEYS
         assert GID["customer"].match(record["id"])
         assert list(record["mergeBlockers"]) == BLOCKER_KEYS
@@ -216,7 +217,10 @@ def test_every_record_has_the_seed_format_keys_and_gids(store):
         for address in record["addresses"]:
             assert list(address) == ADDRESS_KEYS
             assert GID["address"].match(address["id"])
-            assert re.match(POSTCODE[address["countryCodeV2"]], address["zip"]), address
+            postcode = POSTCODE[address["countryCodeV2"]]
+            if retyped:
+                postcode = postcode.replace(" ", " ?")
+            assert re.match(postcode, address["zip"], re.IGNORECASE if retyped else 0), address
             assert address["address1"] and address["city"]
         for order in record["orders"]:
             assert list(order) == ORDER_KEYS
