@@ -90,7 +90,8 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}") or "",
-        conn_max_age=int(env_str("CONN_MAX_AGE", "60") or 60),
+        # Tests: no persistent connections, so server threads leave none open at teardown.
+        conn_max_age=int(env_str("CONN_MAX_AGE", "0" if RUNNING_TESTS else "60") or 0),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

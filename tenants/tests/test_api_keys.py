@@ -191,3 +191,43 @@ def test_keys_survive_a_secret_key_rotation_only_via_fallbacks(settings):
         api_key_authenticate(raw_key=plain)
     settings.SECRET_KEY_FALLBACKS = [old]
     assert api_key_authenticate(raw_key=plain) == api_key
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        (Role.OWNER, True),
+        (Role.ADMIN, True),
+        (Role.REVIEWER, False),
+        (Role.EDITOR, False),
+        (Role.VIEWER, False),
+    ],
+)
+def test_key_routes_per_role(role, allowed):
+    agency = agency_factory()
+    user = membership_factory(agency=agency, role=role).user
+    existing, _ = api_key_factory(agency=agency)
+    client = api_client(user=user)
+    expected = (lambda ok: ok) if allowed else (lambda ok: 403)
+    assert client.get("/api/v1/api-keys/").status_code == expected(200)
+    assert client.get(f"/api/v1/api-keys/{existing.pk}/").status_code == expected(200)
+    created = client.post("/api/v1/api-keys/", {"name": "by role", "scope": "write"})
+    assert created.status_code == expected(201)
+    revoked = client.post(f"/api/v1/api-keys/{existing.pk}/revoke/")
+    assert revoked.status_code == expected(200)
+    existing.refresh_from_db()
+    assert (existing.revoked_at is not None) is allowed
+    assert ApiKey.objects.filter(agency=agency, name="by role").exists() is allowed
+    if allowed:
+        assert created.json()["created_by"] == user.pk
+        assert created.json()["scope"] == "write" and created.json()["status"] == "active"
+
+
+def test_key_list_is_newest_first_and_paginated():
+    agency = agency_factory()
+    owner = membership_factory(agency=agency, role=Role.OWNER).user
+    keys = [api_key_factory(agency=agency, name=f"k{i}")[0] for i in range(3)]
+    first = api_client(user=owner).get("/api/v1/api-keys/?page_size=2").json()
+    assert [row["id"] for row in first["results"]] == [keys[2].pk, keys[1].pk]
+    rest = api_client(user=owner).get(first["next"]).json()
+    assert [row["id"] for row in rest["results"]] == [keys[0].pk]
