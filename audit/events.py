@@ -20,6 +20,7 @@ EVENTS: dict[str, str] = {
     "shop.sync_requested": "A sync of a shop was requested",
     "customer.redacted": "A customer's personal data was erased on Shopify's request",
     "customer.data_requested": "Shopify asked for a customer's data; an export was produced",
+    "customer.data_export_downloaded": "An agency admin downloaded a customer data export",
     "account_invite.requested": "Account invites were requested for customers (some may be skipped)",
     "account_invite.sent": "An account invite was sent to a customer through Shopify",
     "account_invite.failed": "Shopify refused to send an account invite to a customer",

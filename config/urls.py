@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 # Every app's API routes, mounted under /api/v1/. Add one include per app.
 api_v1_patterns = [
     path("", include("tenants.api.urls")),
+    path("", include("customers.api.urls")),
 ]
 
 urlpatterns = [

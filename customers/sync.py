@@ -32,22 +32,40 @@ class SyncAlreadyRunning(Exception):
     """Another worker holds this shop's sync lock."""
 
 
-def sync_run_request(*, shop: Shop, kind: str = SyncRun.Kind.FULL, actor: str = SYSTEM) -> SyncRun:
-    """Record a requested sync and queue it (after commit). Refuses kinds it does not know."""
+def sync_run_request(*, shop: Shop, kind: str = SyncRun.Kind.FULL, actor=None) -> SyncRun:
+    """Record a requested sync and queue it (after commit).
+
+    `actor` is a tenants.actors.Actor or an actor label string (None = the system). Refuses
+    unknown kinds and shops that are not installed, changing nothing.
+    """
+    from tenants.actors import SYSTEM_ACTOR
+    from tenants.errors import Conflict, DomainError
+
+    if isinstance(actor, str):
+        label = actor
+        audit_actor = {"actor": label}
+    else:
+        actor = actor or SYSTEM_ACTOR
+        label, audit_actor = actor.label, actor.audit_kwargs()
     if kind not in SyncRun.Kind.values:
-        raise ValueError(
-            f"unknown sync kind {kind!r}; expected one of {', '.join(SyncRun.Kind.values)}"
+        raise DomainError(
+            f"unknown sync kind {kind!r}; expected one of {', '.join(SyncRun.Kind.values)}",
+            code="invalid_sync_kind",
+        )
+    if shop.status != Shop.Status.INSTALLED:
+        raise Conflict(
+            "The shop is uninstalled; reinstall it before syncing.", code="shop_uninstalled"
         )
     with transaction.atomic():
-        run = SyncRun.all_shops.create(shop=shop, kind=kind, requested_by=actor[:64])
+        run = SyncRun.all_shops.create(shop=shop, kind=kind, requested_by=label[:64])
         audit_event_record(
             agency_id=shop.agency_id,
             shop_id=shop.id,
             event="shop.sync_requested",
-            actor=actor,
             target_type="sync_run",
             target_id=run.id,
-            data={"kind": kind},
+            data={"kind": kind, "queued": True, "shop_id": shop.id},
+            **audit_actor,
         )
         transaction.on_commit(lambda: _enqueue(run))
     return run

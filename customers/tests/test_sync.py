@@ -9,7 +9,7 @@ from customers.models import Customer, Order, SyncRun
 from customers.sources import FileSource
 from customers.sync import shop_full_sync, sync_run_request
 from customers.tests.test_ingest import address_line, customer_line, item_line, order_line
-from tenants.tests.factories import agency_factory, shop_factory
+from tenants.tests.factories import agency_factory, shop_factory, user_factory
 
 pytestmark = pytest.mark.django_db
 
@@ -114,11 +114,18 @@ def test_finished_sync_notifies_registered_hooks_after_commit(
 
 def test_sync_request_is_audited_and_refuses_unknown_kinds(shop):
     from audit.models import AuditEvent
+    from tenants.actors import Actor
+    from tenants.errors import Conflict, DomainError
 
-    run = sync_run_request(shop=shop, kind="full", actor="user:1")
-    assert run.status == SyncRun.Status.QUEUED
+    user = user_factory()
+    run = sync_run_request(shop=shop, kind="full", actor=Actor(user=user))
+    assert (run.status, run.requested_by) == (SyncRun.Status.QUEUED, f"user:{user.pk}")
     event = AuditEvent.objects.get(event="shop.sync_requested")
-    assert event.target_id == str(run.id) and event.data == {"kind": "full"}
-    with pytest.raises(ValueError, match="unknown sync kind 'weekly'"):
+    assert event.target_id == str(run.id) and event.data["kind"] == "full"
+    with pytest.raises(DomainError, match="unknown sync kind 'weekly'"):
         sync_run_request(shop=shop, kind="weekly")
+    shop.status = shop.Status.UNINSTALLED
+    shop.save()
+    with pytest.raises(Conflict, match="uninstalled"):
+        sync_run_request(shop=shop)
     assert SyncRun.all_shops.filter(shop=shop).count() == 1
