@@ -50,11 +50,50 @@ def _api_key(agency, shop, marker):
     return api_key
 
 
+_customer_ids = iter(range(1, 10**9))
+
+
+def _customer(agency, shop, marker):
+    from customers.models import Customer
+
+    shopify_id = next(_customer_ids)
+    return Customer.all_shops.create(
+        shop=shop, shopify_id=shopify_id, gid=f"gid://shopify/Customer/{shopify_id}",
+        first_name=marker, email=f"{marker}@example.com",
+    )  # fmt: skip
+
+
+def _data_export(agency, shop, marker):
+    from customers.models import CustomerDataExport
+
+    customer = _customer(agency, shop, marker)
+    return CustomerDataExport.all_shops.create(
+        shop=shop, customer=customer, customer_shopify_id=customer.shopify_id,
+        payload={"customer": {"first_name": marker}},
+    )  # fmt: skip
+
+
+def _sync_run(agency, shop, marker):
+    from customers.models import SyncRun
+
+    return SyncRun.all_shops.create(shop=shop, kind="full", requested_by=marker)
+
+
+def _invite_batch(agency, shop, marker):
+    from customers.models import AccountInviteBatch
+
+    return AccountInviteBatch.all_shops.create(shop=shop, requested_by=marker)
+
+
 # "app_label.ModelName" -> builder(agency, shop, marker) making one row the agency owns.
 BUILDERS: dict[str, Callable] = {
     "tenants.Shop": lambda agency, shop, marker: shop,
     "tenants.Membership": _membership,
     "tenants.ApiKey": _api_key,
+    "customers.Customer": _customer,
+    "customers.CustomerDataExport": _data_export,
+    "customers.SyncRun": _sync_run,
+    "customers.AccountInviteBatch": _invite_batch,
 }
 
 # URL kwargs other than the view's own lookup -> the model whose id they carry.
