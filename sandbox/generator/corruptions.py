@@ -8,6 +8,7 @@ mailbox, and an unchanged phone moves to the shipping address, as Shopify's chec
 """
 
 import random
+import re
 from dataclasses import replace
 
 from . import emails, phones, retyping
@@ -23,6 +24,7 @@ NICKNAME = "nickname"
 NAME_SWAP = "name_swap"
 ACCENTS_DROPPED = "accents_dropped"
 TRANSLITERATION = "transliteration"
+COMPOUND_SURNAME = "compound_surname"
 MOVED_ADDRESS = "moved_address"
 GUEST_CHECKOUT = "guest_checkout"
 
@@ -35,6 +37,7 @@ SINGLE_KINDS = (
     NAME_SWAP,
     ACCENTS_DROPPED,
     TRANSLITERATION,
+    COMPOUND_SURNAME,
     MOVED_ADDRESS,
     GUEST_CHECKOUT,
 )
@@ -51,6 +54,7 @@ KIND_WEIGHTS = Weighted(
         (NAME_SWAP, 6),
         (ACCENTS_DROPPED, 8),
         (TRANSLITERATION, 30),
+        (COMPOUND_SURNAME, 20),
         (MOVED_ADDRESS, 10),
         (GUEST_CHECKOUT, 10),
         (COMBINATION, 10),
@@ -66,6 +70,7 @@ KIND_FIELD = {
     NAME_SWAP: "name",
     ACCENTS_DROPPED: "name",
     TRANSLITERATION: "name",
+    COMPOUND_SURNAME: "name",
     MOVED_ADDRESS: "address",
 }
 REVERSE_NICKNAMES: dict[str, tuple[str, ...]] = {}
@@ -183,6 +188,43 @@ def transliteration(rng, factory, person, dup) -> bool:
     return changed
 
 
+def compound_surname(rng, factory, person, dup) -> bool:
+    """ "García López" -> "García", "Müller-Schmidt" -> "Müller Schmidt", "van der Meer" -> "Vandermeer"."""
+    last = person.last
+    parts = [part for part in re.split(r"[ \-']", last) if part]
+    if len(parts) < 2:
+        return False
+    particle = parts[0].lower() in (
+        "van",
+        "de",
+        "der",
+        "den",
+        "von",
+        "da",
+        "di",
+        "d",
+        "le",
+        "la",
+        "del",
+    )
+    options = []
+    if particle:
+        options += [
+            parts[-1],
+            "".join(parts).capitalize(),
+            last[0].upper() + last[1:],
+            last.lower(),
+        ]
+    else:
+        options += [parts[0], parts[-1], " ".join(parts), "-".join(parts)]
+    options = [option for option in options if option != last]
+    if not options:
+        return False
+    dup.last = rng.choice(options)
+    _rename_addresses(person, dup)
+    return True
+
+
 def moved_address(rng, factory, person, dup) -> bool:
     """New home, same person; still reachable through a related email or the old phone."""
     if not person.addresses:
@@ -251,6 +293,7 @@ CORRUPT = {
     NAME_SWAP: name_swap,
     ACCENTS_DROPPED: accents_dropped,
     TRANSLITERATION: transliteration,
+    COMPOUND_SURNAME: compound_surname,
     MOVED_ADDRESS: moved_address,
     GUEST_CHECKOUT: guest_checkout,
 }
@@ -280,6 +323,8 @@ def applicable(person: Person) -> set[str]:
         or person.name_locale in FAMILY_NAME_FIRST_LOCALES
     ):
         kinds.add(TRANSLITERATION)
+    if any(mark in person.last for mark in " -'"):
+        kinds.add(COMPOUND_SURNAME)
     if person.addresses:
         kinds |= {MOVED_ADDRESS, GUEST_CHECKOUT}
     return kinds
@@ -363,10 +408,7 @@ def _ensure_link(rng: random.Random, factory: PeopleFactory, person: Person, dup
             return
     person_phones = {p for p in (person.phone, *(a.phone for a in person.addresses)) if p}
     dup_phones = [p for p in (dup.phone, *(a.phone for a in dup.addresses)) if p]
-    if any(
-        p in person_phones or (len(p) > 8 and any(p[-8:] == q[-8:] for q in person_phones))
-        for p in dup_phones
-    ):
+    if any(_phones_tied(p, q) for p in dup_phones for q in person_phones):
         return
     homes = {(a.address1, a.zip) for a in person.addresses}
     if any((a.address1, a.zip) in homes for a in dup.addresses):
@@ -382,6 +424,13 @@ def _ensure_link(rng: random.Random, factory: PeopleFactory, person: Person, dup
         for variant in (email_domain, email_typo):
             if variant(rng, factory, person, dup):
                 return
+
+
+def _phones_tied(one: str, other: str) -> bool:
+    """Same number, same national number under another country code, or one slip of a digit."""
+    if one == other or (len(one) > 8 and one[-8:] == other[-8:]):
+        return True
+    return len(one) == len(other) and sum(a != b for a, b in zip(one, other, strict=True)) <= 2
 
 
 def _mailbox_key(local: str) -> str:

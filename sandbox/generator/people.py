@@ -94,6 +94,13 @@ class PeopleFactory:
     def surname(self, locale: str) -> str:
         return pick(self.rng, NAMES[locale][2])
 
+    def other_surname(self, locale: str, last: str) -> str:
+        for _ in range(10):
+            other = self.surname(locale)
+            if other != last:
+                return other
+        return other
+
     # places ----------------------------------------------------------------
     def postcode(self, country: Country, city: City) -> str:
         rng = self.rng
@@ -192,7 +199,12 @@ class PeopleFactory:
         locale = locale or weighted(rng, country.name_locales)
         female = rng.random() < 0.56 if female is None else female
         first = first or self.given_name(locale, female, exclude_first)
-        last = last or self.surname(locale)
+        if not last:
+            last = self.surname(locale)
+            if locale == "es" and rng.random() < 0.6:  # Spanish: father's and mother's surname
+                last = f"{last} {self.other_surname(locale, last)}"
+            elif locale in ("de", "fr", "pl", "nl") and female and rng.random() < 0.06:
+                last = f"{last}-{self.other_surname(locale, last)}"  # double name after marriage
         birth_year = birth_year or between(rng, 1945, 2006)
         city = city or pick(rng, country.cities)
         roll = rng.random()
