@@ -89,6 +89,27 @@ def demo_api_key_create(*, agency: Agency) -> str:
     return plain
 
 
+def demo_sync_progress(*, shop_ids: list[int]) -> dict[int, str]:
+    """Each shop's latest full sync as one line of text, e.g. 'running customers 2500/5000'."""
+    from customers.models import SyncRun
+
+    lines = {}
+    for shop_id in shop_ids:
+        runs = SyncRun.all_shops.filter(shop_id=shop_id, kind=SyncRun.Kind.FULL)
+        run = runs.order_by("-created_at", "-id").first()
+        if run is None:
+            lines[shop_id] = "not requested"
+            continue
+        progress = f" {run.progress_done}/{run.progress_total}" if run.progress_total else ""
+        error = f": {run.error[:200]}" if run.error else ""
+        lines[shop_id] = f"{run.status} {run.phase}{progress}{error}".replace("  ", " ").strip()
+    return lines
+
+
+def demo_sync_done(lines: dict[int, str]) -> bool:
+    return all(line.startswith(("succeeded", "failed")) for line in lines.values())
+
+
 # --- child processes -------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ prints the logins and an API key, and runs until Ctrl-C, which stops everything.
 import importlib.util
 import json
 import os
+import signal
 import time
 import urllib.request
 
@@ -21,10 +22,16 @@ from tenants.demo import (
     demo_agency_ensure,
     demo_api_key_create,
     demo_shops_install,
+    demo_sync_done,
+    demo_sync_progress,
     http_ready,
 )
 
 SANDBOX_COMMAND = "sandbox"
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -56,6 +63,8 @@ class Command(BaseCommand):
         self.step("Migrating the database")
         call_command("migrate", interactive=False, verbosity=0)
         children = Children()
+        # `kill` (SIGTERM) stops the demo as cleanly as Ctrl-C does.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             domains = self.start_sandbox(children, env, sandbox_url, options)
             agency = demo_agency_ensure()
@@ -65,6 +74,8 @@ class Command(BaseCommand):
             children.start("qcluster", env=env)
             self.step(f"Installing {len(domains)} sandbox stores through OAuth")
             shops = demo_shops_install(app_url=app_url, agency=agency, domains=domains)
+            self.step("Syncing the stores (the worker runs each shop's first full sync)")
+            self.wait_for_sync(children, shops)
             api_key = demo_api_key_create(agency=agency)
             self.banner(app_url, sandbox_url, [shop.domain for shop in shops], api_key)
             self.wait(children)
@@ -73,8 +84,9 @@ class Command(BaseCommand):
         except RuntimeError as error:  # a step failed: say which, after stopping the children
             raise CommandError(str(error)) from None
         finally:
-            self.step("Stopping")
+            self.step("Stopping the site, the worker and the sandbox")
             children.stop()
+            self.stdout.write("Stopped.")
 
     def step(self, text: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"==> {text}"))
@@ -127,11 +139,30 @@ class Command(BaseCommand):
         ]
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
 
+    def wait_for_sync(self, children, shops, *, timeout: float = 900) -> None:
+        names = {shop.pk: shop.domain for shop in shops}
+        deadline = time.monotonic() + timeout
+        shown: dict[int, str] = {}
+        while time.monotonic() < deadline:
+            self.check_children(children)
+            lines = demo_sync_progress(shop_ids=list(names))
+            for shop_id, line in lines.items():
+                if shown.get(shop_id) != line:
+                    self.stdout.write(f"    {names[shop_id]}: {line}")
+            shown = lines
+            if demo_sync_done(lines):
+                return
+            time.sleep(1)
+        self.stderr.write("The syncs are still running; the site is up meanwhile.")
+
+    def check_children(self, children) -> None:
+        exited = children.any_exited()
+        if exited is not None:
+            raise CommandError(
+                f"{' '.join(exited.args[1:])} stopped (exit code {exited.returncode})"
+            )
+
     def wait(self, children) -> None:
         while True:
-            exited = children.any_exited()
-            if exited is not None:
-                raise CommandError(
-                    f"{' '.join(exited.args[1:])} stopped (exit code {exited.returncode})"
-                )
+            self.check_children(children)
             time.sleep(0.5)
