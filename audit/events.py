@@ -25,6 +25,12 @@ EVENTS: dict[str, str] = {
     "account_invite.sent": "An account invite was sent to a customer through Shopify",
     "account_invite.failed": "Shopify refused to send an account invite to a customer",
     "segments.scores_refreshed": "RFM groups and spend tiers were recomputed for a shop",
+    "segment.created": "A segment was created",
+    "segment.updated": "A segment's definition was edited (a new version)",
+    "segment.restored": "An earlier version of a segment was made current",
+    "segment.deleted": "A segment was deleted",
+    "segment.refreshed": "A segment's membership was refreshed (entered/exited counts)",
+    "snapshot.created": "A segment's membership was frozen as a named snapshot",
 }
 
 

@@ -1,5 +1,6 @@
 """Segments' own tables. The query language lives in `segments.query`."""
 
+from django.conf import settings
 from django.db import models
 
 from segments.query.registry import RFM_GROUPS, SPEND_TIERS
@@ -30,3 +31,165 @@ class CustomerScore(ShopOwnedModel):
 
     def __str__(self) -> str:
         return f"score of customer {self.customer_id}: {self.rfm_group}"
+
+
+class Segment(models.Model):
+    """A saved query over one shop, several, or all of an agency's shops.
+
+    Membership is materialised in SegmentMembership; every refresh writes entered/exited rows
+    to MembershipEvent, the ledger that time travel and the change feed read."""
+
+    agency = models.ForeignKey("tenants.Agency", on_delete=models.CASCADE, related_name="segments")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    query = models.TextField()  # canonical text (segments.query.normalise)
+    parsed = models.JSONField(default=dict)  # the AST, segments.query.serialise
+    attributes = models.JSONField(default=list)  # attributes the query reads, for refresh triggers
+    all_shops = models.BooleanField(default=False)  # else the shops below
+    shops = models.ManyToManyField("tenants.Shop", blank=True, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Relative dates move at each shop's midnight; a daily refresh keeps such segments exact.
+    uses_relative_dates = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "name"], name="segment_unique_name")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentVersion(models.Model):
+    """One saved state of a segment: who, when, what changed (`diff`: field -> [old, new])."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    query = models.TextField()
+    all_shops = models.BooleanField(default=False)
+    shop_ids = models.JSONField(default=list)
+    diff = models.JSONField(default=dict)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    edited_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "number"], name="segment_version_unique")
+        ]
+        ordering = ["segment", "-number"]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} v{self.number}"
+
+
+class SegmentMembership(ShopOwnedModel):
+    """Current members: replaced atomically by each refresh."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    entered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "segment", "customer"], name="segment_membership_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["segment", "customer"], name="membership_segment")]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} in segment {self.segment_id}"
+
+
+class SegmentRefresh(models.Model):
+    """One refresh run of a segment and what it changed."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="refreshes")
+    reason = models.CharField(max_length=32)  # definition / data / schedule / manual
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    entered = models.PositiveIntegerField(default=0)
+    exited = models.PositiveIntegerField(default=0)
+    members = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"refresh {self.pk} of segment {self.segment_id}"
+
+
+class MembershipEvent(ShopOwnedModel):
+    """The ledger: a customer entered or exited a segment. Append-only; ids only.
+
+    `customer_id` is a plain id so the history outlives the customer row."""
+
+    class Kind(models.TextChoices):
+        ENTERED = "entered", "Entered"
+        EXITED = "exited", "Exited"
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="events")
+    customer_id = models.BigIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    refresh = models.ForeignKey(SegmentRefresh, on_delete=models.CASCADE, related_name="events")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["shop", "segment", "occurred_at"], name="ledger_segment_time"),
+            models.Index(fields=["segment", "id"], name="ledger_segment_feed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} {self.kind} segment {self.segment_id}"
+
+
+class Snapshot(models.Model):
+    """A frozen copy of a segment's membership under a name (e.g. a campaign's audience)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="snapshots")
+    name = models.CharField(max_length=200)
+    query = models.TextField()  # the definition at the time
+    members = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "name"], name="snapshot_unique_name")
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SnapshotMember(ShopOwnedModel):
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="rows")
+    customer_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "snapshot", "customer_id"], name="snapshot_member_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} in snapshot {self.snapshot_id}"

@@ -122,3 +122,21 @@ def test_escapes_keep_quotes_and_backslashes():
     query = parse_query("customer_tags CONTAINS 'it\\'s a \\\\ tag'")
     assert query.root.value.text == "it's a \\ tag"
     assert parse_query(query.text).root == query.root
+
+
+@pytest.mark.parametrize("text", SUPPORTED)
+def test_parsed_form_round_trips_through_json(text):
+    import json
+
+    from segments.query.serialise import from_dict, to_dict
+
+    root = parse_query(text).root
+    assert from_dict(json.loads(json.dumps(to_dict(root)))) == root
+
+
+def test_relative_dates_are_detected():
+    from segments.query.serialise import uses_relative_dates
+
+    assert uses_relative_dates(parse_query("last_order_date > -7d").root)
+    assert uses_relative_dates(parse_query("orders_placed MATCHES (date >= today)").root)
+    assert not uses_relative_dates(parse_query("last_order_date > 2024-01-01").root)

@@ -1,0 +1,203 @@
+"""Segment definitions: create, edit (every edit a version with its diff), restore, delete."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from segments.models import Segment, SegmentVersion
+from segments.query import parse_query
+from segments.query.serialise import to_dict, uses_relative_dates
+from segments.selectors import check_context, scope_shops
+from tenants.actors import SYSTEM_ACTOR, Actor
+from tenants.models import Agency
+
+_TRACKED = ("name", "description", "query", "all_shops", "shop_ids")
+
+
+class SegmentConflict(Exception):
+    """The segment changed since the caller read it (expected_version is stale)."""
+
+
+def _state(segment: Segment, shop_ids: list[int]) -> dict:
+    return {
+        "name": segment.name,
+        "description": segment.description,
+        "query": segment.query,
+        "all_shops": segment.all_shops,
+        "shop_ids": sorted(shop_ids),
+    }
+
+
+def _enqueue_refresh(segment_id: int, reason: str) -> None:
+    from segments.tasks import segment_refresh_enqueue
+
+    transaction.on_commit(lambda: segment_refresh_enqueue(segment_id=segment_id, reason=reason))
+
+
+def _validated(
+    *, agency: Agency, name: str, query: str, all_shops: bool, shop_ids, exclude_pk=None
+):
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A segment needs a name."})
+    taken = Segment.objects.filter(agency=agency, name=name).exclude(pk=exclude_pk).exists()
+    if taken:
+        raise ValidationError({"name": f"The agency already has a segment named {name!r}."})
+    shops = scope_shops(agency=agency, all_shops=all_shops, shop_ids=shop_ids)
+    if not all_shops and not shops:
+        raise ValidationError({"shop_ids": "Choose at least one shop, or all shops."})
+    parsed = parse_query(query, context=check_context(shops))
+    return name, shops, parsed
+
+
+@transaction.atomic
+def segment_create(
+    *,
+    agency: Agency,
+    name: str,
+    query: str,
+    all_shops: bool = False,
+    shop_ids=(),
+    description: str = "",
+    actor: Actor = SYSTEM_ACTOR,
+) -> Segment:
+    """Raises ValidationError, UnknownShops or SegmentQueryError and then changes nothing."""
+    name, shops, parsed = _validated(
+        agency=agency, name=name, query=query, all_shops=all_shops, shop_ids=shop_ids
+    )
+    segment = Segment.objects.create(
+        agency=agency,
+        name=name,
+        description=description,
+        query=parsed.text,
+        parsed=to_dict(parsed.root),
+        attributes=sorted(parsed.attributes),
+        all_shops=all_shops,
+        uses_relative_dates=uses_relative_dates(parsed.root),
+        created_by=actor.user,
+        updated_by=actor.user,
+    )
+    shop_ids = [] if all_shops else [s.pk for s in shops]
+    segment.shops.set(shop_ids)
+    state = _state(segment, shop_ids)
+    SegmentVersion.objects.create(
+        segment=segment,
+        number=1,
+        diff={key: [None, value] for key, value in state.items()},
+        edited_by=actor.user,
+        edited_at=timezone.now(),
+        **{k: v for k, v in state.items()},
+    )
+    audit_event_record(
+        agency_id=agency.pk,
+        event="segment.created",
+        target_type="segment",
+        target_id=segment.pk,
+        data={"version": 1, "attributes": segment.attributes},
+        **actor.audit_kwargs(),
+    )
+    _enqueue_refresh(segment.pk, "definition")
+    return segment
+
+
+@transaction.atomic
+def segment_update(
+    *,
+    agency: Agency,
+    segment_id: int,
+    actor: Actor = SYSTEM_ACTOR,
+    expected_version: int | None = None,
+    event: str = "segment.updated",
+    **changes,
+) -> Segment:
+    """Change any of name, description, query, all_shops, shop_ids; a no-op edit saves nothing."""
+    unknown = set(changes) - set(_TRACKED)
+    if unknown:
+        raise ValidationError({field: "Not a segment field." for field in unknown})
+    segment = Segment.objects.select_for_update().get(pk=segment_id, agency=agency)
+    if expected_version is not None and expected_version != segment.version:
+        raise SegmentConflict(
+            f"segment {segment.pk} is at version {segment.version}, not {expected_version}"
+        )
+    before = _state(segment, list(segment.shops.values_list("pk", flat=True)))
+    wanted = {**before, **changes}
+    name, shops, parsed = _validated(
+        agency=agency,
+        name=wanted["name"],
+        query=wanted["query"],
+        all_shops=wanted["all_shops"],
+        shop_ids=wanted["shop_ids"],
+        exclude_pk=segment.pk,
+    )
+    after = {
+        **wanted,
+        "name": name,
+        "query": parsed.text,
+        "shop_ids": [] if wanted["all_shops"] else sorted(s.pk for s in shops),
+    }
+    diff = {key: [before[key], after[key]] for key in _TRACKED if before[key] != after[key]}
+    if not diff:
+        return segment
+    segment.name, segment.description = after["name"], after["description"]
+    segment.query, segment.parsed = parsed.text, to_dict(parsed.root)
+    segment.attributes = sorted(parsed.attributes)
+    segment.uses_relative_dates = uses_relative_dates(parsed.root)
+    segment.all_shops = after["all_shops"]
+    segment.version += 1
+    segment.updated_by = actor.user
+    segment.save()
+    segment.shops.set(after["shop_ids"])
+    SegmentVersion.objects.create(
+        segment=segment,
+        number=segment.version,
+        diff=diff,
+        edited_by=actor.user,
+        edited_at=timezone.now(),
+        **after,
+    )
+    audit_event_record(
+        agency_id=agency.pk,
+        event=event,
+        target_type="segment",
+        target_id=segment.pk,
+        data={"version": segment.version, "fields": sorted(diff)},
+        **actor.audit_kwargs(),
+    )
+    if {"query", "all_shops", "shop_ids"} & set(diff):
+        _enqueue_refresh(segment.pk, "definition")
+    return segment
+
+
+def segment_restore(
+    *, agency: Agency, segment_id: int, version: int, actor: Actor = SYSTEM_ACTOR
+) -> Segment:
+    """Make an old version current again (as a new version, so history stays linear)."""
+    old = SegmentVersion.objects.get(segment_id=segment_id, segment__agency=agency, number=version)
+    return segment_update(
+        agency=agency,
+        segment_id=segment_id,
+        actor=actor,
+        event="segment.restored",
+        name=old.name,
+        description=old.description,
+        query=old.query,
+        all_shops=old.all_shops,
+        shop_ids=old.shop_ids,
+    )
+
+
+@transaction.atomic
+def segment_delete(*, agency: Agency, segment_id: int, actor: Actor = SYSTEM_ACTOR) -> None:
+    segment = Segment.objects.select_for_update().get(pk=segment_id, agency=agency)
+    audit_event_record(
+        agency_id=agency.pk,
+        event="segment.deleted",
+        target_type="segment",
+        target_id=segment.pk,
+        data={"version": segment.version},
+        **actor.audit_kwargs(),
+    )
+    segment.delete()

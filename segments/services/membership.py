@@ -1,0 +1,149 @@
+"""Materialised membership: atomic refreshes that write the entered/exited ledger, snapshots.
+
+A refresh computes the matching customers once into a temporary table (INSERT ... SELECT of
+the compiled query, all inside the database), then in one transaction writes `entered` and
+`exited` ledger rows and applies the same difference to SegmentMembership. Readers see the old
+membership or the new one, never half of it; concurrent refreshes of one segment queue on its
+row lock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from segments.models import (
+    MembershipEvent,
+    Segment,
+    SegmentMembership,
+    SegmentRefresh,
+    Snapshot,
+    SnapshotMember,
+)
+from segments.query.serialise import from_dict
+from segments.selectors import matching_customers, segment_shops
+from tenants.actors import SYSTEM_ACTOR, Actor
+from tenants.scoping import shop_scope
+
+_LEDGER = MembershipEvent._meta.db_table
+_MEMBERS = SegmentMembership._meta.db_table
+
+
+def _matching_sql(segment: Segment, now: datetime) -> tuple[str, list]:
+    shops = segment_shops(segment)
+    if not shops:
+        return "SELECT shop_id, id FROM customers_customer WHERE 1 = 0", []
+    with shop_scope([s.pk for s in shops]):
+        matching = matching_customers(root=from_dict(segment.parsed), shops=shops, now=now)
+        try:
+            sql, params = matching.order_by().values_list("shop_id", "pk").query.sql_with_params()
+        except EmptyResultSet:
+            return "SELECT shop_id, id FROM customers_customer WHERE 1 = 0", []
+    return sql, list(params)
+
+
+def segment_refresh(
+    *, segment_id: int, reason: str = "manual", now: datetime | None = None
+) -> SegmentRefresh:
+    """Bring the segment's membership up to date and record who entered and who exited."""
+    now = now or timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    with transaction.atomic():
+        segment = Segment.objects.select_for_update().select_related("agency").get(pk=segment_id)
+        run = SegmentRefresh.objects.create(segment=segment, reason=reason, started_at=now)
+        select_sql, params = _matching_sql(segment, now)
+        table = connection.ops.quote_name(f"segment_matching_{run.pk}")
+        not_member = f"NOT EXISTS (SELECT 1 FROM {_MEMBERS} m WHERE m.segment_id = %s AND m.customer_id = t.id)"  # noqa: S608
+        no_longer = f"NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = {_MEMBERS}.customer_id)"  # noqa: S608
+        index = connection.ops.quote_name(f"segment_matching_{run.pk}_id")
+        # Table names come from model metadata and the run id; values travel as parameters.
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TEMPORARY TABLE {table} (shop_id bigint, id bigint)")
+            cursor.execute(f"INSERT INTO {table} (shop_id, id) {select_sql}", params)
+            cursor.execute(f"CREATE INDEX {index} ON {table} (id)")
+            cursor.execute(
+                f"INSERT INTO {_LEDGER} (shop_id, segment_id, customer_id, kind, occurred_at, refresh_id)"  # noqa: S608
+                f" SELECT t.shop_id, %s, t.id, 'entered', %s, %s FROM {table} t WHERE {not_member}",
+                [segment.pk, at, run.pk, segment.pk],
+            )
+            entered = cursor.rowcount
+            cursor.execute(
+                f"INSERT INTO {_LEDGER} (shop_id, segment_id, customer_id, kind, occurred_at, refresh_id)"  # noqa: S608
+                f" SELECT shop_id, segment_id, customer_id, 'exited', %s, %s FROM {_MEMBERS}"
+                f" WHERE segment_id = %s AND {no_longer}",
+                [at, run.pk, segment.pk],
+            )
+            exited = cursor.rowcount
+            cursor.execute(
+                f"DELETE FROM {_MEMBERS} WHERE segment_id = %s AND {no_longer}",  # noqa: S608
+                [segment.pk],
+            )
+            cursor.execute(
+                f"INSERT INTO {_MEMBERS} (shop_id, segment_id, customer_id, entered_at)"  # noqa: S608
+                f" SELECT t.shop_id, %s, t.id, %s FROM {table} t WHERE {not_member}",
+                [segment.pk, at, segment.pk],
+            )
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+            members = cursor.fetchone()[0]
+            cursor.execute(f"DROP TABLE {table}")
+        run.entered, run.exited, run.members, run.finished_at = (
+            entered,
+            exited,
+            members,
+            timezone.now(),
+        )
+        run.save(update_fields=["entered", "exited", "members", "finished_at"])
+        segment.last_refreshed_at = now
+        segment.save(update_fields=["last_refreshed_at"])
+        audit_event_record(
+            agency_id=segment.agency_id,
+            event="segment.refreshed",
+            target_type="segment",
+            target_id=segment.pk,
+            data={"refresh": run.pk, "reason": reason, "entered": entered, "exited": exited},
+        )
+    return run
+
+
+@transaction.atomic
+def snapshot_create(*, agency, segment_id: int, name: str, actor: Actor = SYSTEM_ACTOR) -> Snapshot:
+    """Freeze the segment's current membership under `name` (immutable afterwards)."""
+    segment = Segment.objects.select_for_update().get(pk=segment_id, agency=agency)
+    name = (name or "").strip()
+    if not name:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"name": "A snapshot needs a name."})
+    if Snapshot.objects.filter(segment=segment, name=name).exists():
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"name": f"This segment already has a snapshot named {name!r}."})
+    snapshot = Snapshot.objects.create(
+        segment=segment,
+        name=name,
+        query=segment.query,
+        created_by=actor.user,
+        created_at=timezone.now(),
+    )
+    rows = SnapshotMember._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {rows} (shop_id, snapshot_id, customer_id)"  # noqa: S608
+            f" SELECT shop_id, %s, customer_id FROM {_MEMBERS} WHERE segment_id = %s",
+            [snapshot.pk, segment.pk],
+        )
+        snapshot.members = cursor.rowcount
+    snapshot.save(update_fields=["members"])
+    audit_event_record(
+        agency_id=agency.pk,
+        event="snapshot.created",
+        target_type="snapshot",
+        target_id=snapshot.pk,
+        data={"segment": segment.pk, "members": snapshot.members},
+        **actor.audit_kwargs(),
+    )
+    return snapshot
