@@ -289,6 +289,10 @@ def isolation_walk(*, urlconf=None) -> tuple[list[str], list[str]]:
                     list_model,
                     own_id,
                 )
+                if method == "get" and list_model is not None:
+                    failures += _probe_filters(
+                        client, victim_url, where, secrets, victim, list_model
+                    )
     after = _snapshot(victim)
     if before != after:
         changed = [key for key in before if before[key] != after.get(key)]
@@ -379,6 +383,22 @@ def _body(method: str, victim: Side):
         body[f"{name}s"] = [obj.pk]
         body[f"{name}_ids"] = [obj.pk]
     return body
+
+
+def _probe_filters(client, url, where, secrets, victim, list_model) -> list[str]:
+    """The list again, with every id-looking query parameter set to the victim's rows."""
+    params = {k: v for k, v in _body("post", victim).items() if not isinstance(v, list)}
+    response = client.get(url, params)
+    where = f"{where} filtered by the victim's ids"
+    text = response.content.decode(errors="replace")
+    if response.status_code not in (200, 400, 403, 404):
+        return [f"{where}: answered {response.status_code}"]
+    problems = []
+    if any(s.lower() in text.lower() for s in secrets):
+        problems.append(f"{where}: the response shows the victim's data")
+    if response.status_code == 200 and victim.objects[list_model].pk in _row_ids(response.json()):
+        problems.append(f"{where}: the list holds the victim's {list_model} rows")
+    return problems
 
 
 def _judge(

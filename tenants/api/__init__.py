@@ -8,7 +8,9 @@ How to write a scoped endpoint
 
        class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                             TenantScopedViewSet):
-           queryset = Segment.objects.all()        # a ShopOwnedModel: filtered by shop
+           queryset = Segment.objects              # the MANAGER, not .all(): a
+                                                   # ShopOwnedModel's manager raises outside
+                                                   # a scope, and class bodies run at import
            serializer_class = SegmentSerializer
            tenant_field = "shop"                   # path to Shop or Agency; default "shop"
            cursor_ordering = ("-pk",)              # unique + immutable; default ("pk",)

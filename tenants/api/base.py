@@ -99,7 +99,10 @@ class TenantScopedMixin:
 
     # -- querysets (sealed) -----------------------------------------------------------------
     def scoped_queryset(self):
-        """Override to shape the queryset (select_related, annotations); it is filtered after."""
+        """Override to shape the queryset (select_related, annotations); it is filtered after.
+
+        `queryset` may be a manager (`Customer.objects`): evaluated here, inside the scope.
+        """
         if getattr(self, "queryset", None) is None:
             raise ImproperlyConfigured(f"{type(self).__name__} sets no queryset")
         return self.queryset.all()
