@@ -275,3 +275,14 @@ def test_a_delivery_whose_task_was_lost_is_swept_up(client, shop, recorded, swee
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.PROCESSED
     assert [payload for _, payload, _ in recorded] == [{"id": 5}]
+
+
+def test_the_retry_sweep_is_scheduled_every_minute():
+    from django_q.models import Schedule
+
+    from tenants.schedules import WEBHOOK_RETRY_SCHEDULE, schedules_ensure
+
+    schedules_ensure()  # idempotent: running it again keeps one schedule
+    schedule = Schedule.objects.get(name=WEBHOOK_RETRY_SCHEDULE)
+    assert schedule.func == "tenants.webhooks.tasks.webhook_deliveries_retry_due_task"
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
