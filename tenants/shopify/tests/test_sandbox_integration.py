@@ -1,6 +1,5 @@
 """The client and its operations against the local Shopify sandbox, over real HTTP."""
 
-import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -10,7 +9,7 @@ from django.conf import settings
 
 from tenants.models import Shop
 from tenants.shopify import http
-from tenants.shopify.client import RetryPolicy, ShopifyClient
+from tenants.shopify.client import ShopifyClient
 from tenants.shopify.errors import (
     ShopifyAuthError,
     ShopifyNotFound,
@@ -26,37 +25,9 @@ from tenants.shopify.operations import (
     oauth_exchange_code,
     shop_info,
 )
-from tenants.shopify.tests.stub_server import FakeClock
+from tenants.shopify.tests.sandbox_helpers import client_for
+from tenants.shopify.tests.stub_server import FakeClock, RecordingClock
 from tenants.tests.factories import agency_factory, shop_factory
-
-
-class RecordingClock:
-    """Really sleeps (the sandbox's bucket refills in real time) and records each sleep."""
-
-    def __init__(self) -> None:
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        time.sleep(seconds)
-
-
-def shop_for(store, **fields) -> Shop:
-    return Shop(
-        domain=store.domain, access_token=store.token, api_base_url=store.base_url, **fields
-    )
-
-
-def client_for(store, *, clock=None, attempts=5, timeout=5.0) -> ShopifyClient:
-    return ShopifyClient(
-        shop_for(store),
-        timeout=timeout,
-        retry=RetryPolicy(max_attempts=attempts),
-        clock=clock or FakeClock(),
-    )
 
 
 def test_shop_info(sandbox_store):
