@@ -189,7 +189,10 @@ def shop_install_complete(
             **actor.audit_kwargs(),
         )
         shop_id = shop.pk
-        transaction.on_commit(lambda: shop_first_sync_queue(shop_id=shop_id, actor=actor))
+        # robust: the install stands even if queueing fails; a sync can be requested again later.
+        transaction.on_commit(
+            lambda: shop_first_sync_queue(shop_id=shop_id, actor=actor), robust=True
+        )
     return InstallOutcome(shop=shop, reinstalled=reinstalled)
 
 

@@ -217,3 +217,9 @@ def test_home_for_a_viewer_has_no_install_form(client):
     page = client.get("/").content.decode()
     assert agency.name in page
     assert 'id="install-form"' not in page
+
+
+def test_home_flags_a_shop_whose_token_shopify_rejected(admin_client):
+    shop_factory(agency=admin_client.agency, domain="revoked.myshopify.com", token="")
+    page = admin_client.get("/").content.decode()
+    assert "Needs reinstall" in page
