@@ -23,7 +23,13 @@ def test_schema_endpoint_serves_a_valid_openapi_3_document(client):
         "/api/v1/api-keys/",
     } <= set(paths)
     list_params = {p["name"] for p in paths["/api/v1/shops/"]["get"]["parameters"]}
-    assert {"cursor", "page_size"} <= list_params
+    assert {"cursor", "page_size", "X-Agency", "agency", "status"} <= list_params
+    assert "X-Agency" not in {p["name"] for p in paths["/api/v1/me/"]["get"].get("parameters", [])}
+    not_found = paths["/api/v1/shops/{id}/"]["get"]["responses"]["404"]
+    assert not_found["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert set(paths["/api/v1/api-keys/"]["post"]["responses"]) >= {"201", "400", "403"}
     schemes = document["components"]["securitySchemes"]
     assert schemes["apiKey"] == {
         "type": "http",

@@ -359,3 +359,16 @@ def test_scoped_base_cannot_be_bypassed(sealed):
             (mixins.ListModelMixin, TenantScopedViewSet),
             {sealed: (lambda self: None) if sealed != "permission_classes" else []},
         )
+
+
+def test_throttle_is_per_user_for_sessions(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api": "2/min"},
+    }
+    agency = agency_factory()
+    first = membership_factory(agency=agency).user
+    second = membership_factory(agency=agency).user
+    client = api_client(user=first)
+    assert [client.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
+    assert api_client(user=second).get("/api/v1/me/").status_code == 200
