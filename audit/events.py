@@ -31,6 +31,8 @@ EVENTS: dict[str, str] = {
     "segment.deleted": "A segment was deleted",
     "segment.refreshed": "A segment's membership was refreshed (entered/exited counts)",
     "snapshot.created": "A segment's membership was frozen as a named snapshot",
+    "group_set.created": "A group set (ordered, exclusive groups) was created",
+    "group_set.refreshed": "Customers were placed in their groups; moves were recorded",
 }
 
 

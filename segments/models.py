@@ -193,3 +193,93 @@ class SnapshotMember(ShopOwnedModel):
 
     def __str__(self) -> str:
         return f"customer {self.customer_id} in snapshot {self.snapshot_id}"
+
+
+class GroupSet(models.Model):
+    """An ordered list of groups; each customer of the scope sits in the first group whose
+    rule matches, or in "other", so groups are exclusive."""
+
+    agency = models.ForeignKey(
+        "tenants.Agency", on_delete=models.CASCADE, related_name="group_sets"
+    )
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60)
+    all_shops = models.BooleanField(default=True)
+    shops = models.ManyToManyField("tenants.Shop", blank=True, related_name="+")
+    # Keep a `<tag_prefix><group slug>` tag on customers in Shopify (written back by a task).
+    write_back_tags = models.BooleanField(default=False)
+    tag_prefix = models.CharField(max_length=40, default="group:")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "slug"], name="group_set_unique_slug")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+OTHER_GROUP = "other"
+
+
+class Group(models.Model):
+    group_set = models.ForeignKey(GroupSet, on_delete=models.CASCADE, related_name="groups")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60)
+    query = models.TextField()
+    parsed = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group_set", "slug"], name="group_unique_slug"),
+            models.UniqueConstraint(fields=["group_set", "position"], name="group_unique_position"),
+        ]
+        ordering = ["group_set", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.group_set.slug}:{self.slug}"
+
+
+class GroupAssignment(ShopOwnedModel):
+    """The group a customer is in now (`other` when no rule matches)."""
+
+    group_set = models.ForeignKey(GroupSet, on_delete=models.CASCADE, related_name="assignments")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    group_slug = models.CharField(max_length=60)
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "group_set", "customer"], name="group_assignment_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["shop", "group_set", "group_slug"], name="assignment_group"),
+            models.Index(fields=["customer", "group_set"], name="assignment_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} in {self.group_slug}"
+
+
+class GroupMove(ShopOwnedModel):
+    """A customer moved between groups ("" = not in the set: new to it, or gone)."""
+
+    group_set = models.ForeignKey(GroupSet, on_delete=models.CASCADE, related_name="moves")
+    customer_id = models.BigIntegerField()
+    from_group = models.CharField(max_length=60, blank=True, default="")
+    to_group = models.CharField(max_length=60, blank=True, default="")
+    moved_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["shop", "group_set", "moved_at"], name="move_set_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id}: {self.from_group or '-'} -> {self.to_group or '-'}"

@@ -6,10 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models import Count, F, Q
+from django.db.models import Avg, Count, F, Q, Sum
 from django.utils import timezone
 
-from segments.models import MembershipEvent, Segment, SegmentMembership
+from segments.models import (
+    OTHER_GROUP,
+    Group,
+    GroupAssignment,
+    GroupMove,
+    GroupSet,
+    MembershipEvent,
+    Segment,
+    SegmentMembership,
+)
 from segments.query import parse_query
 from segments.query.check import CheckContext
 from segments.query.compile import compile_for_shops, live_customers
@@ -44,8 +53,55 @@ def segment_shops(segment: Segment) -> list[Shop]:
     return list(segment.shops.filter(status=Shop.Status.INSTALLED).order_by("pk"))
 
 
-def check_context(shops: list[Shop]) -> CheckContext:
-    return CheckContext(shops=frozenset(shop.domain for shop in shops))
+def check_context(shops: list[Shop], *, agency: Agency | None = None) -> CheckContext:
+    """What the checker may accept for `shop` and `group` values."""
+    groups = None
+    if agency is not None:
+        groups = frozenset(
+            f"{set_slug}:{slug}"
+            for set_slug, slug in Group.objects.filter(group_set__agency=agency).values_list(
+                "group_set__slug", "slug"
+            )
+        ) | frozenset(
+            f"{slug}:{OTHER_GROUP}"
+            for slug in GroupSet.objects.filter(agency=agency).values_list("slug", flat=True)
+        )
+    return CheckContext(shops=frozenset(shop.domain for shop in shops), groups=groups)
+
+
+def group_set_shops(group_set) -> list[Shop]:
+    if group_set.all_shops:
+        return agency_shops(agency=group_set.agency)
+    return list(group_set.shops.filter(status=Shop.Status.INSTALLED).order_by("pk"))
+
+
+def group_stats(*, group_set) -> list[dict]:
+    """Per group (in order, then "other"): members, total and average spend, orders."""
+    rows = {
+        row["group_slug"]: row
+        for row in GroupAssignment.all_shops.filter(group_set=group_set)
+        .values("group_slug")
+        .annotate(
+            members=Count("id"),
+            total_spent=Sum("customer__amount_spent"),
+            average_spent=Avg("customer__amount_spent"),
+            orders=Sum("customer__number_of_orders"),
+        )
+    }
+    slugs = [*group_set.groups.order_by("position").values_list("slug", flat=True), OTHER_GROUP]
+    empty = {"members": 0, "total_spent": 0, "average_spent": None, "orders": 0}
+    return [{"group": slug, **{k: rows.get(slug, empty)[k] for k in empty}} for slug in slugs]
+
+
+def group_moves_summary(*, group_set, since: datetime) -> list[dict]:
+    """How many customers moved from which group to which since a moment
+    ("34 active customers became dormant this week")."""
+    return list(
+        GroupMove.all_shops.filter(group_set=group_set, moved_at__gte=since)
+        .values("from_group", "to_group")
+        .annotate(customers=Count("id"))
+        .order_by("-customers", "from_group", "to_group")
+    )
 
 
 def matching_customers(*, root, shops: list[Shop], now: datetime | None = None):
@@ -81,7 +137,7 @@ def segment_preview(
 ) -> Preview:
     """What a definition would hold, before saving it. Raises SegmentQueryError/UnknownShops."""
     shops = scope_shops(agency=agency, all_shops=all_shops, shop_ids=shop_ids)
-    parsed = parse_query(query, context=check_context(shops))
+    parsed = parse_query(query, context=check_context(shops, agency=agency))
     with shop_scope([s.pk for s in shops]):
         matching = matching_customers(root=parsed.root, shops=shops, now=now)
         try:

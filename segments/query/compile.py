@@ -306,6 +306,20 @@ def _rfm_group(compiler, condition):
     return found if condition.operator == Operator.EQ else ~found
 
 
+def _group(compiler, condition):
+    from segments.models import GroupAssignment
+
+    set_slug, group_slug = condition.value.text.split(":", 1)
+    found = Q(
+        Exists(
+            GroupAssignment.all_shops.filter(
+                customer=OuterRef("pk"), group_set__slug=set_slug, group_slug=group_slug
+            )
+        )
+    )
+    return found if condition.operator == Operator.EQ else ~found
+
+
 def _shop(compiler, condition):
     return compiler.compare("shop__domain", condition, _text)
 
@@ -329,6 +343,7 @@ _RULES: dict[str, Callable[[_Compiler, ast.Condition], Q]] = {
     "predicted_spend_tier": _spend_tier,
     "rfm_group": _rfm_group,
     "shop": _shop,
+    "group": _group,
 }
 
 

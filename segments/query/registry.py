@@ -269,7 +269,6 @@ _ATTRIBUTES = (
         value_format=re.compile(r"[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_-]*"),
         format_hint="'set-slug:group-slug' such as 'lifecycle:dormant'",
         origin="clientele",
-        unavailable="group sets have not landed yet",
     ),
 )
 

@@ -7,13 +7,23 @@ from segments.services.definitions import (
     segment_restore,
     segment_update,
 )
+from segments.services.groups import (
+    BUILT_IN,
+    group_set_create,
+    group_set_install_built_in,
+    group_set_refresh,
+)
 from segments.services.membership import segment_refresh, snapshot_create
 from segments.services.scores import ScoreRefresh, customer_scores_refresh
 
 __all__ = [
+    "BUILT_IN",
     "ScoreRefresh",
     "SegmentConflict",
     "customer_scores_refresh",
+    "group_set_create",
+    "group_set_install_built_in",
+    "group_set_refresh",
     "segment_create",
     "segment_delete",
     "segment_refresh",

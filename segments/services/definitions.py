@@ -49,7 +49,7 @@ def _validated(
     shops = scope_shops(agency=agency, all_shops=all_shops, shop_ids=shop_ids)
     if not all_shops and not shops:
         raise ValidationError({"shop_ids": "Choose at least one shop, or all shops."})
-    parsed = parse_query(query, context=check_context(shops))
+    parsed = parse_query(query, context=check_context(shops, agency=agency))
     return name, shops, parsed
 
 

@@ -221,10 +221,11 @@ def condition(draw, name, kind, operators, attribute=None):
 
 
 # Dates and functions carry the subtle rules (day edges, zones, counts): drawn three times as often.
+# `group` reads group-set assignments, which segments/tests/test_groups.py covers.
 CLAUSE_ATTRIBUTES = [
     a.name
     for a in ATTRIBUTES.values()
-    if not a.unavailable
+    if not a.unavailable and a.name != "group"
     for _ in range(3 if a.kind in (Kind.DATE, Kind.FUNCTION) else 1)
 ]
 
@@ -282,7 +283,7 @@ def test_sql_equals_python_evaluator(query, zone, data):
 
 
 def test_generated_queries_cover_every_available_attribute():
-    names = {a.name for a in ATTRIBUTES.values() if not a.unavailable}
+    names = {a.name for a in ATTRIBUTES.values() if not a.unavailable} - {"group"}
     assert names - {"products_purchased", "orders_placed"} <= set(STRING_VALUES) | {
         a.name
         for a in ATTRIBUTES.values()
