@@ -1,5 +1,6 @@
 """Each duplicate kind and each hard negative really looks the way the ground truth says."""
 
+import random
 import re
 from collections import defaultdict
 
@@ -293,3 +294,67 @@ def test_shipping_addresses_are_sometimes_typed_differently(corrupted):
     ]
     assert len(retyped) > len(original_of) * 0.05
     assert any("str." in by_id[dup]["addresses"][0]["address1"] for dup in retyped)
+
+
+@pytest.mark.parametrize(
+    ("street", "retyped_forms"),
+    [
+        (
+            "Hauptstraße 5",
+            {
+                "Hauptstr. 5",
+                "Hauptstrasse 5",
+                "Hauptstr 5",
+                "hauptstraße 5",
+                "Hauptstrasse 5",
+                "Hauptstraße, 5",
+            },
+        ),
+        ("12 High Street", {"12 High St", "12 High St.", "12 High street", "12 high street"}),
+        (
+            "Calle Mayor 5",
+            {"C/ Mayor 5", "c/ Mayor 5", "Cl. Mayor 5", "calle mayor 5", "Calle Mayor, 5"},
+        ),
+        ("Via Roma 12", {"V. Roma 12", "via Roma 12", "via roma 12", "Via Roma, 12"}),
+        ("ul. Długa 7", {"Długa 7", "ulica Długa 7", "ul. długa 7", "ul. Dluga 7", "ul. Długa, 7"}),
+    ],
+)
+def test_retyped_streets_are_plausible_spellings(street, retyped_forms):
+    from sandbox.generator.retyping import retype_street
+
+    rng = random.Random(1)
+    seen = {retype_street(rng, street) for _ in range(300)}
+    assert seen - {street} <= retyped_forms, seen - retyped_forms
+    assert len(seen - {street}) >= 3
+
+
+@pytest.mark.parametrize(
+    ("e164", "home"),
+    [
+        ("+4915112345678", "DE"),
+        ("+33612345678", "FR"),
+        ("+447412345678", "GB"),
+        ("+393123456789", "IT"),
+    ],
+)
+def test_phone_variants_keep_the_national_number_or_one_digit(e164, home):
+    from sandbox.generator.phones import digit_typo_variant, wrong_region_variant
+
+    rng = random.Random(3)
+    for _ in range(50):
+        typo = digit_typo_variant(e164, rng)
+        assert typo != e164 and OSA.distance(typo, e164) == 1
+        wrong = wrong_region_variant(e164, home, rng)
+        if wrong is not None:
+            assert wrong != e164 and wrong.startswith("+") and not wrong.startswith(e164[:3])
+
+
+@pytest.mark.parametrize("local", ["anna.mueller", "jbrown", "maria_garcia84", "li.wang"])
+def test_email_typos_are_one_keystroke_away(local):
+    from sandbox.generator.emails import typo_local
+
+    rng = random.Random(5)
+    for _ in range(100):
+        typo = typo_local(rng, local)
+        assert typo != local and OSA.distance(typo, local) == 1
+        assert not typo.startswith(".") and ".." not in typo
