@@ -25,6 +25,8 @@ _SEALED = (
     "get_authenticators",
     "permission_classes",
     "authentication_classes",
+    "required_permission",
+    "tenant",
 )
 
 
@@ -59,10 +61,16 @@ class TenantScopedMixin:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        mro = cls.__mro__
+        base_position = mro.index(TenantScopedMixin)
         for name in _SEALED:
-            if name in cls.__dict__:
+            # Whoever provides the name must be this base or sit behind it (DRF's classes),
+            # so neither the subclass nor a mixin listed before the base can replace it.
+            owner = next(klass for klass in mro if name in klass.__dict__)
+            if mro.index(owner) < base_position:
                 raise TypeError(
-                    f"{cls.__qualname__} redefines {name}, which the tenant-scoped base seals. "
+                    f"{cls.__qualname__} redefines {name} (in {owner.__qualname__}), which the "
+                    "tenant-scoped base seals. "
                     "Use scoped_queryset()/action_permissions/extra_permission_classes, or "
                     "dangerously_get_queryset() when a view must see across tenants on purpose."
                 )

@@ -351,7 +351,10 @@ def test_session_writes_need_csrf():
     assert "CSRF" in _error(response)["message"]
 
 
-@pytest.mark.parametrize("sealed", ["get_queryset", "get_object", "initial", "permission_classes"])
+@pytest.mark.parametrize(
+    "sealed",
+    ["get_queryset", "get_object", "initial", "permission_classes", "required_permission"],
+)
 def test_scoped_base_cannot_be_bypassed(sealed):
     with pytest.raises(TypeError, match=sealed):
         type(
@@ -372,3 +375,12 @@ def test_throttle_is_per_user_for_sessions(settings):
     client = api_client(user=first)
     assert [client.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
     assert api_client(user=second).get("/api/v1/me/").status_code == 200
+
+
+def test_a_mixin_before_the_base_cannot_bypass_it_either():
+    class Unscoped:
+        def get_queryset(self):
+            return Shop.objects.all()
+
+    with pytest.raises(TypeError, match="get_queryset"):
+        type("Sneaky", (Unscoped, mixins.ListModelMixin, TenantScopedViewSet), {})
