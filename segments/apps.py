@@ -1,5 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class SegmentsConfig(AppConfig):
     name = "segments"
+
+    def ready(self) -> None:
+        from customers import hooks
+        from segments import signals, tasks
+
+        hooks.on_mirror_changed(signals.mirror_changed)
+        hooks.customer_exporter(signals.customer_export)
+        post_migrate.connect(tasks.schedules_ensure, sender=self)

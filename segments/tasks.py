@@ -1,6 +1,25 @@
-"""django-q2 tasks: take ids, call a service."""
+"""django-q2 tasks: take ids, call services. Schedules are created after migrate."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+from django.utils import timezone
+from django_q.models import Schedule
 from django_q.tasks import async_task
+
+RELATIVE_DATES_SCHEDULE = "segments:relative-dates-at-midnight"
+
+
+def schedules_ensure(**_signal_kwargs) -> None:
+    Schedule.objects.update_or_create(
+        name=RELATIVE_DATES_SCHEDULE,
+        defaults={
+            "func": "segments.tasks.relative_dates_refresh_task",
+            "schedule_type": Schedule.HOURLY,
+            "repeats": -1,
+        },
+    )
 
 
 def segment_refresh_enqueue(*, segment_id: int, reason: str) -> None:
@@ -13,3 +32,67 @@ def segment_refresh_task(segment_id: int, reason: str) -> None:
 
     if Segment.objects.filter(pk=segment_id).exists():  # deleted meanwhile: nothing to do
         segment_refresh(segment_id=segment_id, reason=reason)
+
+
+def shop_derived_refresh_enqueue(*, shop_id: int, rescore: bool, reason: str) -> None:
+    async_task(
+        "segments.tasks.shop_derived_refresh_task", shop_id, rescore, reason, group="segments"
+    )
+
+
+def shop_derived_refresh_task(shop_id: int, rescore: bool, reason: str) -> None:
+    """Scores (when asked), then the shop's group sets, then every segment covering the shop
+    (all read the mirror). Order matters: segments may read groups and scores."""
+    from segments.models import GroupSet
+    from segments.services import customer_scores_refresh, group_set_refresh, segment_refresh
+    from segments.signals import segments_for_shop
+    from tenants.models import Shop
+
+    shop = Shop.objects.filter(pk=shop_id, status=Shop.Status.INSTALLED).first()
+    if shop is None:
+        return
+    if rescore:
+        customer_scores_refresh(shop_id=shop_id)
+    for group_set in (
+        GroupSet.objects.filter(agency_id=shop.agency_id)
+        .filter(Q(all_shops=True) | Q(shops=shop))
+        .distinct()
+    ):
+        group_set_refresh(group_set_id=group_set.pk)
+    for segment in segments_for_shop(shop):
+        segment_refresh(segment_id=segment.pk, reason=reason)
+
+
+def shops_at_local_midnight(now: datetime) -> list[int]:
+    """Installed shops where it is now between 00:00 and 00:59 local time."""
+    from tenants.models import Shop
+
+    return [
+        shop.pk
+        for shop in Shop.objects.filter(status=Shop.Status.INSTALLED).only("pk", "timezone")
+        if now.astimezone(ZoneInfo(shop.timezone or "UTC")).hour == 0
+    ]
+
+
+def relative_dates_refresh_task(now: datetime | None = None) -> list[int]:
+    """Hourly: where a day just began, refresh what `-7d` or `today` made move (segments that
+    use relative dates, and group sets, whose built-in rules do). Returns the segment ids."""
+    from segments.models import GroupSet, Segment
+    from segments.services import group_set_refresh, segment_refresh
+    from tenants.models import Shop
+
+    now = now or timezone.now()
+    refreshed = []
+    for shop in Shop.objects.filter(pk__in=shops_at_local_midnight(now)):
+        for group_set in (
+            GroupSet.objects.filter(agency_id=shop.agency_id)
+            .filter(Q(all_shops=True) | Q(shops=shop))
+            .distinct()
+        ):
+            group_set_refresh(group_set_id=group_set.pk, now=now)
+        segments = Segment.objects.filter(agency_id=shop.agency_id, uses_relative_dates=True)
+        for segment in segments.filter(Q(all_shops=True) | Q(shops=shop)).distinct():
+            if segment.pk not in refreshed:
+                segment_refresh(segment_id=segment.pk, reason="schedule", now=now)
+                refreshed.append(segment.pk)
+    return refreshed

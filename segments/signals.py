@@ -1,0 +1,43 @@
+"""What segments do when the mirror tells them something changed (customers.hooks)."""
+
+from django.db.models import Q
+
+from segments.models import GroupAssignment, Segment, SegmentMembership
+from tenants.models import Shop
+
+# Attributes whose values come from data other than the mirror's customer and order rows.
+DERIVED = {"rfm_group", "predicted_spend_tier", "group"}
+
+
+def segments_for_shop(shop: Shop, *, attributes: set[str] | None = None):
+    """Segments whose scope includes the shop (and, when given, that read one of `attributes`)."""
+    segments = Segment.objects.filter(agency_id=shop.agency_id).filter(
+        Q(all_shops=True) | Q(shops=shop)
+    )
+    found = segments.distinct()
+    if attributes is None:
+        return list(found)
+    return [s for s in found if attributes & set(s.attributes)]
+
+
+def mirror_changed(*, shop_id: int, customer_ids=None, reason: str = "", **_):
+    """Queue the shop's derived refresh: scores (after a full or delta sync), group sets, and
+    the segments whose attributes could have changed."""
+    from segments.tasks import shop_derived_refresh_enqueue
+
+    shop_derived_refresh_enqueue(shop_id=shop_id, rescore=customer_ids is None, reason="data")
+
+
+def customer_export(*, shop_id: int, customer_id: int) -> dict:
+    segments = (
+        SegmentMembership.all_shops.filter(shop_id=shop_id, customer_id=customer_id)
+        .values_list("segment__name", flat=True)
+        .order_by("segment__name")
+    )
+    groups = GroupAssignment.all_shops.filter(shop_id=shop_id, customer_id=customer_id).values_list(
+        "group_set__slug", "group_slug"
+    )
+    return {
+        "segments": list(segments),
+        "groups": [f"{set_slug}:{slug}" for set_slug, slug in groups],
+    }
