@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -149,11 +150,24 @@ def parse_time(value: Any, name: str) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
+_DAY_PREFIXES: dict[int, str] = {}
+
+
 def format_time(ms: int | None) -> str | None:
-    """Shopify's DateTime: second precision, UTC, 'Z'."""
+    """Shopify's DateTime: second precision, UTC, 'Z'.
+
+    Bulk exports format millions of these: the date part is cached per day and the time of day
+    is plain arithmetic (about six times faster than datetime.strftime).
+    """
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    day, rest = divmod(ms // 1000, 86_400)
+    prefix = _DAY_PREFIXES.get(day)
+    if prefix is None:
+        prefix = _DAY_PREFIXES[day] = time.strftime("%Y-%m-%dT", time.gmtime(day * 86_400))
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}Z"
 
 
 def parse_money(value: Any, name: str) -> int:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sandbox.graphql.registry import query
 from sandbox.resolvers.common import global_id_number
+
+# Extension modules add the records they keep: kind -> fn(store, number) -> node or None.
+NODE_FINDERS: dict[str, Callable[[Any, int], Any]] = {}
 
 
 def find_node(store, value: str):
     kind, number = global_id_number(value)
+    if kind in NODE_FINDERS:
+        return NODE_FINDERS[kind](store, number)
     if kind == "Customer":
         return store.customers.get(number)
     if kind == "Order":
