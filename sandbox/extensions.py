@@ -10,4 +10,10 @@ EXTENSIONS = [
     "sandbox.resolvers.nodes",
     "sandbox.api",
     "sandbox.control",
+    "sandbox.webhook_events",
+    "sandbox.webhook_api",
+    "sandbox.webhook_control",
+    "sandbox.bulk_api",
+    "sandbox.merge_api",
+    "sandbox.mutations",
 ]

@@ -134,6 +134,7 @@ class WebhookHub:
         self.time_factor = time_factor
         self.timeout = timeout
         self._subscriptions: dict[int, Subscription] = {}
+        self._topics: dict[str, dict[str, int]] = {}  # shop -> topic -> subscriptions
         self._ids = itertools.count(1_000_001)
         self._sequence = itertools.count()
         self._queue: list[tuple[float, int, Delivery]] = []
@@ -153,6 +154,7 @@ class WebhookHub:
                 id=next(self._ids), shop=shop, topic=topic, callback_url=callback_url, **options
             )
             self._subscriptions[subscription.id] = subscription
+            self._reindex()
             return subscription
 
     def unsubscribe(self, *, shop: str, subscription_id: int) -> bool:
@@ -161,6 +163,7 @@ class WebhookHub:
             if subscription is None or subscription.shop != shop:
                 return False
             del self._subscriptions[subscription_id]
+            self._reindex()
             return True
 
     def subscription(self, *, shop: str, subscription_id: int) -> Subscription | None:
@@ -179,9 +182,21 @@ class WebhookHub:
         with self._condition:
             for subscription in [s for s in self._subscriptions.values() if s.shop == shop]:
                 del self._subscriptions[subscription.id]
+            self._reindex()
 
     def is_subscribed(self, shop: str, topic: str) -> bool:
-        return any(s.topic == topic for s in self.subscriptions(shop))
+        return bool(self._topics.get(shop, {}).get(topic))
+
+    def has_subscriptions(self, shop: str) -> bool:
+        """Cheap enough to ask on every store write."""
+        return bool(self._topics.get(shop))
+
+    def _reindex(self) -> None:
+        topics: dict[str, dict[str, int]] = {}
+        for subscription in self._subscriptions.values():
+            per_shop = topics.setdefault(subscription.shop, {})
+            per_shop[subscription.topic] = per_shop.get(subscription.topic, 0) + 1
+        self._topics = topics
 
     # Emitting ------------------------------------------------------------------------------
     def emit(self, shop: str, topic: str, payload: dict, *, event_id: str | None = None) -> list:
@@ -314,6 +329,7 @@ class WebhookHub:
         if delivery.subscription_id is not None:
             with self._condition:
                 self._subscriptions.pop(delivery.subscription_id, None)
+                self._reindex()
 
     def _record(self, delivery: Delivery, *, outcome: str, status, error) -> None:
         self.log.append(
