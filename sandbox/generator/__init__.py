@@ -28,7 +28,9 @@ start_id=None, now=DEFAULT_NOW, orders_per_customer=3.0, history_years=4.0) -> C
     ``kinds: {customer_id: kind}`` for every extra profile (see below); hard negatives, i.e.
     groups of *different* people with one id each: ``households`` (shared address, often a shared
     phone and surname), ``namesakes`` (the store's most common names), ``placeholder_emails``
-    (noemail@example.com and numbered variants). ``write(path)`` / ``read(path)``; the file is
+    (noemail@example.com and numbered variants). ``true_pairs()`` and ``hard_negative_pairs()``
+    (every profile pair of two look-alike people, with the group's name) feed pairwise precision
+    and recall. ``write(path)`` / ``read(path)``; the file is
     ``{"shop", "seed", "count", "duplicate_rate", "next_id", "clusters", "kinds", "households",
     "namesakes", "placeholder_emails"}``.
 
@@ -39,8 +41,10 @@ start_id=None, now=DEFAULT_NOW, orders_per_customer=3.0, history_years=4.0) -> C
     Also ``python -m sandbox.generator --help``.
 
 Duplicate kinds (``corruptions.py``): email_typo, email_domain, gmail_alias, phone_format,
-nickname, name_swap, accents_dropped, transliteration, moved_address, guest_checkout, and
-"<kind>+<kind>" combinations. Shopify's own rules shape them: no two customers share an email
+nickname, name_swap, accents_dropped, transliteration, compound_surname, moved_address,
+guest_checkout, and "<kind>+<kind>" combinations of two kinds touching different fields. Every
+duplicate keeps at least one real tie to its person (a related email, a shared or mistyped phone,
+or the home address, sometimes re-typed as "Hauptstr. 5"), so a name alone never has to suffice. Shopify's own rules shape them: no two customers share an email
 (case-insensitive) or a customer phone, and every stored phone is E.164, so a duplicate's
 unchanged email is dropped or replaced by another mailbox, and its unchanged phone moves to the
 shipping address.

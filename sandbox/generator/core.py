@@ -53,6 +53,26 @@ class GroundTruth:
         """Share of profiles a perfect deduplication would merge away."""
         return len(self.kinds) / self.count if self.count else 0.0
 
+    def true_pairs(self) -> Iterator[tuple[int, int]]:
+        """Every pair of profiles of one person, (smaller id, larger id)."""
+        for cluster in self.clusters:
+            yield from itertools.combinations(sorted(cluster), 2)
+
+    def hard_negative_pairs(self) -> Iterator[tuple[int, int, str]]:
+        """Every pair of profiles of two different look-alike people, with the group's name
+        ("household", "namesake", "placeholder_email"); merging any of them is a false merge."""
+        profiles = {cluster[0]: cluster for cluster in self.clusters}
+        for name, groups in (
+            ("household", self.households),
+            ("namesake", self.namesakes),
+            ("placeholder_email", self.placeholder_emails),
+        ):
+            for group in groups:
+                for one, other in itertools.combinations(group, 2):
+                    for left in profiles.get(one, [one]):
+                        for right in profiles.get(other, [other]):
+                            yield min(left, right), max(left, right), name
+
     def to_dict(self) -> dict:
         return {
             "shop": self.shop,

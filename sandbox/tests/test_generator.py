@@ -441,6 +441,21 @@ def test_truth_is_consistent(big_store):
     assert truth.next_id > max(ids)
 
 
+def test_truth_lists_true_pairs_and_hard_negative_pairs(big_store):
+    _, truth = big_store
+    true_pairs = set(truth.true_pairs())
+    assert len(true_pairs) == sum(len(c) * (len(c) - 1) // 2 for c in truth.clusters)
+    assert all(left < right for left, right in true_pairs)
+    negatives = list(truth.hard_negative_pairs())
+    assert {name for _, _, name in negatives} == {"household", "namesake", "placeholder_email"}
+    assert not {(left, right) for left, right, _ in negatives} & true_pairs
+    group_pairs = sum(
+        len(g) * (len(g) - 1) // 2
+        for g in truth.households + truth.namesakes + truth.placeholder_emails
+    )
+    assert len(negatives) >= group_pairs  # more when a look-alike person also has duplicates
+
+
 def test_truth_round_trips_through_its_file(tmp_path):
     stream = generate_customers(shop_domain=SHOP, count=500, seed=2)
     with pytest.raises(RuntimeError, match="complete"):
