@@ -244,8 +244,9 @@ def customers_updated_since(shop, since: datetime, *, page_size: int = 50) -> It
     """Customers updated at or after `since`, oldest change first, page by page.
 
     `>=` rather than `>`: a customer updated in the same second as `since` is read again rather
-    than missed; applying it twice is harmless. 50 per page keeps the requested cost well under
-    Shopify's 1000-point cap for this selection.
+    than missed; applying it twice is harmless. Shopify's search index lags fresh writes, so a
+    reconcile should start its window a few minutes before the previous run started. 50 per
+    page keeps the requested cost well under Shopify's 1000-point cap for this selection.
     """
     if since.tzinfo is None:
         raise ValueError("since must be timezone-aware")
