@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1_patterns = [
     path("", include("tenants.api.urls")),
     path("", include("customers.api.urls")),
+    path("", include("segments.api.urls")),
 ]
 
 urlpatterns = [

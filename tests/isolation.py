@@ -85,6 +85,33 @@ def _invite_batch(agency, shop, marker):
     return AccountInviteBatch.all_shops.create(shop=shop, requested_by=marker)
 
 
+def _segment(agency, shop, marker):
+    from segments.services import segment_create
+
+    return segment_create(
+        agency=agency, name=f"segment {marker}", query="number_of_orders >= 0", shop_ids=[shop.pk]
+    )
+
+
+def _snapshot(agency, shop, marker):
+    from segments.services import snapshot_create
+
+    return snapshot_create(
+        agency=agency, segment_id=_segment(agency, shop, f"{marker} s").pk, name=marker
+    )
+
+
+def _group_set(agency, shop, marker):
+    from segments.services import group_set_create
+
+    return group_set_create(
+        agency=agency,
+        name=marker,
+        slug=f"set-{agency.pk}",
+        groups=[{"name": "Buyers", "slug": "buyers", "query": "number_of_orders >= 1"}],
+    )
+
+
 # "app_label.ModelName" -> builder(agency, shop, marker) making one row the agency owns.
 BUILDERS: dict[str, Callable] = {
     "tenants.Shop": lambda agency, shop, marker: shop,
@@ -94,6 +121,9 @@ BUILDERS: dict[str, Callable] = {
     "customers.CustomerDataExport": _data_export,
     "customers.SyncRun": _sync_run,
     "customers.AccountInviteBatch": _invite_batch,
+    "segments.Segment": _segment,
+    "segments.Snapshot": _snapshot,
+    "segments.GroupSet": _group_set,
 }
 
 # URL kwargs other than the view's own lookup -> the model whose id they carry.
