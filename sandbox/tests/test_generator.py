@@ -187,6 +187,12 @@ def test_output_does_not_depend_on_the_process_hash_seed():
     assert len(digests) == 1 and len(digests.pop()) == 64
 
 
+def test_lines_are_what_the_json_module_writes(store):
+    _, _, records, _ = store
+    for record in records[:300]:
+        assert dumps(record) == json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
 def test_files_written_twice_are_byte_identical(tmp_path):
     for run in ("a", "b"):
         generate_store(
