@@ -320,6 +320,11 @@ class Change:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _before(customer: Customer) -> dict[str, Any]:
+    """What observers compare against on 'customer.updated' (tag and state webhooks)."""
+    return {"tags": customer.tags, "state": customer.state}
+
+
 CHANGE_KINDS = (
     "customer.created",
     "customer.updated",
@@ -488,6 +493,7 @@ class Store:
             customer = self.require_customer(customer_id)
             if "id" in values:
                 values = {key: value for key, value in values.items() if key != "id"}
+            before = _before(customer)
             apply_customer_values(self, customer, values, creating=False)
             self._touch(customer)
             change = Change(
@@ -496,6 +502,7 @@ class Store:
                 customer=customer,
                 customer_id=customer_id,
                 fields=tuple(values),
+                extra={"before": before},
             )
         self._notify([change])
         return customer
@@ -506,10 +513,16 @@ class Store:
         """Apply `mutate(customer)` under the lock, bump updatedAt, notify 'customer.updated'."""
         with self.lock:
             customer = self.require_customer(customer_id)
+            before = _before(customer)
             mutate(customer)
             self._touch(customer)
             change = Change(
-                "customer.updated", self, customer=customer, customer_id=customer_id, fields=fields
+                "customer.updated",
+                self,
+                customer=customer,
+                customer_id=customer_id,
+                fields=fields,
+                extra={"before": before},
             )
         self._notify([change])
         return customer

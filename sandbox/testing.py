@@ -130,6 +130,7 @@ class SandboxHarness:
 
     def clear_faults(self) -> None:
         self.control("DELETE", "/_sandbox/faults")
+        self.control("DELETE", "/_sandbox/webhooks/faults")
 
 
 @dataclass
