@@ -20,7 +20,6 @@ from sandbox.graphql.paging import list_connection
 from sandbox.graphql.registry import mutation, query
 from sandbox.seed import parse_gid
 from sandbox.store import SandboxError, normalise_tags, now_ms
-from sandbox.webhook_events import emit
 
 TAG_LIMIT = 250
 TAG_LENGTH = 255
@@ -74,10 +73,6 @@ def change_tags(info, id, tags, *, adding: bool, mutation_name: str) -> dict:
                 target.tags = normalise_tags(after)
 
             store.mutate_customer(customer.id, apply, fields=("tags",))
-    if changed:
-        topic = "customer.tags_added" if adding else "customer.tags_removed"
-        stamp = customer.updated_at
-        emit(store, topic, lambda: payloads.tags_changed(customer.id, changed, stamp))
     return {"node": customer, "userErrors": []}
 
 

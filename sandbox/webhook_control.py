@@ -3,7 +3,7 @@
 GET  /_sandbox/webhooks/deliveries?shop=&topic=     the delivery log (every attempt, with body)
 POST /_sandbox/webhooks/settings     {"timeFactor", "timeout", "complianceUrl"}
 POST /_sandbox/webhooks/faults       {"drop": n, "duplicate": n, "reorder": n}; DELETE clears
-POST /_sandbox/webhooks/wait         {"timeout": s} -> {"idle": bool} once nothing is queued
+POST /_sandbox/webhooks/wait         {"timeout": s, "shop"?} -> {"idle": bool} once nothing is queued
 GET  /_sandbox/webhooks/{shop}/subscriptions
 POST /_sandbox/webhooks/{shop}/customers_data_request  {"customerId", "callbackUrl"?}
 POST /_sandbox/webhooks/{shop}/customers_redact        {"customerId", "callbackUrl"?}
@@ -83,8 +83,9 @@ def webhooks(request: Request) -> Response:
         hub.set_faults()
         return json_response({"faults": {}})
     if parts == ["wait"] and method == "POST":
-        timeout = _number(request.json_object().get("timeout", 10), "timeout")
-        return json_response({"idle": hub.wait_idle(timeout)})
+        data = request.json_object()
+        timeout = _number(data.get("timeout", 10), "timeout")
+        return json_response({"idle": hub.wait_idle(timeout, shop=data.get("shop"))})
     if len(parts) == 2:
         store = _store(request, parts[0])
         if parts[1] == "subscriptions" and method == "GET":
@@ -169,7 +170,7 @@ def trigger(request: Request, hub, store, action: str) -> Response:
     elif action == "app_uninstalled":
         revoked = request.sandbox.revoke_tokens(domain)
         deliveries = hub.emit(domain, "app/uninstalled", payloads.app_uninstalled(store))
-        hub.forget_shop(domain)
+        hub.forget_shop(domain, drop_pending=False)  # app/uninstalled itself still goes out
         return json_response(
             {"revokedTokens": revoked, "webhookIds": [d.webhook_id for d in deliveries]}
         )

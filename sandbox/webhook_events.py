@@ -104,8 +104,10 @@ def customer_updated(store: Store, change: Change) -> None:
     customer, event_id, fields = change.customer, change.event_id, set(change.fields)
     emit(store, "customers/update", lambda: payloads.rest_customer(customer, store=store),
          event_id=event_id)  # fmt: skip
-    before = change.extra.get("state_before")
-    if "state" in fields and before != customer.state:
+    before = change.extra.get("before") or {}
+    if before.get("state", customer.state) != customer.state or (
+        "before" not in change.extra and "state" in fields
+    ):
         if customer.state == "ENABLED":
             emit(store, "customers/enable", lambda: payloads.rest_customer(customer, store=store),
                  event_id=event_id)  # fmt: skip
@@ -118,6 +120,19 @@ def customer_updated(store: Store, change: Change) -> None:
     if fields & SMS_CONSENT_FIELDS and customer.phone:
         emit(store, "customers_marketing_consent/update",
              lambda: payloads.sms_consent_update(customer, store=store), event_id=event_id)  # fmt: skip
+    old_tags = before.get("tags")
+    if old_tags is not None and old_tags != customer.tags:
+        old = {tag.lower() for tag in old_tags}
+        new = {tag.lower() for tag in customer.tags}
+        added = [tag for tag in customer.tags if tag.lower() not in old]
+        removed = [tag for tag in old_tags if tag.lower() not in new]
+        occurred = customer.updated_at
+        if added:
+            emit(store, "customer.tags_added",
+                 lambda: payloads.tags_changed(customer.id, added, occurred), event_id=event_id)  # fmt: skip
+        if removed:
+            emit(store, "customer.tags_removed",
+                 lambda: payloads.tags_changed(customer.id, removed, occurred), event_id=event_id)  # fmt: skip
 
 
 def forget_store(hub: WebhookHub, change: Change) -> None:

@@ -76,6 +76,10 @@ def sign(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
+def _encode(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def utc_now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -139,7 +143,7 @@ class WebhookHub:
         self._sequence = itertools.count()
         self._queue: list[tuple[float, int, Delivery]] = []
         self._condition = threading.Condition()
-        self._in_flight = 0
+        self._in_flight: list[str] = []  # shops of the deliveries being attempted
         self._faults = Faults()
         self.log: deque[dict[str, Any]] = deque(maxlen=log_size)
         self.compliance_url: str | None = None
@@ -177,12 +181,18 @@ class WebhookHub:
                 key=lambda s: (s.created_at, s.id),
             )
 
-    def forget_shop(self, shop: str) -> None:
-        """An uninstalled app loses its subscriptions."""
+    def forget_shop(self, shop: str, *, drop_pending: bool = True) -> None:
+        """An uninstalled app loses its subscriptions; a deleted store also its pending deliveries."""
         with self._condition:
             for subscription in [s for s in self._subscriptions.values() if s.shop == shop]:
                 del self._subscriptions[subscription.id]
             self._reindex()
+            if not drop_pending:
+                return
+            self._queue = [entry for entry in self._queue if entry[2].shop != shop]
+            heapq.heapify(self._queue)
+            self._faults.held = [d for d in self._faults.held if d.shop != shop]
+            self._condition.notify_all()
 
     def is_subscribed(self, shop: str, topic: str) -> bool:
         return bool(self._topics.get(shop, {}).get(topic))
@@ -201,32 +211,41 @@ class WebhookHub:
     # Emitting ------------------------------------------------------------------------------
     def emit(self, shop: str, topic: str, payload: dict, *, event_id: str | None = None) -> list:
         """Queue `payload` for every subscription of `topic` in `shop`; returns the deliveries."""
-        targets = [(s.callback_url, s.id) for s in self.subscriptions(shop) if s.topic == topic]
+        targets = [s for s in self.subscriptions(shop) if s.topic == topic]
         return self._queue_all(shop, topic, payload, targets, event_id)
 
     def emit_to(self, shop: str, topic: str, payload: dict, url: str) -> list:
         """Deliver to an address outside the subscriptions (the app's compliance webhook URL)."""
-        return self._queue_all(shop, topic, payload, [(url, None)], None)
+        return self._queue_all(shop, topic, payload, [url], None)
 
     def _queue_all(self, shop, topic, payload, targets, event_id) -> list:
         if not targets:
             return []
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         event_id = event_id or str(uuid.uuid4())
         triggered_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        deliveries = [
-            Delivery(
-                webhook_id=str(uuid.uuid4()),
-                event_id=event_id,
-                shop=shop,
-                topic=topic,
-                url=url,
-                body=body,
-                triggered_at=triggered_at,
-                subscription_id=subscription_id,
+        full_body = _encode(payload)
+        deliveries = []
+        for target in targets:
+            if isinstance(target, Subscription):
+                url, subscription_id = target.callback_url, target.id
+                body = full_body
+                if target.include_fields:  # Shopify sends only these top-level fields
+                    wanted = set(target.include_fields)
+                    body = _encode({k: v for k, v in payload.items() if k in wanted})
+            else:
+                url, subscription_id, body = target, None, full_body
+            deliveries.append(
+                Delivery(
+                    webhook_id=str(uuid.uuid4()),
+                    event_id=event_id,
+                    shop=shop,
+                    topic=topic,
+                    url=url,
+                    body=body,
+                    triggered_at=triggered_at,
+                    subscription_id=subscription_id,
+                )
             )
-            for url, subscription_id in targets
-        ]
         with self._condition:
             for delivery in deliveries:
                 self._apply_faults(delivery)
@@ -286,12 +305,12 @@ class WebhookHub:
                 if self._stopped:
                     return
                 _, _, delivery = heapq.heappop(self._queue)
-                self._in_flight += 1
+                self._in_flight.append(delivery.shop)
             try:
                 self._attempt(delivery)
             finally:
                 with self._condition:
-                    self._in_flight -= 1
+                    self._in_flight.remove(delivery.shop)
                     self._condition.notify_all()
 
     def _attempt(self, delivery: Delivery) -> None:
@@ -357,11 +376,17 @@ class WebhookHub:
             and (topic is None or entry["topic"] == topic)
         ]
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until nothing is queued (including scheduled retries) or in flight."""
+    def wait_idle(self, timeout: float = 10.0, *, shop: str | None = None) -> bool:
+        """Block until nothing (of `shop`, if given) is queued, held, retrying or in flight."""
         deadline = time.monotonic() + timeout
+
+        def busy() -> bool:
+            pending = [entry[2].shop for entry in self._queue] + self._in_flight
+            pending += [delivery.shop for delivery in self._faults.held]
+            return any(shop is None or owner == shop for owner in pending)
+
         with self._condition:
-            while self._queue or self._in_flight:
+            while busy():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False

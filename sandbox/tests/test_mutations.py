@@ -173,3 +173,16 @@ def test_segments(sandbox_store):
         "query($id: ID!) { segment(id: $id) { name } }", {"id": segment["id"]}
     )["data"]["segment"]
     assert read == {"name": "VIPs"}
+
+
+def test_merchant_tag_edit_sends_tag_topics_with_one_event_id(sandbox_store, receiver):
+    ada = sandbox_store.create_customer({"firstName": "Ada", "tags": ["old", "keep"]})["id"]
+    subscribe(
+        sandbox_store, receiver, "CUSTOMER_TAGS_ADDED", "CUSTOMER_TAGS_REMOVED", "CUSTOMERS_UPDATE"
+    )
+    sandbox_store.update_customer(ada, {"tags": ["keep", "new"]})
+    requests = receiver.wait_for(3)
+    by_topic = {r["headers"]["x-shopify-topic"]: r for r in requests}
+    assert by_topic["customer.tags_added"]["json"]["tags"] == ["new"]
+    assert by_topic["customer.tags_removed"]["json"]["tags"] == ["old"]
+    assert len({r["headers"]["x-shopify-event-id"] for r in requests}) == 1

@@ -187,3 +187,34 @@ def test_unsubscribe_is_scoped_to_the_shop(hub, receiver):
     assert not hub.unsubscribe(shop="other.myshopify.com", subscription_id=subscription.id)
     assert hub.unsubscribe(shop=SHOP, subscription_id=subscription.id)
     assert hub.subscriptions(SHOP) == []
+
+
+def test_include_fields_trims_the_body_per_subscription(hub, receiver):
+    hub.subscribe(shop=SHOP, topic="customers/update", callback_url=receiver.url)
+    hub.subscribe(
+        shop=SHOP,
+        topic="customers/update",
+        callback_url=receiver.url + "/slim",
+        include_fields=["id", "updated_at"],
+    )
+    hub.emit(SHOP, "customers/update", {"id": 1, "email": "a@example.com", "updated_at": "t"})
+    requests = receiver.wait_for(2)
+    bodies = {r["path"]: r["json"] for r in requests}
+    assert bodies["/webhooks"] == {"id": 1, "email": "a@example.com", "updated_at": "t"}
+    assert bodies["/webhooks/slim"] == {"id": 1, "updated_at": "t"}
+
+
+def test_forgetting_a_shop_drops_its_pending_retries(hub):
+    hub.time_factor = 1.0  # the first retry would wait about a minute
+    failing = Receiver(statuses=[500])
+    try:
+        hub.subscribe(shop=SHOP, topic="customers/update", callback_url=failing.url)
+        hub.emit(SHOP, "customers/update", {"id": 1})
+        failing.wait_for(1)
+        assert not hub.wait_idle(timeout=0.3, shop=SHOP)  # a retry is scheduled
+        assert hub.wait_idle(timeout=0.3, shop="other.myshopify.com")
+        hub.forget_shop(SHOP)
+        assert hub.wait_idle(timeout=2, shop=SHOP)
+        assert hub.subscriptions(SHOP) == []
+    finally:
+        failing.close()

@@ -35,8 +35,10 @@ def subscribe(shop, receiver, *topics):
         assert body["data"]["webhookSubscriptionCreate"]["userErrors"] == [], body
 
 
-def wait_idle(harness):
-    status, body = harness.control("POST", "/_sandbox/webhooks/wait", {"timeout": 10})
+def wait_idle(harness, shop):
+    status, body = harness.control(
+        "POST", "/_sandbox/webhooks/wait", {"timeout": 10, "shop": shop.domain}
+    )
     assert status == 200 and body == {"idle": True}
 
 
@@ -269,7 +271,7 @@ def test_control_api_faults_and_delivery_log(sandbox_server, sandbox_store, rece
     assert status == 200
     sandbox_store.create_customer({"firstName": "Dropped"})
     sandbox_store.create_customer({"firstName": "Twice"})
-    wait_idle(sandbox_server)
+    wait_idle(sandbox_server, sandbox_store)
     assert [r["json"]["first_name"] for r in receiver.requests] == ["Twice", "Twice"]
     status, body = sandbox_server.control(
         "GET", f"/_sandbox/webhooks/deliveries?shop={sandbox_store.domain}&topic=customers/create"
