@@ -1,0 +1,341 @@
+"""Per-field normalisation for matching, on top of the mirror's keys (customers.normalize).
+
+`match_fields(...)` turns one customer's raw values into a `MatchFields` record; blocking keys and
+comparison levels are computed from it only, so both always agree on what "the same" means.
+- email: the mirror's normal form (gmail dots and googlemail folded, +tags dropped), then the domain
+  mapped to the provider it is a typo of (gmial.com -> gmail.com, hotmail.con -> hotmail.com);
+- phone: E.164 in the address's (else the store's) country, plus the last 9 digits of whatever was
+  typed, so a number without its country code still meets its international form;
+- names: folded for case, accents and punctuation, split into tokens (compound surnames), a German
+  fold (ü == ue) and the formal names a nickname stands for;
+- address: the house number extracted to be compared exactly (12 vs 21 Baker Street are different
+  houses), the unit set aside, street words with abbreviations expanded; postcode normalised.
+"""
+
+import re
+from dataclasses import dataclass
+
+import jellyfish
+from rapidfuzz.distance import OSA
+
+from customers.normalize import email_normalize, name_key, phone_normalize, postcode_normalize
+
+from .nicknames import formal_names
+
+# Mail providers customers type; a domain one edit away from one of them is taken as its typo.
+PROVIDER_DOMAINS = frozenset(
+    [
+        "gmail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "hotmail.de",
+        "hotmail.it",
+        "hotmail.es",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "yahoo.de",
+        "yahoo.it",
+        "yahoo.es",
+        "outlook.com",
+        "outlook.de",
+        "outlook.fr",
+        "live.com",
+        "live.co.uk",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "web.de",
+        "gmx.de",
+        "gmx.net",
+        "gmx.at",
+        "gmx.ch",
+        "t-online.de",
+        "freenet.de",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "sfr.fr",
+        "wanadoo.fr",
+        "libero.it",
+        "virgilio.it",
+        "alice.it",
+        "tiscali.it",
+        "yandex.ru",
+        "mail.ru",
+        "wp.pl",
+        "o2.pl",
+        "onet.pl",
+        "interia.pl",
+        "seznam.cz",
+        "ziggo.nl",
+        "kpnmail.nl",
+        "telenet.be",
+        "skynet.be",
+        "bluewin.ch",
+        "protonmail.com",
+        "proton.me",
+        "btinternet.com",
+        "sky.com",
+        "telefonica.net",
+        "terra.es",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+    ]
+)
+# Providers with no national variants: any other top-level domain after their name is a slip.
+_GLOBAL_PROVIDERS = {
+    "gmail": "gmail.com",
+    "googlemail": "gmail.com",
+    "icloud": "icloud.com",
+    "outlook": "outlook.com",
+    "hotmail": "hotmail.com",
+    "yahoo": "yahoo.com",
+}
+_COM_SLIPS = frozenset({"co", "con", "cm", "om", "cpm", "comm", "vom", "xom", "cim", "coom"})
+_PROVIDERS_BY_LENGTH: dict[int, list[str]] = {}
+for _domain in PROVIDER_DOMAINS:
+    _PROVIDERS_BY_LENGTH.setdefault(len(_domain), []).append(_domain)
+
+# Email locals that name a role or a placeholder, not a person: never a blocking key on their own.
+GENERIC_LOCALS = frozenset(
+    [
+        "info",
+        "admin",
+        "test",
+        "noreply",
+        "no-reply",
+        "contact",
+        "mail",
+        "email",
+        "hello",
+        "office",
+        "sales",
+        "support",
+        "shop",
+        "orders",
+        "order",
+        "kontakt",
+        "service",
+        "team",
+        "none",
+        "na",
+        "null",
+        "nomail",
+        "noemail",
+        "example",
+        "user",
+        "customer",
+        "webmaster",
+    ]
+)
+
+_NUMBER = re.compile(r"^(\d+)([a-z]?)$")
+_UNIT_WORDS = frozenset(
+    [
+        "flat",
+        "apt",
+        "apartment",
+        "unit",
+        "suite",
+        "ste",
+        "no",
+        "nr",
+        "piso",
+        "puerta",
+        "etage",
+        "stock",
+        "wohnung",
+        "app",
+        "appartement",
+        "interno",
+        "int",
+        "scala",
+        "bus",
+        "lgh",
+        "dept",
+        "room",
+    ]
+)
+_STREET_WORDS = {
+    "st": "street",
+    "rd": "road",
+    "ave": "avenue",
+    "av": "avenue",
+    "ln": "lane",
+    "blvd": "boulevard",
+    "bd": "boulevard",
+    "bld": "boulevard",
+    "dr": "drive",
+    "ct": "court",
+    "pl": "place",
+    "sq": "square",
+    "r": "rue",
+    "c": "calle",
+    "cl": "calle",
+    "avda": "avenida",
+    "pza": "plaza",
+    "v": "via",
+    "cso": "corso",
+    "pzza": "piazza",
+    "vle": "viale",
+    "cad": "caddesi",
+    "cd": "caddesi",
+    "sk": "sokak",
+    "sok": "sokak",
+    "ul": "",
+    "ulica": "",
+    "al": "aleja",
+}
+# Street-type suffixes glued to the name: Hauptstraße / Hauptstrasse / Hauptstr / Kerkstraat.
+_STREET_SUFFIX = re.compile(r"(strasse|straat|str)$")
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class MatchFields:
+    customer_id: int
+    email: str = ""  # mirror-normalised
+    email_local: str = ""
+    email_domain: str = ""  # provider typo corrected
+    phone: str = ""  # E.164
+    phone_last9: str = ""
+    first_name: str = ""  # folded
+    last_name: str = ""
+    first_name_german: str = ""
+    last_name_german: str = ""
+    last_name_tokens: tuple[str, ...] = ()
+    first_formal: frozenset[str] = frozenset()
+    surname_phonetic: str = ""
+    house_number: str = ""
+    street: str = ""
+    postcode: str = ""
+    city: str = ""
+
+    @property
+    def email_canonical(self) -> str:
+        return f"{self.email_local}@{self.email_domain}" if self.email_local else ""
+
+    @property
+    def first_initial(self) -> str:
+        return self.first_name[:1]
+
+
+def fold_text(raw: str | None) -> str:
+    """Lowercase, accents removed, punctuation to spaces, single-spaced: 'Saint-Étienne' -> 'saint etienne'."""
+    if not raw:
+        return ""
+    return " ".join(
+        name_key(word) for word in _WORD.findall(raw.replace("ß", "ss")) if name_key(word)
+    )
+
+
+def german_fold(folded: str) -> str:
+    """Müller is typed Mueller: fold both to 'muller' (applied to both sides, so it stays symmetric)."""
+    return folded.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+
+
+def canonical_domain(domain: str) -> str:
+    domain = domain.strip().lower()
+    if not domain or domain in PROVIDER_DOMAINS:
+        return domain
+    label, _, tld = domain.partition(".")
+    if label in _GLOBAL_PROVIDERS and tld:
+        return _GLOBAL_PROVIDERS[label]
+    if tld in _COM_SLIPS and f"{label}.com" in PROVIDER_DOMAINS:
+        return f"{label}.com"
+    if len(domain) >= 6:
+        for length in (len(domain) - 1, len(domain), len(domain) + 1):
+            for provider in _PROVIDERS_BY_LENGTH.get(length, ()):
+                if OSA.distance(domain, provider, score_cutoff=1) <= 1:
+                    return provider
+    return domain
+
+
+def email_parts(raw: str | None) -> tuple[str, str, str]:
+    """(mirror-normalised email, local part, provider-corrected domain); empty strings when unusable."""
+    email = email_normalize(raw)
+    if not email:
+        return "", "", ""
+    local, _, domain = email.rpartition("@")
+    domain = canonical_domain(domain)
+    if domain == "gmail.com":
+        local = local.replace(".", "")
+    return email, local, domain
+
+
+def phone_last9(raw: str | None) -> str:
+    digits = "".join(ch for ch in raw or "" if ch.isdigit())
+    return digits[-9:] if len(digits) >= 9 else ""
+
+
+def surname_phonetic(folded_last_name: str) -> str:
+    token = folded_last_name.split(" ")[0] if folded_last_name else ""
+    return jellyfish.metaphone(token).upper() if token.isascii() and token else token
+
+
+def parse_street_line(raw: str | None) -> tuple[str, str]:
+    """(house number, street words): 'Flat 4, 12 Baker St' -> ('12', 'baker street')."""
+    tokens = fold_text(raw).split()
+    house = ""
+    words: list[str] = []
+    after_unit_word = False
+    for token in tokens:
+        number = _NUMBER.match(token)
+        if number:
+            if not after_unit_word and not house:
+                house = number.group(1) + number.group(2)
+            after_unit_word = False
+            continue
+        if token in _UNIT_WORDS:
+            after_unit_word = True
+            continue
+        after_unit_word = False
+        word = _STREET_WORDS.get(token, token)
+        word = _STREET_SUFFIX.sub("str", word)
+        if word:
+            words.append(word)
+    return house, " ".join(words)
+
+
+def match_fields(
+    *,
+    customer_id: int,
+    email: str | None = "",
+    phone: str | None = "",
+    first_name: str | None = "",
+    last_name: str | None = "",
+    address1: str | None = "",
+    postcode: str | None = "",
+    city: str | None = "",
+    country_code: str | None = "",
+    default_region: str | None = "",
+) -> MatchFields:
+    email_norm, local, domain = email_parts(email)
+    first = fold_text(first_name)
+    last = fold_text(last_name)
+    house, street = parse_street_line(address1)
+    region = (country_code or default_region or "").upper() or None
+    return MatchFields(
+        customer_id=customer_id,
+        email=email_norm,
+        email_local=local,
+        email_domain=domain,
+        phone=phone_normalize(phone, region=region),
+        phone_last9=phone_last9(phone),
+        first_name=first,
+        last_name=last,
+        first_name_german=german_fold(first),
+        last_name_german=german_fold(last),
+        last_name_tokens=tuple(last.split()),
+        first_formal=formal_names(first.split(" ")[0]) if first else frozenset(),
+        surname_phonetic=surname_phonetic(last),
+        house_number=house,
+        street=street,
+        postcode=postcode_normalize(postcode, country_code=country_code),
+        city=fold_text(city),
+    )

@@ -1,0 +1,177 @@
+"""Table-driven tests of the matching normalisers, many locales and formats."""
+
+import pytest
+
+from merges.detection.nicknames import nickname_equivalent
+from merges.detection.normalize import (
+    canonical_domain,
+    email_parts,
+    fold_text,
+    german_fold,
+    match_fields,
+    parse_street_line,
+    phone_last9,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Jane.Doe@Gmail.com", ("janedoe@gmail.com", "janedoe", "gmail.com")),
+        ("jane.doe+shop@googlemail.com", ("janedoe@gmail.com", "janedoe", "gmail.com")),
+        ("jane.doe@gmial.com", ("jane.doe@gmial.com", "janedoe", "gmail.com")),
+        ("jane@gmail.de", ("jane@gmail.de", "jane", "gmail.com")),
+        ("max@wep.de", ("max@wep.de", "max", "web.de")),
+        ("max@t-onlin.de", ("max@t-onlin.de", "max", "t-online.de")),
+        ("ann@hotmail.con", ("ann@hotmail.con", "ann", "hotmail.com")),
+        ("ann@yahooo.com", ("ann@yahooo.com", "ann", "yahoo.com")),
+        (" Ann.Lee@Example.ORG ", ("ann.lee@example.org", "ann.lee", "example.org")),
+        ("marie@orange.com", ("marie@orange.com", "marie", "orange.com")),
+        ("not-an-email", ("", "", "")),
+        ("", ("", "", "")),
+        (None, ("", "", "")),
+    ],
+)
+def test_email_parts(raw, expected):
+    assert email_parts(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        ("gamil.com", "gmail.com"),
+        ("gmaill.com", "gmail.com"),
+        ("outlok.com", "outlook.com"),
+        ("iclod.com", "icloud.com"),
+        ("lbero.it", "libero.it"),
+        ("gmx.dr", "gmx.de"),
+        ("web.de", "web.de"),
+        ("web.com", "web.com"),  # a real domain, not a slip of web.de
+        ("mycompany.co.uk", "mycompany.co.uk"),
+        ("", ""),
+    ],
+)
+def test_canonical_domain(domain, expected):
+    assert canonical_domain(domain) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+44 7700 900123", "700900123"),
+        ("07700 900123", "700900123"),
+        ("(030) 1234-5678", "012345678"),
+        ("+49 30 12345678", "012345678"),
+        ("12345", ""),
+        ("", ""),
+    ],
+)
+def test_phone_last9(raw, expected):
+    assert phone_last9(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("Müller-Lüdenscheidt", "muller ludenscheidt"),
+        ("José María", "jose maria"),
+        ("  ANNE-marie ", "anne marie"),
+        ("Łukasz", "lukasz"),
+        ("Søren Ærø", "soren aero"),
+        ("Strauß", "strauss"),
+        ("O'Brien", "o brien"),
+        ("Çağlar", "caglar"),
+        ("Đorđević", "dordevic"),
+        ("Δημήτρης", "δημητρησ"),  # casefold also folds the final sigma
+        ("", ""),
+    ],
+)
+def test_fold_text(raw, folded):
+    assert fold_text(raw) == folded
+
+
+@pytest.mark.parametrize(
+    ("one", "other"), [("Müller", "Mueller"), ("Schröder", "Schroeder"), ("Jäger", "Jaeger")]
+)
+def test_german_fold_meets_transliteration(one, other):
+    assert german_fold(fold_text(one)) == german_fold(fold_text(other))
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "equivalent"),
+    [
+        ("bob", "robert", True),
+        ("bill", "william", True),
+        ("kate", "catherine", True),
+        ("kate", "katherine", True),
+        ("sam", "samuel", True),
+        ("pepe", "jose", True),
+        ("kasia", "katarzyna", True),
+        ("hannes", "johannes", True),
+        ("robert", "robert", True),
+        ("john", "joan", False),
+        ("samuel", "samantha", False),
+        ("bob", "", False),
+    ],
+)
+def test_nickname_equivalent(one, other, equivalent):
+    assert nickname_equivalent(one, other) is equivalent
+
+
+@pytest.mark.parametrize(
+    ("raw", "house", "street"),
+    [
+        ("12 Baker Street", "12", "baker street"),
+        ("12 Baker St", "12", "baker street"),
+        ("Flat 4, 12 Baker St", "12", "baker street"),
+        ("21 Baker Street", "21", "baker street"),
+        ("Hauptstraße 5", "5", "hauptstr"),
+        ("Hauptstr. 5", "5", "hauptstr"),
+        ("hauptstrasse 5", "5", "hauptstr"),
+        ("Kerkstraat 12a", "12a", "kerkstr"),
+        ("Calle Mayor, 5", "5", "calle mayor"),
+        ("C/ Mayor 5", "5", "calle mayor"),
+        ("Avda. de la Constitución 3", "3", "avenida de la constitucion"),
+        ("ul. Marszałkowska 10", "10", "marszalkowska"),
+        ("12 rue de la Paix", "12", "rue de la paix"),
+        ("Apt 3B 221 Main St", "221", "main street"),
+        ("", "", ""),
+    ],
+)
+def test_parse_street_line(raw, house, street):
+    assert parse_street_line(raw) == (house, street)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "phone"),
+    [
+        ({"phone": "+44 20 7946 0958"}, "+442079460958"),
+        ({"phone": "020 7946 0958", "country_code": "GB"}, "+442079460958"),
+        ({"phone": "030 12345678", "default_region": "DE"}, "+493012345678"),
+        ({"phone": "06 12 34 56 78", "country_code": "FR"}, "+33612345678"),
+        ({"phone": "020 7946 0958"}, ""),  # national number, no region known
+    ],
+)
+def test_match_fields_phone_uses_address_then_store_region(kwargs, phone):
+    assert match_fields(customer_id=1, **kwargs).phone == phone
+
+
+def test_match_fields_builds_every_key():
+    fields = match_fields(
+        customer_id=7,
+        email="Bob.Smith@gmial.com",
+        phone="+1 415 555 2671",
+        first_name="Bob",
+        last_name="Smith-Jones",
+        address1="Flat 4, 12 Baker St",
+        postcode="sw1a 1aa",
+        city="London",
+        country_code="GB",
+    )
+    assert fields.email_canonical == "bobsmith@gmail.com"
+    assert fields.phone == "+14155552671" and fields.phone_last9 == "155552671"
+    assert fields.first_formal == frozenset({"robert"})
+    assert fields.last_name_tokens == ("smith", "jones")
+    assert fields.surname_phonetic == "SM0"
+    assert (fields.house_number, fields.street) == ("12", "baker street")
+    assert fields.postcode == "SW1A1AA" and fields.city == "london" and fields.first_initial == "b"
