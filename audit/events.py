@@ -33,6 +33,7 @@ EVENTS: dict[str, str] = {
     "snapshot.created": "A segment's membership was frozen as a named snapshot",
     "group_set.created": "A group set (ordered, exclusive groups) was created",
     "group_set.refreshed": "Customers were placed in their groups; moves were recorded",
+    "group_set.tags_written": "Group tags were written to changed customers in Shopify",
 }
 
 

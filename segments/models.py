@@ -283,3 +283,24 @@ class GroupMove(ShopOwnedModel):
 
     def __str__(self) -> str:
         return f"customer {self.customer_id}: {self.from_group or '-'} -> {self.to_group or '-'}"
+
+
+class GroupTag(ShopOwnedModel):
+    """The group tag Clientele last wrote on a customer in Shopify for a group set ("" = none).
+    Write-back compares it with the current group, so only changed customers are touched and
+    a crashed run resumes where it stopped."""
+
+    group_set = models.ForeignKey(GroupSet, on_delete=models.CASCADE, related_name="tags")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    tag = models.CharField(max_length=120, blank=True, default="")
+    written_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "group_set", "customer"], name="group_tag_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tag or '-'} on customer {self.customer_id}"

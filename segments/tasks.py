@@ -96,3 +96,9 @@ def relative_dates_refresh_task(now: datetime | None = None) -> list[int]:
                 segment_refresh(segment_id=segment.pk, reason="schedule", now=now)
                 refreshed.append(segment.pk)
     return refreshed
+
+
+def group_tags_write_back_task(group_set_id: int, shop_id: int) -> None:
+    from segments.services import group_tags_write_back
+
+    group_tags_write_back(group_set_id=group_set_id, shop_id=shop_id)

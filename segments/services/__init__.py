@@ -15,15 +15,18 @@ from segments.services.groups import (
 )
 from segments.services.membership import segment_refresh, snapshot_create
 from segments.services.scores import ScoreRefresh, customer_scores_refresh
+from segments.services.tags import WriteBack, group_tags_write_back
 
 __all__ = [
     "BUILT_IN",
     "ScoreRefresh",
     "SegmentConflict",
+    "WriteBack",
     "customer_scores_refresh",
     "group_set_create",
     "group_set_install_built_in",
     "group_set_refresh",
+    "group_tags_write_back",
     "segment_create",
     "segment_delete",
     "segment_refresh",

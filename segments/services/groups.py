@@ -9,6 +9,7 @@ from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection, transaction
 from django.db.models import Case, CharField, Value, When
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from audit.services import audit_event_record
 from segments.models import OTHER_GROUP, Group, GroupAssignment, GroupMove, GroupSet
@@ -203,6 +204,18 @@ def group_set_refresh(*, group_set_id: int, now: datetime | None = None) -> int:
             cursor.execute(f"DROP TABLE {table}")
         group_set.last_refreshed_at = now
         group_set.save(update_fields=["last_refreshed_at"])
+        if group_set.write_back_tags and moved:
+            from segments.selectors import group_set_shops
+
+            for shop in group_set_shops(group_set):
+                transaction.on_commit(
+                    lambda shop_id=shop.pk: async_task(
+                        "segments.tasks.group_tags_write_back_task",
+                        group_set.pk,
+                        shop_id,
+                        group="segments-tags",
+                    )
+                )
         audit_event_record(
             agency_id=group_set.agency_id,
             event="group_set.refreshed",

@@ -19,7 +19,7 @@ _ids = itertools.count(10_000)
 
 
 def insert_customer(shop, spec: dict) -> Customer:
-    shopify_id = next(_ids)
+    shopify_id = spec.get("shopify_id") or next(_ids)
     default = spec.get("default_address") or {}
     customer = Customer.all_shops.create(
         shop=shop,
