@@ -400,3 +400,35 @@ def test_notes_over_5000_block_on_both_fields(fast_merges):
     assert len(preview["blockingFields"]["note"]) == 5502
     assert preview["blockingFields"]["tags"] == []
     assert merge(fast_merges, one, two, {"note": "short"})["userErrors"] == []
+
+
+def test_field_overrides_shape_the_kept_customer(fast_merges):
+    shop = fast_merges
+    one = customer(
+        shop, firstName="Ann", lastName="One", email="one@example.com", phone="+16134505293",
+        addresses=[{"address1": "1 Source St", "countryCodeV2": "CA"}],
+    )  # fmt: skip
+    two = customer(
+        shop, firstName="Anna", lastName="Two", email="two@example.com",
+        addresses=[{"address1": "2 Kept Ave", "countryCodeV2": "CA"}],
+    )  # fmt: skip
+    source_address = read(shop, one)["defaultAddress"]["id"]
+    overrides = {
+        "customerIdOfEmailToKeep": two,
+        "customerIdOfFirstNameToKeep": one,
+        "customerIdOfPhoneNumberToKeep": one,
+        "customerIdOfDefaultAddressToKeep": one,
+    }
+    result = merge(shop, one, two, overrides)
+    assert result["resultingCustomerId"] == two
+    wait_for_job(shop, result["job"]["id"])
+    kept = read(shop, two)
+    assert (kept["firstName"], kept["lastName"]) == ("Ann", "Two")
+    assert kept["defaultEmailAddress"]["emailAddress"] == "two@example.com"
+    assert kept["defaultPhoneNumber"]["phoneNumber"] == "+16134505293"
+    assert kept["defaultAddress"]["id"] == source_address
+    # The source's email does not follow it onto the survivor.
+    found = shop.graphql(
+        'query { customerByIdentifier(identifier: {emailAddress: "one@example.com"}) { id } }'
+    )["data"]["customerByIdentifier"]
+    assert found is None
