@@ -178,3 +178,10 @@ class GroupSetCreateSerializer(serializers.Serializer):
         ):
             raise serializers.ValidationError("Give built_in, or name, slug and groups.")
         return data
+
+
+class TemplateApplySerializer(serializers.Serializer):
+    template = serializers.CharField()
+    params = serializers.DictField(required=False, default=dict)
+    shop_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    one_per_shop = serializers.BooleanField(default=True)

@@ -82,6 +82,7 @@ class SegmentViewSet(
         "restore": Permission.EDIT_SEGMENTS,
         "refresh": Permission.EDIT_SEGMENTS,
         "snapshots": Permission.EDIT_SEGMENTS,
+        "apply_template": Permission.EDIT_SEGMENTS,
     }
 
     def scoped_queryset(self):
@@ -189,6 +190,49 @@ class SegmentViewSet(
                 "removes": preview.removes,
             }
         )
+
+    @action(detail=False, methods=["get"])
+    def templates(self, request, *args, **kwargs):
+        """The library of ready segments with their parameters."""
+        from segments.templates import LIBRARY
+
+        return Response(
+            [
+                {
+                    "key": t.key,
+                    "name": t.name,
+                    "description": t.description,
+                    "query": t.query,
+                    "parameters": [
+                        {"name": p.name, "kind": p.kind, "default": p.default} for p in t.parameters
+                    ],
+                }
+                for t in LIBRARY.values()
+            ]
+        )
+
+    @action(detail=False, methods=["post"], url_path="templates/apply")
+    def apply_template(self, request, *args, **kwargs):
+        """Create segments from a template for many shops at once (one per shop by default)."""
+        body = s.TemplateApplySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            made = svc.segment_template_apply(
+                agency=self.tenant.agency,
+                template_key=data["template"],
+                params=data["params"],
+                shop_ids=data["shop_ids"],
+                one_per_shop=data["one_per_shop"],
+                actor=self.tenant.actor,
+            )
+        except SegmentQueryError as error:
+            return _query_error(error)
+        except selectors.UnknownShops as error:
+            return _shop_error(error)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        return Response(s.SegmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])
     def members(self, request, *args, **kwargs):

@@ -5,6 +5,7 @@ from segments.services.definitions import (
     segment_create,
     segment_delete,
     segment_restore,
+    segment_template_apply,
     segment_update,
 )
 from segments.services.groups import (
@@ -31,6 +32,7 @@ __all__ = [
     "segment_delete",
     "segment_refresh",
     "segment_restore",
+    "segment_template_apply",
     "segment_update",
     "snapshot_create",
 ]

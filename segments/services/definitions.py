@@ -201,3 +201,49 @@ def segment_delete(*, agency: Agency, segment_id: int, actor: Actor = SYSTEM_ACT
         **actor.audit_kwargs(),
     )
     segment.delete()
+
+
+@transaction.atomic
+def segment_template_apply(
+    *,
+    agency: Agency,
+    template_key: str,
+    params: dict | None = None,
+    shop_ids=(),
+    one_per_shop: bool = True,
+    name: str | None = None,
+    actor: Actor = SYSTEM_ACTOR,
+) -> list[Segment]:
+    """Create segments from a library template for many shops at once: one segment per shop
+    (named "<name> · <shop>") or one segment over all of them. All or nothing."""
+    from segments.templates import LIBRARY, render
+
+    template = LIBRARY.get(template_key)
+    if template is None:
+        raise ValidationError({"template": f"No template {template_key!r}."})
+    query = render(template, params)
+    shops = scope_shops(agency=agency, all_shops=not shop_ids, shop_ids=shop_ids)
+    base = name or template.name
+    if not one_per_shop:
+        return [
+            segment_create(
+                agency=agency,
+                name=base,
+                query=query,
+                all_shops=not shop_ids,
+                shop_ids=[s.pk for s in shops],
+                description=template.description,
+                actor=actor,
+            )
+        ]
+    return [
+        segment_create(
+            agency=agency,
+            name=f"{base} · {shop.domain}",
+            query=query,
+            shop_ids=[shop.pk],
+            description=template.description,
+            actor=actor,
+        )
+        for shop in shops
+    ]

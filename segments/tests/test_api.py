@@ -186,3 +186,22 @@ def test_another_agency_sees_nothing(world):
         ).status_code
         == 400
     )
+
+
+def test_templates_over_the_api(world):
+    _, shops, _, client, reader = world
+    listed = reader.get("/api/v1/segments/templates/").json()
+    assert {"lapsed", "tagged", "never-ordered"} <= {t["key"] for t in listed}
+    made = client.post(
+        "/api/v1/segments/templates/apply/",
+        {"template": "lapsed", "params": {"days": 60}, "shop_ids": [s.pk for s in shops]},
+        format="json",
+    )
+    assert made.status_code == 201 and len(made.json()) == 2
+    assert made.json()[0]["query"] == "number_of_orders >= 1 AND last_order_date < -60d"
+    bad = client.post(
+        "/api/v1/segments/templates/apply/",
+        {"template": "lapsed", "params": {"days": "x"}},
+        format="json",
+    )
+    assert bad.status_code == 400 and "days" in bad.json()["error"]["fields"]
