@@ -1,0 +1,200 @@
+"""Blocking keys: which duplicates meet through which key, the share cap, incremental == full."""
+
+import pytest
+
+from customers.models import Customer, CustomerAddress
+from customers.privacy import customer_redact
+from customers.tests.test_privacy import MARKERS, mirrored, personal_data_hits  # noqa: F401
+from merges.detection.blocking import (
+    MAX_KEY_SHARE,
+    blocking_keys_rebuild,
+    blocking_keys_refresh,
+    candidate_pairs,
+    candidates_of,
+)
+from merges.detection.keys import blocking_keys
+from merges.detection.normalize import match_fields
+from merges.models import BlockingKey
+from tenants.tests.factories import agency_factory, shop_factory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop():
+    return shop_factory(agency=agency_factory(), country_code="GB")
+
+
+def customer(shop, n: int, *, address1: str = "", postcode: str = "", **fields) -> Customer:
+    row = Customer.all_shops.create(
+        shop=shop, shopify_id=n, gid=f"gid://shopify/Customer/{n}", **fields
+    )
+    if address1 or postcode:
+        CustomerAddress.all_shops.create(
+            shop=shop,
+            customer=row,
+            shopify_id=n,
+            is_default=True,
+            address1=address1,
+            zip=postcode,
+            country_code="GB",
+        )
+        Customer.all_shops.filter(pk=row.pk).update(
+            default_address_zip=postcode, default_address_country_code="GB"
+        )
+    return row
+
+
+def pairs(shop) -> set[tuple[int, int]]:
+    return {tuple(p) for p in candidate_pairs(shop_id=shop.id).tolist()}
+
+
+def keys_of(**fields) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for key_type, value in blocking_keys(match_fields(customer_id=1, **fields)):
+        found.setdefault(key_type, set()).add(value)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "key_type"),
+    [
+        ({"email": "ann.lee@gmail.com"}, {"email": "annlee@gmial.com"}, "email"),
+        ({"email": "ann.lee77@gmail.com"}, {"email": "ann.lee77@web.de"}, "email_local"),
+        ({"phone": "+44 20 7946 0958"}, {"phone": "020 7946 0958", "country_code": "GB"}, "phone"),
+        ({"phone": "+44 20 7946 0958"}, {"phone": "20 7946 0958"}, "phone_last9"),
+        (
+            {"first_name": "Catherine", "last_name": "Smyth"},
+            {"first_name": "C.", "last_name": "Smith"},
+            "sound_initial",
+        ),
+        (
+            {"first_name": "Maria", "last_name": "Jose"},
+            {"first_name": "Jose", "last_name": "Maria"},
+            "name_pair",
+        ),
+        (
+            {"first_name": "Jan", "last_name": "van den Broek"},
+            {"first_name": "Jan", "last_name": "Vandenbroek"},
+            "name_pair",
+        ),
+        (
+            {"first_name": "Ana", "last_name": "García López"},
+            {"first_name": "Ana", "last_name": "García"},
+            "name_pair",
+        ),
+        (
+            {"first_name": "Jörg", "last_name": "Müller"},
+            {"first_name": "Joerg", "last_name": "Mueller"},
+            "name_pair",
+        ),
+        (
+            {"first_name": "Bob", "last_name": "Stone"},
+            {"first_name": "Robert", "last_name": "Stone"},
+            "formal_pair",
+        ),
+        (
+            {"address1": "Flat 4, 12 Baker St", "postcode": "SW1A 1AA"},
+            {"address1": "12 Baker Street", "postcode": "sw1a1aa"},
+            "postcode_house",
+        ),
+        ({"address1": "Hauptstraße 5"}, {"address1": "Hauptstr. 5"}, "street_house"),
+    ],
+)
+def test_duplicates_share_a_key_of_the_expected_type(one, other, key_type):
+    shared = keys_of(**one).get(key_type, set()) & keys_of(**other).get(key_type, set())
+    assert shared, (keys_of(**one), keys_of(**other))
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (
+            {"address1": "12 Baker Street", "postcode": "NW1 6XE"},
+            {"address1": "21 Baker Street", "postcode": "NW1 6XE"},
+        ),
+        ({"email": "info@shop-a.com"}, {"email": "info@shop-b.com"}),  # generic local: no key
+        (
+            {"first_name": "John", "last_name": "Smith"},
+            {"first_name": "Joan", "last_name": "Smithers"},
+        ),
+    ],
+)
+def test_different_people_share_no_key(one, other):
+    assert not (
+        blocking_keys(match_fields(customer_id=1, **one))
+        & blocking_keys(match_fields(customer_id=2, **other))
+    )
+
+
+def test_full_scan_pairs_and_share_cap(shop):
+    ann = customer(shop, 1, first_name="Ann", last_name="Lee", email="ann.lee@gmail.com")
+    ann2 = customer(shop, 2, first_name="Anne", last_name="Lee", email="annlee@gmial.com")
+    bob = customer(shop, 3, first_name="Bob", last_name="Stone", phone="+44 20 7946 0958")
+    robert = customer(
+        shop, 4, first_name="Robert", last_name="Stone", address1="1 High St", postcode="AB1 2CD"
+    )
+    # The store's own phone typed by many guests: the key is skipped, they are not all paired.
+    guests = [
+        customer(
+            shop, 100 + i, first_name=f"Guest{i}", last_name=f"Buyer{i}", phone="+44 20 7000 0000"
+        )
+        for i in range(MAX_KEY_SHARE + 1)
+    ]
+    gone = customer(shop, 5, first_name="Ann", last_name="Lee", email="ann.lee@gmail.com")
+    Customer.all_shops.filter(pk=gone.pk).update(redacted_at="2026-01-01T00:00:00Z")
+
+    written = blocking_keys_rebuild(shop_id=shop.id)
+
+    assert written == BlockingKey.all_shops.filter(shop=shop).count() > 0
+    assert not BlockingKey.all_shops.filter(customer=gone).exists()
+    found = pairs(shop)
+    assert (ann.id, ann2.id) in found and (bob.id, robert.id) in found
+    assert not any(a in {g.id for g in guests} and b in {g.id for g in guests} for a, b in found)
+    assert candidates_of(shop_id=shop.id, customer_id=ann.id) == [ann2.id]
+    assert candidates_of(shop_id=shop.id, customer_id=guests[0].id) == []
+
+
+def test_incremental_refresh_equals_full_scan(shop):
+    ann = customer(shop, 1, first_name="Ann", last_name="Lee", email="ann.lee@gmail.com")
+    other = customer(shop, 2, first_name="Zed", last_name="Quill", email="zed@example.org")
+    customer(
+        shop, 3, first_name="Zed", last_name="Quillan", address1="7 Mill Lane", postcode="AB1 2CD"
+    )
+    blocking_keys_rebuild(shop_id=shop.id)
+
+    Customer.all_shops.filter(pk=other.pk).update(first_name="Ann", last_name="Lee")
+    blocking_keys_refresh(shop_id=shop.id, customer_ids=[other.id])
+    incremental_keys = set(
+        BlockingKey.all_shops.filter(shop=shop).values_list("customer_id", "key_type", "key_value")
+    )
+    incremental = candidates_of(shop_id=shop.id, customer_id=other.id)
+
+    blocking_keys_rebuild(shop_id=shop.id)
+    assert (
+        set(
+            BlockingKey.all_shops.filter(shop=shop).values_list(
+                "customer_id", "key_type", "key_value"
+            )
+        )
+        == incremental_keys
+    )
+    assert incremental == candidates_of(shop_id=shop.id, customer_id=other.id) == [ann.id]
+
+
+def test_keys_are_per_shop(shop):
+    other_shop = shop_factory(agency=agency_factory(), country_code="GB")
+    mine = customer(shop, 1, first_name="Ann", last_name="Lee")
+    customer(other_shop, 1, first_name="Ann", last_name="Lee")
+    blocking_keys_rebuild(shop_id=shop.id)
+    blocking_keys_rebuild(shop_id=other_shop.id)
+    assert candidates_of(shop_id=shop.id, customer_id=mine.id) == []
+    assert pairs(shop) == set()
+
+
+def test_redacted_customer_leaves_no_keys(shop, mirrored):  # noqa: F811
+    blocking_keys_rebuild(shop_id=mirrored.shop_id)
+    assert BlockingKey.all_shops.filter(customer=mirrored).exists()
+    customer_redact(shop=mirrored.shop, shopify_customer_id=77)
+    assert not BlockingKey.all_shops.filter(customer=mirrored).exists()
+    assert not [hit for hit in personal_data_hits(MARKERS) if hit[0] == BlockingKey._meta.db_table]
