@@ -66,6 +66,9 @@ class Person:
     show_name: bool = True  # newsletter sign-ups often leave the name empty
     state_hint: str | None = None  # forces the account state (guest checkouts are DISABLED)
     order_scale: float = 1.0
+    # Products this person keeps buying; shared by all their profiles (copy() keeps the list),
+    # so order history is a weak signal that two profiles are one person.
+    favourites: list[int] = field(default_factory=list)
 
     def copy(self) -> "Person":
         return replace(self, addresses=[replace(a) for a in self.addresses])

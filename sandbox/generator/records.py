@@ -325,6 +325,9 @@ class RecordRenderer:
             return []
         cat = self.catalogue
         cumulative, top = cat.cumulative, cat.cumulative[-1]
+        favourites = person.favourites
+        if not favourites:
+            favourites.extend(bisect(cumulative, rng.random() * top) for _ in range(3))
         span = max(self.now - created, 3600)
         times = [
             created + between(rng, 60, 3600 - 1)
@@ -337,7 +340,12 @@ class RecordRenderer:
         for placed in times:
             placed = min(placed, self.now)
             n_lines = 1 if rng.random() < 0.5 else (2 if rng.random() < 0.6 else between(rng, 3, 6))
-            products = [bisect(cumulative, rng.random() * top) for _ in range(n_lines)]
+            products = [
+                pick(rng, favourites)
+                if rng.random() < 0.4
+                else bisect(cumulative, rng.random() * top)
+                for _ in range(n_lines)
+            ]
             lines = []
             cents = 0
             for product in products:

@@ -358,3 +358,24 @@ def test_email_typos_are_one_keystroke_away(local):
         typo = typo_local(rng, local)
         assert typo != local and OSA.distance(typo, local) == 1
         assert not typo.startswith(".") and ".." not in typo
+
+
+def test_profiles_of_one_person_tend_to_buy_the_same_products(corrupted):
+    """A weak order-history signal: shared products are likelier within a cluster than between
+    random customers."""
+    by_id, _, original_of = corrupted
+
+    def products(record):
+        return {line["productId"] for order in record["orders"] for line in order["lineItems"]}
+
+    buyers = [
+        dup for dup, original in original_of.items() if products(by_id[dup]) and products(original)
+    ]
+    same_person = sum(bool(products(by_id[dup]) & products(original_of[dup])) for dup in buyers)
+    everyone = sorted(record_id for record_id, record in by_id.items() if products(record))
+    rng = random.Random(0)
+    strangers = sum(
+        bool(products(by_id[rng.choice(everyone)]) & products(by_id[rng.choice(everyone)]))
+        for _ in buyers
+    )
+    assert same_person > strangers * 1.3
