@@ -185,3 +185,17 @@ class TemplateApplySerializer(serializers.Serializer):
     params = serializers.DictField(required=False, default=dict)
     shop_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     one_per_shop = serializers.BooleanField(default=True)
+
+
+class TemplateParameterSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    default = serializers.JSONField()
+
+
+class TemplateSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    query = serializers.CharField()
+    parameters = TemplateParameterSerializer(many=True)

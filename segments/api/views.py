@@ -3,6 +3,7 @@ group sets. Thin: validate, call a selector or service, serialise."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -22,7 +23,7 @@ from segments.models import (
     SnapshotMember,
 )
 from segments.query import SegmentQueryError, parse_query
-from tenants.api.base import TenantScopedViewSet
+from tenants.api.base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.api.exceptions import error_body
 from tenants.api.pagination import CursorPagination
 from tenants.errors import Conflict
@@ -189,26 +190,6 @@ class SegmentViewSet(
                 "adds": preview.adds,
                 "removes": preview.removes,
             }
-        )
-
-    @action(detail=False, methods=["get"])
-    def templates(self, request, *args, **kwargs):
-        """The library of ready segments with their parameters."""
-        from segments.templates import LIBRARY
-
-        return Response(
-            [
-                {
-                    "key": t.key,
-                    "name": t.name,
-                    "description": t.description,
-                    "query": t.query,
-                    "parameters": [
-                        {"name": p.name, "kind": p.kind, "default": p.default} for p in t.parameters
-                    ],
-                }
-                for t in LIBRARY.values()
-            ]
         )
 
     @action(detail=False, methods=["post"], url_path="templates/apply")
@@ -409,3 +390,26 @@ class GroupSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
             ]
         )
         return Response({"cursor": str(moves[-1]["id"] if moves else since), "moves": moves})
+
+
+class SegmentTemplatesView(TenantScopedAPIView):
+    """GET /segment-templates/: the library of ready segments with their parameters."""
+
+    @extend_schema(responses=s.TemplateSerializer(many=True))
+    def get(self, request, *args, **kwargs):
+        from segments.templates import LIBRARY
+
+        return Response(
+            [
+                {
+                    "key": t.key,
+                    "name": t.name,
+                    "description": t.description,
+                    "query": t.query,
+                    "parameters": [
+                        {"name": p.name, "kind": p.kind, "default": p.default} for p in t.parameters
+                    ],
+                }
+                for t in LIBRARY.values()
+            ]
+        )

@@ -190,7 +190,7 @@ def test_another_agency_sees_nothing(world):
 
 def test_templates_over_the_api(world):
     _, shops, _, client, reader = world
-    listed = reader.get("/api/v1/segments/templates/").json()
+    listed = reader.get("/api/v1/segment-templates/").json()
     assert {"lapsed", "tagged", "never-ordered"} <= {t["key"] for t in listed}
     made = client.post(
         "/api/v1/segments/templates/apply/",
