@@ -432,3 +432,36 @@ def test_field_overrides_shape_the_kept_customer(fast_merges):
         'query { customerByIdentifier(identifier: {emailAddress: "one@example.com"}) { id } }'
     )["data"]["customerByIdentifier"]
     assert found is None
+
+
+def test_failed_merge_webhook(sandbox_server, sandbox_store):
+    shop = sandbox_store
+    sandbox_server.control("POST", f"/_sandbox/merges/{shop.domain}/settings", {"delay": 0.5})
+    receiver = Receiver()
+    try:
+        body = shop.graphql(
+            "mutation($url: URL!) { webhookSubscriptionCreate(topic: CUSTOMERS_MERGE, "
+            "webhookSubscription: {callbackUrl: $url}) { userErrors { message } } }",
+            {"url": receiver.url},
+        )
+        assert body["data"]["webhookSubscriptionCreate"]["userErrors"] == []
+        one = customer(shop, firstName="Gone", lastName="Soon", email="a@example.com")
+        two = customer(shop, firstName="B", email="b@example.com")
+        job = merge(shop, one, two)["job"]["id"]
+        shop.delete_customer(one)
+        [delivery] = receiver.wait_for(1)
+        assert delivery["json"] == {
+            "admin_graphql_api_customer_kept_id": two,
+            "admin_graphql_api_customer_deleted_id": one,
+            "admin_graphql_api_job_id": job,
+            "status": "failed",
+            "errors": [
+                {
+                    "customer_ids": [int(one.rsplit("/", 1)[1])],
+                    "field": "deleted_at",
+                    "message": "Gone Soon has been deleted and can\u2019t be merged.",
+                }
+            ],
+        }
+    finally:
+        receiver.close()

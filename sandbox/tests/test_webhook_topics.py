@@ -280,3 +280,38 @@ def test_control_api_faults_and_delivery_log(sandbox_server, sandbox_store, rece
     assert outcomes == [("Dropped", "dropped"), ("Twice", "delivered"), ("Twice", "delivered")]
     status, body = sandbox_server.control("POST", "/_sandbox/webhooks/faults", {"explode": 1})
     assert status == 400 and "explode" in body["error"]
+
+
+def test_settings_compress_retries_and_set_the_compliance_url(sandbox_server, sandbox_store):
+    failing = Receiver(statuses=[503, 500])
+    status, before = sandbox_server.control("POST", "/_sandbox/webhooks/settings", {})
+    try:
+        status, body = sandbox_server.control(
+            "POST",
+            "/_sandbox/webhooks/settings",
+            {"timeFactor": 0.0001, "complianceUrl": failing.url},
+        )
+        assert status == 200 and body["timeFactor"] == 0.0001
+        subscribe(sandbox_store, failing, "CUSTOMERS_CREATE")
+        sandbox_store.create_customer({"firstName": "Retried"})
+        requests = failing.wait_for(3)
+        assert len({r["headers"]["x-shopify-webhook-id"] for r in requests}) == 1
+        wait_idle(sandbox_server, sandbox_store)
+        _, log = sandbox_server.control(
+            "GET", f"/_sandbox/webhooks/deliveries?shop={sandbox_store.domain}"
+        )
+        assert [e["outcome"] for e in log["deliveries"]] == ["retrying", "retrying", "delivered"]
+        path = f"/_sandbox/webhooks/{sandbox_store.domain}/shop_redact"
+        assert sandbox_server.control("POST", path, {})[0] == 200
+        assert failing.wait_for(4)[-1]["headers"]["x-shopify-topic"] == "shop/redact"
+        status, body = sandbox_server.control(
+            "POST", "/_sandbox/webhooks/settings", {"timeFactor": -1}
+        )
+        assert status == 400 and "timeFactor" in body["error"]
+    finally:
+        sandbox_server.control(
+            "POST",
+            "/_sandbox/webhooks/settings",
+            {"timeFactor": before["timeFactor"], "complianceUrl": before["complianceUrl"]},
+        )
+        failing.close()
