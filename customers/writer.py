@@ -67,15 +67,15 @@ def _guard(table: str) -> str:
     )
 
 
-def _copy_value(column: str, value: Any) -> Any:
-    return json.dumps(value) if column in JSON_COLUMNS else value
-
-
-def _copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def _copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[list[Any]]) -> None:
     names = ", ".join(columns)
+    json_positions = [i for i, c in enumerate(columns) if c in JSON_COLUMNS]
+    dumps = json.dumps
     with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([_copy_value(c, v) for c, v in zip(columns, row, strict=True)])
+            for i in json_positions:
+                row[i] = dumps(row[i])
+            copy.write_row(row)
 
 
 def _values_sql(
@@ -101,6 +101,10 @@ def _existing(table: str, shop_id: int, shopify_ids: Sequence[int]) -> set[int]:
         return {r[0] for r in cursor.fetchall()}
 
 
+def _uses_copy(rows: Sequence[Any]) -> bool:
+    return _is_postgres() and len(rows) >= COPY_THRESHOLD
+
+
 def _not_older(row: dict[str, Any], than: dict[str, Any]) -> bool:
     mine, theirs = row.get("updated_at_shopify"), than.get("updated_at_shopify")
     return mine is None or theirs is None or mine >= theirs
@@ -115,10 +119,12 @@ def _upsert(
     rows: list[dict[str, Any]],
     extra_update: str = "",
     extra_guard: str = "",
+    resolve_customer: bool = False,
 ) -> UpsertResult:
     result = UpsertResult()
     if not rows:
         return result
+    use_copy = _uses_copy(rows)
     # One row per shopify_id (a repeated id in one statement is an error): keep the newest.
     newest: dict[int, dict[str, Any]] = {}
     for row in rows:
@@ -152,7 +158,7 @@ def _upsert(
     returning = "RETURNING id, shopify_id" + (", (xmax = 0)" if postgres else "")
     existing: set[int] = set()
     with connection.cursor() as cursor:
-        if postgres and len(rows) >= COPY_THRESHOLD:
+        if use_copy:
             stage = f"_stage_{table}"
             # Dropped at commit; dropped here too when an outer transaction spans batches.
             cursor.execute(f"DROP TABLE IF EXISTS {stage}")
@@ -160,8 +166,18 @@ def _upsert(
                 f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"
             )
             _copy_rows(cursor, stage, columns, tuples)
+            selected = names
+            if resolve_customer:
+                # Link each order to its customer in SQL (unique index), not row by row in Python.
+                selected = ", ".join(
+                    "(SELECT c.id FROM customers_customer c WHERE c.shop_id = s.shop_id"
+                    " AND c.shopify_id = s.customer_shopify_id)"
+                    if column == "customer_id"
+                    else f"s.{column}"
+                    for column in columns
+                )
             cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} WHERE true {conflict} {returning}"
+                f"INSERT INTO {table} ({names}) SELECT {selected} FROM {stage} s WHERE true {conflict} {returning}"
             )
         else:
             if not postgres:
@@ -288,9 +304,14 @@ def orders_upsert(
     """Upsert order rows, linking each to its customer's local id when the mirror holds it."""
     if not rows:
         return UpsertResult()
-    customer_ids = customer_local_ids(
-        shop_id=shop_id,
-        shopify_ids={r["customer_shopify_id"] for r in rows if r["customer_shopify_id"]},
+    in_sql = _uses_copy(rows)  # then the customer is linked inside the INSERT
+    customer_ids = (
+        {}
+        if in_sql
+        else customer_local_ids(
+            shop_id=shop_id,
+            shopify_ids={r["customer_shopify_id"] for r in rows if r["customer_shopify_id"]},
+        )
     )
     stamped = [
         {**row, "customer_id": customer_ids.get(row["customer_shopify_id"]), "deleted_at": None}
@@ -305,6 +326,7 @@ def orders_upsert(
         defaults=ORDER_DEFAULTS,
         shop_id=shop_id,
         rows=stamped,
+        resolve_customer=in_sql,
     )
     if sync_run_id is not None and result.skipped:
         marks = ", ".join(["%s"] * len(result.skipped))

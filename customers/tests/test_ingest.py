@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.db import models
 
 from customers.ingest import BulkIngest
 from customers.models import Customer, CustomerAddress, Order
@@ -207,3 +208,14 @@ def test_large_batches_take_the_copy_path_with_the_same_result(shop):
     customer = Customer.all_shops.get(shop=shop, shopify_id=401)
     assert customer.tags == ["VIP", "newsletter"] and customer.merge_blockers == []
     assert customer.email_marketing_updated_at.year == 2024
+
+
+def test_orders_in_copy_batches_are_linked_to_their_customers_in_sql(shop):
+    customers = [customer_line(n) for n in range(1, 251)]
+    orders = [order_line(5000 + n, n, "1.00") for n in range(1, 251)] + [
+        order_line(9999, 4242, "1.00")
+    ]
+    BulkIngest(shop_id=shop.id, batch_size=1000).consume(jsonl(*customers, *orders))
+    linked = Order.all_shops.filter(shop=shop, customer__shopify_id=models.F("customer_shopify_id"))
+    assert linked.count() == 250
+    assert Order.all_shops.get(shop=shop, shopify_id=9999).customer_id is None

@@ -1,0 +1,261 @@
+"""Full-sync ingest benchmark: bulk JSONL -> PostgreSQL, end to end, against a naive baseline.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientele_bench \\
+        .venv/bin/python -m bench.ingest --customers 1000000
+
+1. Writes two Shopify bulk-operation exports (customers + address children; orders + line-item
+   children, `__parentId` lines as Shopify emits them) from the sandbox generator, cached in
+   --workdir. Generation is not timed.
+2. In a fresh subprocess (so peak RSS is the ingest's own): `customers.sync.shop_full_sync` for a
+   new shop reading those files through `FileSource`: the production path (streaming parse,
+   mapping and matching keys, COPY + INSERT ... ON CONFLICT, checkpoints, tombstones, aggregates).
+3. In another subprocess: a naive baseline doing the same mapping with Django `bulk_create`
+   (batches of 1000, no upsert, no checkpoint) over the first --baseline-customers customers.
+Prints customers/second, orders/second, peak RSS, and the speed ratio.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHOP = "bench-ingest.myshopify.com"
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _gid(kind: str, value) -> str:
+    return value if str(value).startswith("gid://") else f"gid://shopify/{kind}/{value}"
+
+
+def write_exports(customers: int, workdir: Path, seed: int) -> dict[str, str]:
+    """Bulk JSONL files for `customers` generated customers (reused when already there)."""
+    from sandbox.generator import generate_customers
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "customers": workdir / f"customers-{customers}-{seed}.jsonl",
+        "orders": workdir / f"orders-{customers}-{seed}.jsonl",
+    }
+    if all(p.exists() for p in paths.values()):
+        return {k: str(v) for k, v in paths.items()}
+    started = time.perf_counter()
+    dumps = json.dumps
+    with open(paths["customers"], "w") as cout, open(paths["orders"], "w") as oout:
+        for record in generate_customers(shop_domain=SHOP, count=customers, seed=seed):
+            customer_gid = record["id"]
+            orders = record.pop("orders", None) or []
+            addresses = record.pop("addresses", None) or []
+            blockers = record.pop("mergeBlockers", None) or {}
+            default_id = record.pop("defaultAddressId", None)
+            record["defaultAddress"] = {"id": default_id} if default_id else None
+            counted = [o for o in orders if not o.get("cancelledAt") and not o.get("test")]
+            record["numberOfOrders"] = str(len(counted))
+            record["amountSpent"] = {
+                "amount": f"{sum(float(o['totalPrice']) for o in counted):.2f}",
+                "currencyCode": orders[0]["currencyCode"] if orders else "EUR",
+            }
+            record["mergeable"] = {"isMergeable": not any(blockers.values()), "errorFields": []}
+            cout.write(dumps(record) + "\n")
+            for address in addresses:
+                cout.write(dumps({**address, "__parentId": customer_gid}) + "\n")
+            for order in orders:
+                items = order.pop("lineItems", None) or []
+                total, currency = order.pop("totalPrice"), order.pop("currencyCode")
+                order["currentTotalPriceSet"] = {
+                    "shopMoney": {"amount": total, "currencyCode": currency}
+                }
+                order["customer"] = {"id": customer_gid}
+                order.setdefault("updatedAt", order.get("processedAt"))
+                oout.write(dumps(order) + "\n")
+                order_gid = order["id"]
+                for item in items:
+                    line = {
+                        "id": item["id"],
+                        "quantity": item.get("quantity", 1),
+                        "product": {
+                            "id": _gid("Product", item["productId"]),
+                            "tags": item.get("productTags") or [],
+                        },
+                        "__parentId": order_gid,
+                    }
+                    oout.write(dumps(line) + "\n")
+    print(
+        f"exports written in {time.perf_counter() - started:.0f}s: {paths['customers']}, {paths['orders']}"
+    )
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def _fresh_shop(domain: str):
+    from tenants.models import Agency, Shop
+
+    Shop.objects.filter(domain=domain).delete()
+    agency, _ = Agency.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    return Shop.objects.create(
+        agency=agency, domain=domain, access_token="shpat_bench", country_code="DE"
+    )
+
+
+def run_sync(paths: dict[str, str], batch_size: int) -> dict:
+    _django()
+    from customers.models import Customer, Order
+    from customers.sources import FileSource
+    from customers.sync import shop_full_sync
+
+    shop = _fresh_shop("bench-sync.myshopify.com")
+    started = time.perf_counter()
+    run = shop_full_sync(shop_id=shop.id, source=FileSource(paths), batch_size=batch_size)
+    seconds = time.perf_counter() - started
+    customers = Customer.all_shops.filter(shop=shop).count()
+    orders = Order.all_shops.filter(shop=shop).count()
+    return {
+        "status": run.status,
+        "customers": customers,
+        "orders": orders,
+        "seconds": seconds,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def run_baseline(paths: dict[str, str], limit: int) -> dict:
+    """Same mapping, plain ORM bulk_create: what a first implementation would do."""
+    _django()
+    from customers.mapping import (
+        address_from_graphql,
+        customer_from_graphql,
+        gid_id,
+        order_from_graphql,
+    )
+    from customers.models import Customer, CustomerAddress, Order
+
+    shop = _fresh_shop("bench-naive.myshopify.com")
+    started = time.perf_counter()
+    ids: dict[int, int] = {}
+
+    def flush_customers(pending):
+        objects = [Customer(shop=shop, **row) for row, _ in pending]
+        Customer.all_shops.bulk_create(objects, batch_size=1000)
+        addresses = []
+        for customer, (_row, rows) in zip(objects, pending, strict=True):
+            ids[customer.shopify_id] = customer.id
+            addresses += [CustomerAddress(shop=shop, customer=customer, **a) for a in rows]
+        CustomerAddress.all_shops.bulk_create(addresses, batch_size=1000)
+
+    pending, current, count = [], None, 0
+    with open(paths["customers"], "rb") as handle:
+        for raw in handle:
+            node = json.loads(raw)
+            if "__parentId" in node:
+                current[1].append(address_from_graphql(node))
+                continue
+            if current is not None:
+                pending.append(
+                    customer_from_graphql(current[0], addresses=current[1], shop_country="DE")
+                )
+            count += 1
+            if count > limit:
+                current = None
+                break
+            current = (node, [])
+            if len(pending) >= 1000:
+                flush_customers(pending)
+                pending = []
+    if current is not None:
+        pending.append(customer_from_graphql(current[0], addresses=current[1], shop_country="DE"))
+    flush_customers(pending)
+    customers = len(ids)
+
+    orders, batch, current = 0, [], None
+    with open(paths["orders"], "rb") as handle:
+        for raw in handle:
+            node = json.loads(raw)
+            if "__parentId" in node:
+                current[1].append(node)
+                continue
+            if current is not None and gid_id(current[0]["customer"]["id"]) in ids:
+                batch.append(order_from_graphql(current[0], line_items=current[1]))
+            current = (node, [])
+            if len(batch) >= 1000:
+                Order.all_shops.bulk_create(
+                    [
+                        Order(shop=shop, customer_id=ids.get(r["customer_shopify_id"]), **r)
+                        for r in batch
+                    ]
+                )
+                orders += len(batch)
+                batch = []
+    if current is not None and gid_id(current[0]["customer"]["id"]) in ids:
+        batch.append(order_from_graphql(current[0], line_items=current[1]))
+    Order.all_shops.bulk_create(
+        [Order(shop=shop, customer_id=ids.get(r["customer_shopify_id"]), **r) for r in batch]
+    )
+    orders += len(batch)
+    seconds = time.perf_counter() - started
+    return {
+        "customers": customers,
+        "orders": orders,
+        "seconds": seconds,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def _subprocess(phase: str, args) -> dict:
+    command = [sys.executable, "-m", "bench.ingest", "--phase", phase, "--customers", str(args.customers),
+               "--workdir", args.workdir, "--seed", str(args.seed), "--batch-size", str(args.batch_size),
+               "--baseline-customers", str(args.baseline_customers)]  # fmt: skip
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--baseline-customers", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", default="/tmp/clientele-bench")
+    parser.add_argument("--phase", choices=["all", "sync", "baseline"], default="all")
+    args = parser.parse_args()
+    if args.phase == "all":
+        from django.core.management import call_command
+
+        paths = write_exports(args.customers, Path(args.workdir), args.seed)
+        _django()
+        call_command("migrate", verbosity=0)
+        sync = _subprocess("sync", args)
+        baseline = _subprocess("baseline", args)
+        sync_rate = sync["customers"] / sync["seconds"]
+        base_rate = baseline["customers"] / baseline["seconds"]
+        print(f"exports: {paths['customers']} ({os.path.getsize(paths['customers']) / 2**20:.0f} MiB), "
+              f"{paths['orders']} ({os.path.getsize(paths['orders']) / 2**20:.0f} MiB)")  # fmt: skip
+        print(f"full sync : {sync['customers']:,} customers + {sync['orders']:,} orders in {sync['seconds']:.1f}s "
+              f"= {sync_rate:,.0f} customers/s ({sync['orders'] / sync['seconds']:,.0f} orders/s), "
+              f"peak RSS {sync['peak_rss_mib']:.0f} MiB, status {sync['status']}")  # fmt: skip
+        print(f"bulk_create: {baseline['customers']:,} customers + {baseline['orders']:,} orders in "
+              f"{baseline['seconds']:.1f}s = {base_rate:,.0f} customers/s, peak RSS {baseline['peak_rss_mib']:.0f} MiB")  # fmt: skip
+        print(f"ratio: full sync is {sync_rate / base_rate:.2f}x the naive bulk_create rate")
+        return
+    paths = write_exports(args.customers, Path(args.workdir), args.seed)
+    result = (
+        run_sync(paths, args.batch_size)
+        if args.phase == "sync"
+        else run_baseline(paths, args.baseline_customers)
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

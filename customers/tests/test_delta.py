@@ -1,0 +1,34 @@
+"""The scheduled delta: customers changed after the high-water mark are re-read from Shopify."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from customers.models import Customer, SyncRun
+from customers.sync import shop_delta_sync
+from customers.tests.sandbox_compare import mirror_differences, shop_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_delta_heals_missed_webhooks_and_advances_the_high_water_mark(sandbox_store):
+    shop = shop_for(sandbox_store, country_code="DE")
+    # An earlier full sync of an empty store set the mark.
+    SyncRun.all_shops.create(
+        shop=shop, kind="full", status="succeeded", high_water_mark=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    ada = sandbox_store.create_customer(
+        {"firstName": "Ada", "email": "ada@example.com", "tags": ["vip"]}
+    )
+    sandbox_store.create_customer({"firstName": "Bob", "email": "bob@example.com"})
+
+    first = shop_delta_sync(shop_id=shop.id)
+    assert first.status == SyncRun.Status.SUCCEEDED and first.records_created == 2
+    assert mirror_differences(shop, sandbox_store.store) == []
+
+    sandbox_store.update_customer(ada["id"], {"lastName": "Lovelace"})
+    second = shop_delta_sync(shop_id=shop.id)
+    assert second.high_water_mark >= first.high_water_mark
+    assert second.records_updated >= 1
+    assert Customer.all_shops.get(shop=shop, gid=ada["id"]).last_name == "Lovelace"
+    assert mirror_differences(shop, sandbox_store.store) == []
