@@ -99,6 +99,20 @@ def _django():
     django.setup()
 
 
+def _backend_cpu_seconds() -> float:
+    """CPU time of this connection's PostgreSQL backend (same machine): /proc/<pid>/stat."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _fresh_shop(domain: str):
     from tenants.models import Agency, Shop
 
@@ -116,9 +130,10 @@ def run_sync(paths: dict[str, str], batch_size: int) -> dict:
     from customers.sync import shop_full_sync
 
     shop = _fresh_shop("bench-sync.myshopify.com")
-    started = time.perf_counter()
+    db_cpu, cpu, started = _backend_cpu_seconds(), time.process_time(), time.perf_counter()
     run = shop_full_sync(shop_id=shop.id, source=FileSource(paths), batch_size=batch_size)
     seconds = time.perf_counter() - started
+    cpu, db_cpu = time.process_time() - cpu, _backend_cpu_seconds() - db_cpu
     customers = Customer.all_shops.filter(shop=shop).count()
     orders = Order.all_shops.filter(shop=shop).count()
     return {
@@ -126,6 +141,8 @@ def run_sync(paths: dict[str, str], batch_size: int) -> dict:
         "customers": customers,
         "orders": orders,
         "seconds": seconds,
+        "python_cpu": cpu,
+        "postgres_cpu": db_cpu,
         "peak_rss_mib": peak_rss_mib(),
     }
 
@@ -142,7 +159,7 @@ def run_baseline(paths: dict[str, str], limit: int) -> dict:
     from customers.models import Customer, CustomerAddress, Order
 
     shop = _fresh_shop("bench-naive.myshopify.com")
-    started = time.perf_counter()
+    db_cpu, cpu, started = _backend_cpu_seconds(), time.process_time(), time.perf_counter()
     ids: dict[int, int] = {}
 
     def flush_customers(pending):
@@ -204,10 +221,13 @@ def run_baseline(paths: dict[str, str], limit: int) -> dict:
     )
     orders += len(batch)
     seconds = time.perf_counter() - started
+    cpu, db_cpu = time.process_time() - cpu, _backend_cpu_seconds() - db_cpu
     return {
         "customers": customers,
         "orders": orders,
         "seconds": seconds,
+        "python_cpu": cpu,
+        "postgres_cpu": db_cpu,
         "peak_rss_mib": peak_rss_mib(),
     }
 
@@ -246,6 +266,11 @@ def main() -> None:
               f"peak RSS {sync['peak_rss_mib']:.0f} MiB, status {sync['status']}")  # fmt: skip
         print(f"bulk_create: {baseline['customers']:,} customers + {baseline['orders']:,} orders in "
               f"{baseline['seconds']:.1f}s = {base_rate:,.0f} customers/s, peak RSS {baseline['peak_rss_mib']:.0f} MiB")  # fmt: skip
+        for name, result in (("full sync", sync), ("bulk_create", baseline)):
+            busy = result["python_cpu"] + result["postgres_cpu"]
+            print(f"{name} CPU: python {result['python_cpu']:.1f}s + postgres {result['postgres_cpu']:.1f}s"
+                  f" = {result['customers'] / busy:,.0f} customers per CPU-second "
+                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
         print(f"ratio: full sync is {sync_rate / base_rate:.2f}x the naive bulk_create rate")
         return
     paths = write_exports(args.customers, Path(args.workdir), args.seed)
