@@ -13,6 +13,7 @@ GET    /_sandbox/stores/{shop}/customers/{id}    PATCH, DELETE the same
 POST   /_sandbox/stores/{shop}/orders            {"customerId", "lineItems", "totalPrice", ...} -> 201
 GET    /_sandbox/stores/{shop}/orders/{id}
 POST   /_sandbox/stores/{shop}/orders/{id}/cancel
+DELETE /_sandbox/stores/{shop}/orders/{id}       delete an order (orders/delete webhook)
 GET    /_sandbox/faults                          POST (add one), DELETE (clear)
 GET    /_sandbox/requests                        the last API requests
 POST   /_sandbox/reset                           remove every store, token and fault
@@ -302,6 +303,9 @@ def _orders(request: Request, store: Store, rest: list[str], method: str) -> Res
     order_id = parse_gid(unquote(rest[0]), "Order")
     if rest[1:] == ["cancel"] and method == "POST":
         return json_response(order_to_seed(store.cancel_order(order_id)))
+    if not rest[1:] and method == "DELETE":
+        store.delete_order(order_id)
+        return json_response({"deleted": f"gid://shopify/Order/{order_id}"})
     order = store.orders.get(order_id)
     if order is None:
         raise HttpError(404, f"order {order_id} does not exist in {store.domain}")

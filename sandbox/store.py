@@ -332,6 +332,7 @@ CHANGE_KINDS = (
     "order.created",
     "order.updated",
     "order.cancelled",
+    "order.deleted",
     "store.created",
     "store.deleted",
 )
@@ -599,6 +600,30 @@ class Store:
             changes = [Change("order.cancelled", self, order=order, customer_id=order.customer_id)]
             customer = self.customers.get(order.customer_id) if order.customer_id else None
             if customer is not None:
+                self._touch(customer)
+                changes.append(
+                    Change(
+                        "customer.updated",
+                        self,
+                        customer=customer,
+                        customer_id=customer.id,
+                        fields=("numberOfOrders", "amountSpent", "lastOrder"),
+                    )
+                )
+        self._notify(changes)
+        return order
+
+    def delete_order(self, order_id: int) -> Order:
+        """The merchant deletes an order: it leaves the store and its customer's history."""
+        with self.lock:
+            order = self.orders.pop(order_id, None)
+            if order is None:
+                raise SandboxError(f"order {order_id} does not exist in {self.domain}")
+            self.generation += 1
+            changes = [Change("order.deleted", self, order=order, customer_id=order.customer_id)]
+            customer = self.customers.get(order.customer_id) if order.customer_id else None
+            if customer is not None:
+                customer.orders = [kept for kept in customer.orders if kept.id != order_id]
                 self._touch(customer)
                 changes.append(
                     Change(
