@@ -315,3 +315,26 @@ def test_settings_compress_retries_and_set_the_compliance_url(sandbox_server, sa
             {"timeFactor": before["timeFactor"], "complianceUrl": before["complianceUrl"]},
         )
         failing.close()
+
+
+def test_order_delete_webhook_and_reads(sandbox_server, sandbox_store, receiver):
+    subscribe(sandbox_store, receiver, "ORDERS_DELETE", "CUSTOMERS_UPDATE")
+    ada = sandbox_store.create_customer({"firstName": "Ada", "email": "ada@example.com"})
+    order = sandbox_store.place_order(ada["id"], totalPrice="20.00")["id"]
+    receiver.wait_for(1)  # customers/update for the order placed
+    status, body = sandbox_server.control(
+        "DELETE", f"/_sandbox/stores/{sandbox_store.domain}/orders/{order.rsplit('/', 1)[1]}"
+    )
+    assert status == 200 and body == {"deleted": order}
+    requests = receiver.wait_for(3)
+    deleted = next(r for r in requests if r["headers"]["x-shopify-topic"] == "orders/delete")
+    assert deleted["json"] == {"id": int(order.rsplit("/", 1)[1])}
+    read = sandbox_store.graphql(
+        "query($o: ID!, $c: ID!) { order(id: $o) { id } customer(id: $c) { numberOfOrders } }",
+        {"o": order, "c": ada["id"]},
+    )["data"]
+    assert read == {"order": None, "customer": {"numberOfOrders": "0"}}
+    status, body = sandbox_server.control(
+        "DELETE", f"/_sandbox/stores/{sandbox_store.domain}/orders/{order.rsplit('/', 1)[1]}"
+    )
+    assert status == 400 and "does not exist" in body["error"]
