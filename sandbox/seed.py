@@ -661,7 +661,8 @@ def load_records(
     loaded = 0
     sandbox = store.sandbox
     # Ids are reserved once at the end (not per record); other stores wait for the load.
-    with sandbox.lock, store.lock:
+    # Lock order everywhere: a store's lock before the sandbox's.
+    with store.lock, sandbox.lock:
         sandbox._deferred_max = 0
         try:
             for position, item in enumerate(records, start=1):

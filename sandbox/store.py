@@ -165,13 +165,32 @@ class Address:
 
     def __init__(self, id: int, **values: Any) -> None:
         self.id = id
-        for attr in self.__slots__[:]:
-            if attr != "id":
-                setattr(self, attr, values.get(attr))
+        get = values.get
+        self.address1 = get("address1")
+        self.address2 = get("address2")
+        self.city = get("city")
+        self.company = get("company")
+        self.country_code = get("country_code")
+        self.first_name = get("first_name")
+        self.last_name = get("last_name")
+        self.phone = get("phone")
+        self.province_code = get("province_code")
+        self.zip = get("zip")
 
     def key(self) -> tuple:
         """What makes two addresses 'the same address' for de-duplication."""
-        return tuple(getattr(self, attr) for attr in self.__slots__ if attr != "id")
+        return (
+            self.address1,
+            self.address2,
+            self.city,
+            self.company,
+            self.country_code,
+            self.first_name,
+            self.last_name,
+            self.phone,
+            self.province_code,
+            self.zip,
+        )
 
 
 class LineItem:
@@ -647,7 +666,10 @@ class Store:
 
 
 class Sandbox:
-    """Every store the server holds, the app credentials, issued tokens and pending OAuth codes."""
+    """Every store the server holds, the app credentials, issued tokens and pending OAuth codes.
+
+    Lock order: a store's lock first, then the sandbox's (never the other way round).
+    """
 
     def __init__(self, *, api_key: str, api_secret: str, first_id: int = 1_000_000_001) -> None:
         self.api_key = api_key

@@ -35,6 +35,13 @@ def resolve_node(root, info, id: str):
 
 @query("nodes")
 def resolve_nodes(root, info, ids: list[str]):
+    if len(ids) > 250:
+        from graphql import GraphQLError
+
+        raise GraphQLError(
+            f"The input array size of {len(ids)} is greater than the maximum allowed of 250.",
+            extensions={"code": "MAX_INPUT_SIZE_EXCEEDED"},
+        )
     return [_checked(info, find_node(info.context.store, value)) for value in ids]
 
 

@@ -186,3 +186,18 @@ def test_customers_count_ignores_the_query_like_shopify(sandbox_store):
     assert (
         body["extensions"]["cost"]["requestedQueryCost"] == 20
     )  # 10 per customersCount (recorded)
+
+
+def test_node_and_nodes_keep_positions_for_unknown_ids(sandbox_store):
+    known = sandbox_store.create_customer({"email": "node@example.com"})["id"]
+    unknown = "gid://shopify/Customer/999999999999999"
+    body = sandbox_store.graphql(
+        "query($ids: [ID!]!, $id: ID!) { nodes(ids: $ids) { id ... on Customer { email } } node(id: $id) { __typename id } }",
+        {"ids": [unknown, known, unknown], "id": known},
+    )
+    assert body["data"]["nodes"] == [None, {"id": known, "email": "node@example.com"}, None]
+    assert body["data"]["node"] == {"__typename": "Customer", "id": known}
+    too_many = sandbox_store.graphql(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": [known] * 251}
+    )
+    assert too_many["errors"][0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"

@@ -205,74 +205,89 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+class RunningCommand:
+    """`manage.py sandbox ...` in a subprocess; its stdout read on a thread."""
+
+    def __init__(self, *arguments: str) -> None:
+        self.port = _free_port()
+        root = Path(__file__).resolve().parents[2]
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "sandbox",
+                "--port",
+                str(self.port),
+                "--issue-tokens",
+                *arguments,
+            ],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(
+            target=lambda: [self.lines.put(line) for line in self.process.stdout], daemon=True
+        ).start()
+        self.output = ""
+
+    def tokens(self, count: int, timeout: float = 120) -> dict[str, str]:
+        """Wait until the command printed `count` store URLs with their tokens."""
+        found: dict[str, str] = {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(found) < count:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            self.output += line
+            match = re.search(r"/store/(\S+)\s+token (\S+)", line)
+            if match:
+                found[match.group(1)] = match.group(2)
+        assert len(found) == count, self.output
+        return found
+
+    def graphql(self, domain: str, token: str, query: str) -> dict:
+        url = f"http://127.0.0.1:{self.port}/store/{domain}/admin/api/2025-01/graphql.json"
+        status, _, raw = http_request(
+            "POST", url, {"query": query}, {"X-Shopify-Access-Token": token}
+        )
+        assert status == 200, raw
+        return json.loads(raw)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
 @pytest.mark.slow
 def test_manage_py_sandbox_serves_a_seed_file(tmp_path):
     seed = tmp_path / "customers.jsonl"
     seed.write_text(json.dumps(DOC_EXAMPLE) + "\n", encoding="utf-8")
-    port = _free_port()
-    root = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "sandbox",
-            "--port",
-            str(port),
-            "--shops",
-            "2",
-            "--seed-file",
-            str(seed),
-            "--issue-tokens",
-        ],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    command = RunningCommand("--shops", "2", "--seed-file", str(seed))
     try:
-        # Read stdout on a thread: select() cannot see lines already in Python's buffer.
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(
-            target=lambda: [lines.put(line) for line in process.stdout], daemon=True
-        ).start()
-        output, tokens = "", {}
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(tokens) < 2:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                if process.poll() is not None:
-                    break
-                continue
-            output += line
-            match = re.search(r"/store/(\S+)\s+token (\S+)", line)
-            if match:
-                tokens[match.group(1)] = match.group(2)
-        assert set(tokens) == {"acme-1.myshopify.com", "acme-2.myshopify.com"}, output
-        assert "acme-1.myshopify.com: 1 customers, 2 orders (EUR, Europe/Berlin, CLASSIC)" in output
-        url = f"http://127.0.0.1:{port}/store/acme-1.myshopify.com/admin/api/2025-01/graphql.json"
-        status, _, raw = http_request(
-            "POST",
-            url,
-            {"query": "{ customersCount { count } shop { currencyCode } }"},
-            {"X-Shopify-Access-Token": tokens["acme-1.myshopify.com"]},
+        tokens = command.tokens(2)
+        assert set(tokens) == {"acme-1.myshopify.com", "acme-2.myshopify.com"}
+        assert (
+            "acme-1.myshopify.com: 1 customers, 2 orders (EUR, Europe/Berlin, CLASSIC)"
+            in command.output
         )
-        assert status == 200
-        assert json.loads(raw)["data"] == {
-            "customersCount": {"count": 1},
-            "shop": {"currencyCode": "EUR"},
-        }
-        url2 = f"http://127.0.0.1:{port}/store/acme-2.myshopify.com/admin/api/2025-01/graphql.json"
-        _, _, raw = http_request(
-            "POST",
-            url2,
-            {
-                "query": "{ customersCount { count } shop { currencyCode customerAccountsV2 { customerAccountsVersion } } }"
-            },
-            {"X-Shopify-Access-Token": tokens["acme-2.myshopify.com"]},
+        first = command.graphql(
+            "acme-1.myshopify.com",
+            tokens["acme-1.myshopify.com"],
+            "{ customersCount { count } shop { currencyCode } }",
         )
-        assert json.loads(raw)["data"] == {
+        assert first["data"] == {"customersCount": {"count": 1}, "shop": {"currencyCode": "EUR"}}
+        second = command.graphql(
+            "acme-2.myshopify.com",
+            tokens["acme-2.myshopify.com"],
+            "{ customersCount { count } shop { currencyCode customerAccountsV2 { customerAccountsVersion } } }",
+        )
+        assert second["data"] == {
             "customersCount": {"count": 0},
             "shop": {
                 "currencyCode": "USD",
@@ -280,8 +295,40 @@ def test_manage_py_sandbox_serves_a_seed_file(tmp_path):
             },
         }
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        command.stop()
+
+
+@pytest.mark.slow
+def test_manage_py_sandbox_generates_stores_and_ground_truth(tmp_path):
+    truth = tmp_path / "truth.json"
+    command = RunningCommand(
+        "--shops", "2", "--customers", "60", "--duplicate-rate", "0.1", "--seed", "7", "--shop-prefix", "gen",
+        "--truth-out", str(truth),
+    )  # fmt: skip
+    try:
+        tokens = command.tokens(2)
+        for number, domain in enumerate(("gen-1.myshopify.com", "gen-2.myshopify.com"), start=1):
+            body = command.graphql(
+                domain,
+                tokens[domain],
+                "{ customersCount { count } customers(first: 3) { nodes { id email } } }",
+            )
+            assert body["data"]["customersCount"]["count"] == 60
+            path = truth if number == 1 else tmp_path / "truth-2.json"
+            written = json.loads(path.read_text())
+            assert written["shop"] == domain
+            clustered = [customer for cluster in written["clusters"] for customer in cluster]
+            assert clustered, "a 10% duplicate rate over 60 customers makes at least one cluster"
+            # Every id in the truth is a customer the store serves.
+            probe = clustered[0]
+            read = command.graphql(
+                domain,
+                tokens[domain],
+                f'{{ customer(id: "gid://shopify/Customer/{probe}") {{ id }} }}',
+            )
+            assert read["data"]["customer"] == {"id": f"gid://shopify/Customer/{probe}"}
+    finally:
+        command.stop()
 
 
 def test_manage_py_sandbox_refuses_bad_arguments(tmp_path):
