@@ -20,7 +20,9 @@ MAX_KEY_SHARE = 12
 KEY_TABLE = BlockingKey._meta.db_table
 
 _FIELDS_SQL = """
-    SELECT c.id, c.email, COALESCE(NULLIF(c.phone, ''), a.phone, ''), c.first_name, c.last_name,
+    SELECT c.id, c.email, COALESCE(NULLIF(c.phone, ''), a.phone, ''),
+           COALESCE(NULLIF(c.first_name, ''), a.first_name, ''),
+           COALESCE(NULLIF(c.last_name, ''), a.last_name, ''),
            COALESCE(a.address1, ''), COALESCE(NULLIF(c.default_address_zip, ''), a.zip, ''),
            COALESCE(NULLIF(c.default_address_city, ''), a.city, ''),
            COALESCE(NULLIF(c.default_address_country_code, ''), a.country_code, '')

@@ -198,3 +198,17 @@ def test_redacted_customer_leaves_no_keys(shop, mirrored):  # noqa: F811
     customer_redact(shop=mirrored.shop, shopify_customer_id=77)
     assert not BlockingKey.all_shops.filter(customer=mirrored).exists()
     assert not [hit for hit in personal_data_hits(MARKERS) if hit[0] == BlockingKey._meta.db_table]
+
+
+def test_names_and_phone_fall_back_to_the_default_address(shop):
+    # Shopify customers often carry their name and phone only on the address they checked out with.
+    named = customer(shop, 1, first_name="Ann", last_name="Lee")
+    bare = customer(shop, 2, address1="7 Mill Lane", postcode="AB1 2CD")
+    CustomerAddress.all_shops.filter(customer=bare).update(
+        first_name="Ann", last_name="Lee", phone="+44 20 7946 0958"
+    )
+    blocking_keys_rebuild(shop_id=shop.id)
+    assert candidates_of(shop_id=shop.id, customer_id=bare.id) == [named.id]
+    assert BlockingKey.all_shops.filter(
+        customer=bare, key_type="phone", key_value="+442079460958"
+    ).exists()

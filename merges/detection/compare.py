@@ -1,0 +1,249 @@
+"""Comparison levels per field, computed in bulk for many pairs (reference/matching.md 4.3).
+
+Each field has ordered levels, first match wins; level 0 is always "missing on one side" and carries
+no weight, so missing data is never evidence against. String similarities come from rapidfuzz's
+`process.cpdist`, one call per field and scorer for all pairs at once.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
+
+from .normalize import MatchFields
+
+FIELD_LEVELS: dict[str, tuple[str, ...]] = {
+    "email": (
+        "missing on one side",
+        "identical (after gmail and provider-typo rules)",
+        "both local parts only spell the name (no evidence beyond the names)",
+        "same local part, different domain",
+        "local part one edit apart, same domain",
+        "local part similar (Jaro-Winkler >= 0.88)",
+        "different",
+    ),
+    "phone": (
+        "missing on one side",
+        "identical number",
+        "same last 9 digits",
+        "one digit wrong or two swapped",
+        "different",
+    ),
+    "first_name": (
+        "missing on one side",
+        "identical",
+        "nickname of the same name",
+        "very similar (Jaro-Winkler >= 0.92)",
+        "similar or same sound",
+        "initial only, matching",
+        "different",
+    ),
+    "last_name": (
+        "missing on one side",
+        "identical",
+        "very similar (Jaro-Winkler >= 0.92)",
+        "compound or double surname overlaps",
+        "same sound",
+        "different",
+    ),
+    "address": (
+        "missing on one side",
+        "same postcode, house number and street",
+        "same postcode and house number",
+        "same street and house number",
+        "same postcode, different house",
+        "same city only",
+        "different",
+    ),
+}
+FIELDS = tuple(FIELD_LEVELS)
+MISSING = 0
+
+
+@dataclass
+class RecordTable:
+    """MatchFields as columns, so a pair list indexes every field at once."""
+
+    ids: np.ndarray
+    columns: dict[str, np.ndarray]
+
+    @classmethod
+    def build(cls, records: Sequence[MatchFields]) -> "RecordTable":
+        names = (
+            "email_canonical", "email_local", "email_domain", "phone", "phone_last9", "first_name",
+            "last_name", "first_name_german", "last_name_german", "surname_phonetic",
+            "house_number", "street", "postcode", "city",
+        )  # fmt: skip
+        columns = {
+            name: np.array([getattr(r, name) for r in records], dtype=object) for name in names
+        }
+        columns["first_formal"] = np.array([r.first_formal for r in records], dtype=object)
+        columns["email_from_name"] = np.array([_spells_name(r) for r in records], dtype=bool)
+        return cls(ids=np.array([r.customer_id for r in records], dtype=np.int64), columns=columns)
+
+    def positions(self, customer_ids: np.ndarray) -> np.ndarray:
+        order = np.argsort(self.ids)
+        return order[np.searchsorted(self.ids, customer_ids, sorter=order)]
+
+
+def _spells_name(record: MatchFields) -> bool:
+    """Whether the email's local part is just the name (annamoeller, a.moeller, moeller_anna89):
+    then a similar address elsewhere echoes the name comparison instead of adding to it."""
+    letters = "".join(ch for ch in record.email_local if ch.isalpha())
+    first = record.first_name_german.replace(" ", "")
+    last = record.last_name_german.replace(" ", "")
+    letters = letters.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+    if not letters or not (first or last):
+        return False
+    forms = {
+        first + last,
+        last + first,
+        first[:1] + last,
+        last + first[:1],
+        first + last[:1],
+        last,
+        first,
+    }
+    return letters in forms
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    return values.astype(bool)
+
+
+def _similarity(left: np.ndarray, right: np.ndarray, scorer) -> np.ndarray:
+    return process.cpdist(list(left), list(right), scorer=scorer, workers=-1)
+
+
+def _assign(levels: np.ndarray, condition: np.ndarray, level: int) -> None:
+    """Set `level` where `condition` holds and no earlier (better) level was set."""
+    levels[(levels == -1) & condition] = level
+
+
+def _email_levels(L: dict, R: dict) -> np.ndarray:
+    levels = np.full(len(L["email_local"]), -1, dtype=np.int8)
+    _assign(levels, ~(_present(L["email_local"]) & _present(R["email_local"])), 0)
+    _assign(levels, L["email_canonical"] == R["email_canonical"], 1)
+    _assign(levels, L["email_from_name"] & R["email_from_name"], 2)
+    same_domain = L["email_domain"] == R["email_domain"]
+    _assign(levels, L["email_local"] == R["email_local"], 3)
+    osa = _similarity(L["email_local"], R["email_local"], OSA.distance)
+    _assign(levels, (osa <= 1) & same_domain, 4)
+    jw = _similarity(L["email_local"], R["email_local"], JaroWinkler.similarity)
+    _assign(levels, jw >= 0.88, 5)
+    _assign(levels, np.ones_like(same_domain, dtype=bool), 6)
+    return levels
+
+
+def _phone_levels(L: dict, R: dict) -> np.ndarray:
+    left = np.where(_present(L["phone"]), L["phone"], L["phone_last9"])
+    right = np.where(_present(R["phone"]), R["phone"], R["phone_last9"])
+    levels = np.full(len(left), -1, dtype=np.int8)
+    _assign(levels, ~(_present(left) & _present(right)), 0)
+    _assign(levels, _present(L["phone"]) & (L["phone"] == R["phone"]), 1)
+    _assign(levels, _present(L["phone_last9"]) & (L["phone_last9"] == R["phone_last9"]), 2)
+    slip = (_similarity(L["phone_last9"], R["phone_last9"], Levenshtein.distance) <= 1) | (
+        _similarity(L["phone_last9"], R["phone_last9"], OSA.distance) <= 1
+    )
+    _assign(levels, slip & _present(L["phone_last9"]) & _present(R["phone_last9"]), 3)
+    _assign(levels, np.ones(len(left), dtype=bool), 4)
+    return levels
+
+
+def _first_name_levels(L: dict, R: dict) -> np.ndarray:
+    left, right = L["first_name"], R["first_name"]
+    levels = np.full(len(left), -1, dtype=np.int8)
+    _assign(levels, ~(_present(left) & _present(right)), 0)
+    _assign(levels, left == right, 1)
+    nick = np.fromiter(
+        (bool(a & b) for a, b in zip(L["first_formal"], R["first_formal"], strict=True)),
+        dtype=bool,
+        count=len(left),
+    )
+    _assign(levels, nick, 2)
+    jw = _similarity(left, right, JaroWinkler.similarity)
+    _assign(levels, jw >= 0.92, 3)
+    _assign(levels, (jw >= 0.88) | (L["first_name_german"] == R["first_name_german"]), 4)
+    initial = np.fromiter(
+        ((len(a) == 1 or len(b) == 1) and a[:1] == b[:1] for a, b in zip(left, right, strict=True)),
+        dtype=bool,
+        count=len(left),
+    )
+    _assign(levels, initial, 5)
+    _assign(levels, np.ones(len(left), dtype=bool), 6)
+    return levels
+
+
+def _last_name_levels(L: dict, R: dict) -> np.ndarray:
+    left, right = L["last_name"], R["last_name"]
+    levels = np.full(len(left), -1, dtype=np.int8)
+    _assign(levels, ~(_present(left) & _present(right)), 0)
+    _assign(levels, (left == right) | (L["last_name_german"] == R["last_name_german"]), 1)
+    _assign(levels, _similarity(left, right, JaroWinkler.similarity) >= 0.92, 2)
+    glued_left = np.array([v.replace(" ", "") for v in left], dtype=object)
+    glued_right = np.array([v.replace(" ", "") for v in right], dtype=object)
+    compound = (_similarity(left, right, fuzz.token_set_ratio) >= 90) | (glued_left == glued_right)
+    _assign(levels, compound, 3)
+    _assign(
+        levels,
+        _present(L["surname_phonetic"]) & (L["surname_phonetic"] == R["surname_phonetic"]),
+        4,
+    )
+    _assign(levels, np.ones(len(left), dtype=bool), 5)
+    return levels
+
+
+def _address_levels(L: dict, R: dict) -> np.ndarray:
+    n = len(L["postcode"])
+    levels = np.full(n, -1, dtype=np.int8)
+    has_left = _present(L["postcode"]) | _present(L["street"]) | _present(L["city"])
+    has_right = _present(R["postcode"]) | _present(R["street"]) | _present(R["city"])
+    _assign(levels, ~(has_left & has_right), 0)
+    same_postcode = _present(L["postcode"]) & (L["postcode"] == R["postcode"])
+    same_house = _present(L["house_number"]) & (L["house_number"] == R["house_number"])
+    street = _similarity(L["street"], R["street"], fuzz.token_set_ratio) >= 90
+    street &= _present(L["street"]) & _present(R["street"])
+    _assign(levels, same_postcode & same_house & street, 1)
+    _assign(levels, same_postcode & same_house, 2)
+    _assign(levels, street & same_house, 3)
+    _assign(levels, same_postcode, 4)
+    _assign(levels, _present(L["city"]) & (L["city"] == R["city"]), 5)
+    _assign(levels, np.ones(n, dtype=bool), 6)
+    return levels
+
+
+def _swapped(L: dict, R: dict) -> np.ndarray:
+    """Pairs whose right side wrote first and last name the other way round."""
+    straight = (L["first_name"] == R["first_name"]) | (L["last_name"] == R["last_name"])
+    crossed = (L["first_name"] == R["last_name"]) & (L["last_name"] == R["first_name"])
+    return crossed & ~straight & _present(L["first_name"]) & _present(L["last_name"])
+
+
+_NAME_COLUMNS = (("first_name", "last_name"), ("first_name_german", "last_name_german"))
+
+
+def comparison_levels(
+    table: RecordTable, left_pos: np.ndarray, right_pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(levels of shape (pairs, fields), swapped flag per pair) for the pairs at these positions."""
+    L = {name: column[left_pos] for name, column in table.columns.items()}
+    R = {name: column[right_pos] for name, column in table.columns.items()}
+    swapped = _swapped(L, R)
+    if swapped.any():  # compare the swapped side's names in the other order
+        for first, last in _NAME_COLUMNS:
+            R[first], R[last] = (
+                np.where(swapped, R[last], R[first]),
+                np.where(swapped, R[first], R[last]),
+            )
+    levels = np.column_stack(
+        [
+            _email_levels(L, R),
+            _phone_levels(L, R),
+            _first_name_levels(L, R),
+            _last_name_levels(L, R),
+            _address_levels(L, R),
+        ]
+    )
+    return levels, swapped

@@ -1,0 +1,200 @@
+"""Comparison levels per field, Fellegi-Sunter weights fitted without labels, the waterfall."""
+
+import numpy as np
+import pytest
+
+from merges.detection.blocking import MAX_KEY_SHARE
+from merges.detection.compare import FIELD_LEVELS, FIELDS, RecordTable, comparison_levels
+from merges.detection.generated import match_fields_from_generated
+from merges.detection.keys import blocking_keys
+from merges.detection.normalize import match_fields
+from merges.detection.scoring import fit, score_pairs, waterfall
+from sandbox.generator.core import generate_customers
+
+
+def level(field: str, one: dict, other: dict) -> str:
+    table = RecordTable.build(
+        [match_fields(customer_id=1, **one), match_fields(customer_id=2, **other)]
+    )
+    levels, _ = comparison_levels(table, np.array([0]), np.array([1]))
+    return FIELD_LEVELS[field][levels[0, FIELDS.index(field)]]
+
+
+LEVEL_CASES = [
+    ("email", {"email": "ann@x.org"}, {}, "missing on one side"),
+    ("email", {"email": "Ann.Lee@gmail.com"}, {"email": "annlee@gmial.com"}, "identical (after gmail and provider-typo rules)"),
+    ("email", {"email": "ann.lee@gmail.com", "first_name": "Ann", "last_name": "Lee"}, {"email": "alee@web.de", "first_name": "Ann", "last_name": "Lee"}, "both local parts only spell the name (no evidence beyond the names)"),
+    ("email", {"email": "sunflower77@gmail.com"}, {"email": "sunflower77@web.de"}, "same local part, different domain"),
+    ("email", {"email": "sunflower77@gmail.com"}, {"email": "sunflwer77@gmail.com"}, "local part one edit apart, same domain"),
+    ("email", {"email": "sunflower77@gmail.com"}, {"email": "sunflowers1977@web.de"}, "local part similar (Jaro-Winkler >= 0.88)"),
+    ("email", {"email": "sunflower77@gmail.com"}, {"email": "zx.quill@web.de"}, "different"),
+    ("phone", {"phone": ""}, {"phone": "+44 20 7946 0958"}, "missing on one side"),
+    ("phone", {"phone": "+44 20 7946 0958"}, {"phone": "020 7946 0958", "country_code": "GB"}, "identical number"),
+    ("phone", {"phone": "+44 20 7946 0958"}, {"phone": "20 7946 0958"}, "same last 9 digits"),
+    ("phone", {"phone": "+44 20 7946 0958"}, {"phone": "+44 20 7946 0985"}, "one digit wrong or two swapped"),
+    ("phone", {"phone": "+44 20 7946 0958"}, {"phone": "+44 20 7946 0000"}, "different"),
+    ("first_name", {"first_name": "Ann"}, {"first_name": ""}, "missing on one side"),
+    ("first_name", {"first_name": "José"}, {"first_name": "jose"}, "identical"),
+    ("first_name", {"first_name": "Bob"}, {"first_name": "Robert"}, "nickname of the same name"),
+    ("first_name", {"first_name": "Catherine"}, {"first_name": "Katherine"}, "very similar (Jaro-Winkler >= 0.92)"),
+    ("first_name", {"first_name": "Jörg"}, {"first_name": "Joerg"}, "very similar (Jaro-Winkler >= 0.92)"),
+    ("first_name", {"first_name": "Jonathan"}, {"first_name": "Johnathan"}, "similar or same sound"),
+    ("first_name", {"first_name": "Anna"}, {"first_name": "A."}, "initial only, matching"),
+    ("first_name", {"first_name": "John"}, {"first_name": "Mary"}, "different"),
+    ("last_name", {"last_name": "Müller"}, {"last_name": "Mueller"}, "identical"),
+    ("last_name", {"last_name": "Kowalski"}, {"last_name": "Kowalsky"}, "very similar (Jaro-Winkler >= 0.92)"),
+    ("last_name", {"last_name": "García López"}, {"last_name": "García"}, "compound or double surname overlaps"),
+    ("last_name", {"last_name": "Smith-Jones"}, {"last_name": "Jones"}, "compound or double surname overlaps"),
+    ("last_name", {"last_name": "Philips"}, {"last_name": "Fillips"}, "same sound"),
+    ("last_name", {"last_name": "Smith"}, {"last_name": "Jones"}, "different"),
+    ("address", {"address1": "12 Baker St"}, {}, "missing on one side"),
+    ("address", {"address1": "Flat 4, 12 Baker St", "postcode": "NW1 6XE"}, {"address1": "12 Baker Street", "postcode": "nw16xe"}, "same postcode, house number and street"),
+    ("address", {"address1": "12 Baker St", "postcode": "NW1 6XE"}, {"address1": "12 Park Road", "postcode": "NW1 6XE"}, "same postcode and house number"),
+    ("address", {"address1": "Hauptstraße 5"}, {"address1": "Hauptstr. 5"}, "same street and house number"),
+    ("address", {"address1": "12 Baker Street", "postcode": "NW1 6XE"}, {"address1": "21 Baker Street", "postcode": "NW1 6XE"}, "same postcode, different house"),
+    ("address", {"address1": "1 Mill Lane", "city": "York"}, {"address1": "9 Oak Road", "city": "york"}, "same city only"),
+    ("address", {"address1": "1 Mill Lane", "city": "York"}, {"address1": "9 Oak Road", "city": "Leeds"}, "different"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("field", "one", "other", "expected"), LEVEL_CASES)
+def test_each_comparison_level(field, one, other, expected):
+    assert level(field, one, other) == expected
+
+
+def test_swapped_names_are_compared_crosswise():
+    table = RecordTable.build(
+        [
+            match_fields(customer_id=1, first_name="Maria", last_name="Jose"),
+            match_fields(customer_id=2, first_name="Jose", last_name="Maria"),
+        ]
+    )
+    levels, swapped = comparison_levels(table, np.array([0]), np.array([1]))
+    assert swapped.tolist() == [True]
+    assert levels[0, FIELDS.index("first_name")] == levels[0, FIELDS.index("last_name")] == 1
+
+
+@pytest.fixture(scope="module")
+def store():
+    """A generated store (true duplicates, households, namesakes) and a model fitted on it."""
+    stream = generate_customers(
+        shop_domain="fit.myshopify.com", count=4000, seed=11, duplicate_rate=0.1
+    )
+    records = [match_fields_from_generated(r, default_region="DE") for r in stream]
+    table = RecordTable.build(records)
+    index: dict = {}
+    for record in records:
+        for key in blocking_keys(record):
+            index.setdefault(key, []).append(record.customer_id)
+    pairs = sorted(
+        {
+            (a, b)
+            for ids in index.values()
+            if 2 <= len(ids) <= MAX_KEY_SHARE
+            for a in ids
+            for b in ids
+            if a < b
+        }
+    )
+    pairs = np.array(pairs, dtype=np.int64)
+    left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
+    return table, fit(table, left, right), stream.truth
+
+
+def score_one(store, one: dict, other: dict):
+    _, model, _ = store
+    pair = RecordTable.build(
+        [match_fields(customer_id=1, **one), match_fields(customer_id=2, **other)]
+    )
+    scored = score_pairs(model, pair, np.array([0]), np.array([1]))
+    return model, scored
+
+
+ADDRESS = {
+    "address1": "Lindenstraße 14",
+    "postcode": "20957",
+    "city": "Hamburg",
+    "country_code": "DE",
+}
+
+
+def test_fitted_weights_order_levels_sensibly(store):
+    _, model, _ = store
+    weights = model.level_weights()
+    for f, name in enumerate(FIELDS):
+        count = len(FIELD_LEVELS[name])
+        assert weights[f, 0] == 0.0  # missing is never evidence
+        assert weights[f, 1] > 3 > weights[f, count - 1], (name, weights[f, :count])
+    assert 0 < model.prior < 0.01
+
+
+def test_true_duplicate_scores_high_and_waterfall_adds_up(store):
+    model, scored = score_one(
+        store,
+        {"first_name": "Robert", "last_name": "Kowalski", "email": "rob.kowalski@gmail.com", "phone": "+49 171 5550123", **ADDRESS},
+        {"first_name": "Bob", "last_name": "Kowalski", "email": "robkowalski@gmial.com", **ADDRESS},
+    )  # fmt: skip
+    assert scored.probability[0] > 0.99
+    explanation = waterfall(
+        model,
+        scored,
+        0,
+        left={"first_name": "Robert", "phone": "+49 171 5550123"},
+        right={"first_name": "Bob"},
+    )
+    rows = {row["field"]: row for row in explanation["rows"]}
+    assert rows["first_name"] == {
+        "field": "first_name", "left": "Robert", "right": "Bob",
+        "level": "nickname of the same name", "weight": rows["first_name"]["weight"],
+    }  # fmt: skip
+    assert rows["first_name"]["weight"] > 0
+    assert rows["phone"]["level"] == "missing on one side" and rows["phone"]["weight"] == 0.0
+    assert sum(row["weight"] for row in explanation["rows"]) == pytest.approx(
+        explanation["total_weight"], abs=0.05
+    )
+
+
+def test_household_scores_low_and_says_why(store):
+    shared = {"last_name": "Kowalski", "phone": "+49 40 5550123", **ADDRESS}
+    model, scored = score_one(
+        store,
+        {"first_name": "Anna", "email": "anna.k@web.de", **shared},
+        {"first_name": "Piotr", "email": "piotr.k@gmail.com", **shared},
+    )
+    assert scored.probability[0] < 0.05
+    explanation = waterfall(model, scored, 0, left={}, right={})
+    assert any("household" in note for note in explanation["notes"])
+    rows = {row["field"]: row for row in explanation["rows"]}
+    assert rows["address"]["weight"] == 0.0 and rows["phone"]["weight"] == 0.0
+    assert rows["first_name"]["weight"] < 0
+
+
+def test_missing_data_is_never_evidence_against(store):
+    full = {
+        "first_name": "Anna",
+        "last_name": "Kowalski",
+        "email": "anna.kowalski@web.de",
+        **ADDRESS,
+    }
+    _, complete = score_one(store, full, full)
+    _, sparse = score_one(store, full, {"email": "anna.kowalski@web.de"})
+    assert (sparse.weights >= 0).all()
+    assert sparse.probability[0] <= complete.probability[0]
+
+
+def test_common_name_earns_less_than_a_rare_one(store):
+    _, model, _ = store
+    frequencies = model.term_frequencies["last_name"]
+    common = max(frequencies, key=frequencies.get)
+    _, common_pair = score_one(
+        store,
+        {"first_name": "Anna", "last_name": common},
+        {"first_name": "Anna", "last_name": common},
+    )
+    _, rare_pair = score_one(
+        store,
+        {"first_name": "Anna", "last_name": "Quagmirewitz"},
+        {"first_name": "Anna", "last_name": "Quagmirewitz"},
+    )
+    f = FIELDS.index("last_name")
+    assert common_pair.weights[0, f] < rare_pair.weights[0, f]
