@@ -1,0 +1,252 @@
+"""Candidate groups from scored pairs, guarded against chaining (reference/matching.md 4.5).
+
+1. Edges are pairs at or above the review threshold that no cannot-link veto forbids (a reviewer
+   dismissed the pair; or both have phone numbers, emails and surnames and all three differ).
+2. Connected components; inside a component of three or more, bridges (an edge whose removal splits
+   it) weaker than the high threshold are cut: one weak link must not chain two people together.
+3. A suggested survivor is chosen by rule; every other member must link to it directly or to at
+   least half of the other members, otherwise it leaves the group (and may form its own).
+4. Groups larger than MAX_GROUP_SIZE are flagged for a mandatory split review.
+Shopify merge blockers known from the mirror are attached with a remediation hint; a group with a
+blocker is not offered for merging until they are resolved.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+REVIEW_THRESHOLD = 0.9
+HIGH_THRESHOLD = 0.99
+MAX_GROUP_SIZE = 5
+
+BLOCKER_HINTS = {
+    "GIFT_CARDS": "Gift cards are tied to this profile: use or move them first.",
+    "STORE_CREDIT": "Store credit is tied to this profile: spend or transfer it first.",
+    "SUBSCRIPTIONS": "Active subscription contracts: cancel or move them to the survivor first.",
+    "COMPANY_CONTACT": "A B2B company contact cannot be merged: remove it from the company first.",
+    "CUSTOMER_PAYMENT_METHODS": "Saved payment methods: ask the customer to remove them first.",
+    "PENDING_DATA_REQUEST": "A privacy data request is pending: wait until it is completed.",
+    "MULTIPASS_IDENTIFIER": "Multipass login identifier set: clear it in the identity provider first.",
+    "MERGE_IN_PROGRESS": "Shopify is already merging this profile: wait and re-scan.",
+    "REDACTED_AT": "The customer was redacted: it cannot be merged.",
+    "DELETED_AT": "The customer was deleted: it cannot be merged.",
+}
+DEFAULT_HINT = "Shopify reports this profile as not mergeable: check it in the Shopify admin."
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the survivor rule and the blocker check need to know about a customer."""
+
+    customer_id: int
+    enabled: bool = False
+    orders: int = 0
+    verified_email: bool = False
+    created_at: datetime | None = None
+    is_mergeable: bool | None = None
+    merge_blockers: tuple[str, ...] = ()
+
+
+@dataclass
+class Group:
+    members: list[int]
+    survivor: int
+    survivor_reason: str
+    probability: float  # the weakest kept link between a member and the group
+    edges: dict[tuple[int, int], float]
+    needs_split: bool = False
+    blockers: list[dict] = field(default_factory=list)
+
+    @property
+    def mergeable(self) -> bool:
+        return not self.blockers
+
+
+def _components(nodes: Iterable[int], edges: dict[tuple[int, int], float]) -> list[list[int]]:
+    parent = {n: n for n in nodes}
+
+    def find(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for a, b in edges:
+        parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for n in parent:
+        groups[find(n)].append(n)
+    return [sorted(g) for g in groups.values()]
+
+
+def _bridges(nodes: Sequence[int], edges: dict[tuple[int, int], float]) -> set[tuple[int, int]]:
+    """Tarjan's bridge finding (iterative), edges as (small id, large id)."""
+    adjacency: dict[int, list[int]] = defaultdict(list)
+    for a, b in edges:
+        adjacency[a].append(b)
+        adjacency[b].append(a)
+    order: dict[int, int] = {}
+    low: dict[int, int] = {}
+    found: set[tuple[int, int]] = set()
+    for root in nodes:
+        if root in order:
+            continue
+        order[root] = low[root] = len(order)
+        stack = [(root, None, iter(adjacency[root]))]
+        while stack:
+            node, parent, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if parent is not None:
+                    low[parent] = min(low[parent], low[node])
+                    if low[node] > order[parent]:
+                        found.add((min(parent, node), max(parent, node)))
+                continue
+            if child == parent:
+                continue
+            if child in order:
+                low[node] = min(low[node], order[child])
+            else:
+                order[child] = low[child] = len(order)
+                stack.append((child, node, iter(adjacency[child])))
+    return found
+
+
+def suggest_survivor(members: Sequence[Member]) -> tuple[int, str]:
+    """The profile to keep: enabled account, then most orders, verified email, oldest, lowest id."""
+    oldest = datetime.max.replace(tzinfo=None)
+
+    def rank(m: Member):
+        created = m.created_at.replace(tzinfo=None) if m.created_at else oldest
+        return (not m.enabled, -m.orders, not m.verified_email, created, m.customer_id)
+
+    ordered = sorted(members, key=rank)
+    best, runner_up = ordered[0], ordered[1] if len(ordered) > 1 else None
+    if runner_up is None:
+        return best.customer_id, "only member"
+    if best.enabled and not runner_up.enabled:
+        reason = "the only member with an enabled customer account"
+    elif best.orders != runner_up.orders:
+        reason = f"most orders ({best.orders})"
+    elif best.verified_email and not runner_up.verified_email:
+        reason = "verified email address"
+    elif best.created_at and best.created_at != runner_up.created_at:
+        reason = "oldest profile"
+    else:
+        reason = "lowest id (the members are otherwise equal)"
+    return best.customer_id, reason
+
+
+def _density_guard(members: list[int], survivor: int, edges: dict) -> tuple[list[int], list[int]]:
+    """(kept, dropped): a member stays if it links to the survivor or to half the others."""
+    kept = list(members)
+    while True:
+        others = len(kept) - 1
+        dropped = [
+            m
+            for m in kept
+            if m != survivor
+            and (min(m, survivor), max(m, survivor)) not in edges
+            and sum((min(m, o), max(m, o)) in edges for o in kept if o != m) * 2 < others
+        ]
+        if not dropped:
+            return kept, [m for m in members if m not in kept]
+        kept = [m for m in kept if m not in dropped]
+
+
+def _cannot_link_split(kept: list[int], survivor: int, edges: dict, cannot_link) -> int | None:
+    """A member to take out because the group holds a vetoed pair (reached through others): of the
+    pair, the one that is not the survivor and links more weakly to it."""
+    for i, a in enumerate(kept):
+        for b in kept[i + 1 :]:
+            if (a, b) in cannot_link:
+                if survivor in (a, b):
+                    return b if a == survivor else a
+                link = lambda m: edges.get((min(m, survivor), max(m, survivor)), 0.0)  # noqa: E731
+                return a if link(a) <= link(b) else b
+    return None
+
+
+def level_vetoes(pairs: Sequence[tuple[int, int]], levels) -> set[tuple[int, int]]:
+    """Pairs whose phones, emails and surnames are all present and all different: never one person."""
+    from .compare import FIELD_LEVELS, FIELDS
+
+    different = {name: len(FIELD_LEVELS[name]) - 1 for name in ("email", "phone", "last_name")}
+    veto = None
+    for name, level in different.items():
+        hit = levels[:, FIELDS.index(name)] == level
+        veto = hit if veto is None else veto & hit
+    return {(min(a, b), max(a, b)) for (a, b), v in zip(pairs, veto, strict=True) if v}
+
+
+def _blockers(members: Sequence[Member]) -> list[dict]:
+    out = []
+    for m in members:
+        fields = list(m.merge_blockers) or (["UNKNOWN"] if m.is_mergeable is False else [])
+        for blocker in fields:
+            out.append(
+                {
+                    "customer_id": m.customer_id,
+                    "blocker": blocker,
+                    "hint": BLOCKER_HINTS.get(blocker, DEFAULT_HINT),
+                }
+            )
+    return out
+
+
+def build_groups(
+    scored_pairs: Iterable[tuple[int, int, float]],
+    members: dict[int, Member],
+    *,
+    cannot_link: set[tuple[int, int]] = frozenset(),
+    review_threshold: float = REVIEW_THRESHOLD,
+    high_threshold: float = HIGH_THRESHOLD,
+) -> list[Group]:
+    edges = {
+        (min(a, b), max(a, b)): p
+        for a, b, p in scored_pairs
+        if p >= review_threshold and (min(a, b), max(a, b)) not in cannot_link
+    }
+    nodes = sorted({n for edge in edges for n in edge})
+    result: list[Group] = []
+    pending = _components(nodes, edges)
+    while pending:
+        component = pending.pop()
+        if len(component) < 2:
+            continue
+        inside = {e: p for e, p in edges.items() if e[0] in component and e[1] in component}
+        if len(component) > 2:
+            weak = {e for e in _bridges(component, inside) if inside[e] < high_threshold}
+            if weak:
+                for e in weak:
+                    del inside[e]
+                pending.extend(_components(component, inside))
+                continue
+        survivor, reason = suggest_survivor([members.get(m, Member(m)) for m in component])
+        kept, dropped = _density_guard(component, survivor, inside)
+        if dropped:
+            pending.append(kept)
+            if len(dropped) > 1:
+                rest = {e: p for e, p in inside.items() if e[0] in dropped and e[1] in dropped}
+                pending.extend(_components(dropped, rest))
+            continue
+        split = _cannot_link_split(kept, survivor, inside, cannot_link)
+        if split is not None:
+            pending.extend([[m for m in kept if m != split], [split]])
+            continue
+        kept_edges = dict(inside)
+        links = [max((p for e, p in kept_edges.items() if m in e), default=0.0) for m in kept]
+        result.append(
+            Group(
+                members=kept,
+                survivor=survivor,
+                survivor_reason=reason,
+                probability=float(min(links)),
+                edges=kept_edges,
+                needs_split=len(kept) > MAX_GROUP_SIZE,
+                blockers=_blockers([members.get(m, Member(m)) for m in kept]),
+            )
+        )
+    return sorted(result, key=lambda g: g.members)
