@@ -1,0 +1,192 @@
+"""Segments on PostgreSQL at scale: one store with N customers and 3N orders (generated in SQL).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientele_bench \
+      DJANGO_SETTINGS_MODULE=config.settings .venv/bin/python -m bench.segments [customers]
+
+Times: a 10-clause query with products_purchased counted in the database; a full membership
+refresh with its ledger diff (first refresh: everyone enters; second after a change: the diff);
+one members page of 1,000; and the naive approach (load customers and orders, filter in Python
+with the reference evaluator) on the same query, with the ratio. Migrates the database first.
+"""
+
+import sys
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import django
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from customers.models import Customer, Order  # noqa: E402
+from segments.models import SegmentMembership  # noqa: E402
+from segments.query import parse_query  # noqa: E402
+from segments.query.compile import compile_for_shops, live_customers  # noqa: E402
+from segments.query.evaluate import matches  # noqa: E402
+from segments.services import segment_create, segment_refresh  # noqa: E402
+from tenants.models import Agency, Shop  # noqa: E402
+from tenants.scoping import shop_scope  # noqa: E402
+
+QUERY = (
+    "amount_spent > 50 AND number_of_orders >= 2 AND last_order_date >= -365d"
+    " AND customer_tags NOT CONTAINS 'blocked' AND email_subscription_status = 'SUBSCRIBED'"
+    " AND customer_account_status != 'DECLINED'"
+    " AND (customer_tags CONTAINS 'vip' OR amount_spent > 500)"
+    " AND first_order_date IS NOT NULL"
+    " AND products_purchased MATCHES (id IN (101, 202, 303))"
+)
+
+
+# The refresh and page timings use a broad segment (nearly every customer), the worst case.
+BROAD = "number_of_orders >= 1 AND customer_tags NOT CONTAINS 'blocked' AND last_order_date >= -2y"
+
+
+def timed(label, function):
+    started = time.perf_counter()
+    result = function()
+    elapsed = time.perf_counter() - started
+    print(f"{label:<58} {elapsed:8.3f} s")
+    return result, elapsed
+
+
+def fill(shop: Shop, customers: int) -> None:
+    """Customers and orders straight in SQL (generate_series): the mirror's shape, no Python loop."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO customers_customer (
+              shop_id, shopify_id, gid, first_name, last_name, email, phone, state, tags,
+              tags_normalized, note, verified_email, tax_exempt, locale, number_of_orders,
+              amount_spent, amount_spent_currency, aggregates_from_shopify, first_order_at,
+              last_order_at, created_at_shopify, email_marketing_state, email_marketing_opt_in_level,
+              sms_marketing_state, sms_marketing_opt_in_level, default_address_city,
+              default_address_province_code, default_address_country_code, default_address_zip,
+              predicted_spend_tier, merge_blockers, email_normalized, phone_e164, first_name_key,
+              last_name_key, postcode_normalized)
+            SELECT %s, g, 'gid://shopify/Customer/' || g, 'F' || g, 'L' || g, 'c' || g || '@example.com',
+              '', (ARRAY['ENABLED','DISABLED','INVITED','DECLINED'])[1 + g %% 4],
+              CASE WHEN g %% 10 = 0 THEN '["vip"]'::jsonb WHEN g %% 97 = 0 THEN '["blocked"]'::jsonb ELSE '[]'::jsonb END,
+              CASE WHEN g %% 10 = 0 THEN ',vip,' WHEN g %% 97 = 0 THEN ',blocked,' ELSE '' END,
+              '', false, false, 'en', 3, (g %% 1000)::numeric, 'EUR', true,
+              now() - ((g %% 900) || ' days')::interval - interval '30 days',
+              now() - ((g %% 500) || ' days')::interval,
+              now() - ((g %% 1500) || ' days')::interval - interval '60 days',
+              (ARRAY['SUBSCRIBED','NOT_SUBSCRIBED','UNSUBSCRIBED'])[1 + g %% 3], '', '', '',
+              'Paris', '', 'FR', '75001', '', '[]'::jsonb, 'c' || g || '@example.com', '', '', '', ''
+            FROM generate_series(1, %s) AS g
+            """,
+            [shop.pk, customers],
+        )
+        cursor.execute(
+            """
+            INSERT INTO customers_order (shop_id, shopify_id, customer_id, customer_shopify_id, name,
+              processed_at, total_price, currency, financial_status, product_ids, product_tags,
+              product_tags_normalized, is_test)
+            SELECT c.shop_id, c.shopify_id * 3 + k, c.id, c.shopify_id, '#' || (c.shopify_id * 3 + k),
+              c.last_order_at - (k || ' days')::interval, 40 + k * 10, 'EUR', 'PAID',
+              jsonb_build_array(100 + (c.shopify_id * 7 + k) %% 400), '[]'::jsonb, '', false
+            FROM customers_customer c CROSS JOIN generate_series(0, 2) AS k
+            WHERE c.shop_id = %s
+            """,
+            [shop.pk],
+        )
+        cursor.execute("ANALYZE customers_customer; ANALYZE customers_order")
+
+
+def main(customers: int) -> None:
+    call_command("migrate", verbosity=0)
+    agency = Agency.objects.create(name="Bench", slug=f"bench-{int(time.time())}")
+    shop = Shop.objects.create(
+        agency=agency, domain=f"bench-{agency.pk}.myshopify.com", timezone="Europe/Paris"
+    )
+    print(f"# {customers:,} customers, {3 * customers:,} orders, PostgreSQL")
+    timed("generate the store in SQL", lambda: fill(shop, customers))
+    now = timezone.now()
+    root = parse_query(QUERY).root
+    with shop_scope([shop.pk]):
+        matching = (
+            live_customers()
+            .filter(shop=shop)
+            .filter(compile_for_shops(root, shops=[shop], now=now))
+        )
+        count, sql_seconds = timed(
+            "10-clause query incl. products_purchased: count", matching.count
+        )
+        print(f"  members: {count:,}")
+
+    def naive():
+        zone = ZoneInfo(shop.timezone)
+        orders = {}
+        for customer_id, processed, total, ids in (
+            Order.all_shops.filter(shop=shop)
+            .values_list("customer_id", "processed_at", "total_price", "product_ids")
+            .iterator(chunk_size=20000)
+        ):
+            orders.setdefault(customer_id, []).append(
+                {"date": processed, "amount": total, "product_ids": ids, "product_tags": []}
+            )
+        found = 0
+        for c in Customer.all_shops.filter(shop=shop).iterator(chunk_size=20000):
+            facts = {
+                "amount_spent": c.amount_spent,
+                "number_of_orders": c.number_of_orders,
+                "last_order_date": c.last_order_at,
+                "first_order_date": c.first_order_at,
+                "customer_added_date": c.created_at_shopify,
+                "customer_tags": c.tags,
+                "email_subscription_status": c.email_marketing_state or None,
+                "customer_account_status": c.state,
+                "orders": orders.get(c.pk, []),
+            }
+            found += matches(root, facts, now=now, zone=zone)
+        return found
+
+    naive_count, naive_seconds = timed("naive: load customers + orders, filter in Python", naive)
+    print(f"  naive members: {naive_count:,} (same query as the SQL count: {naive_count == count})")
+    segment = segment_create(agency=agency, name="Bench", query=BROAD, shop_ids=[shop.pk])
+    run, first_refresh = timed(
+        "full refresh + ledger (first: all enter)", lambda: segment_refresh(segment_id=segment.pk)
+    )
+    print(f"  entered {run.entered:,}, exited {run.exited:,}")
+    Customer.all_shops.filter(shop=shop, shopify_id__lte=customers // 10).update(
+        tags_normalized=",blocked,"
+    )
+    run, diff_refresh = timed(
+        "full refresh + ledger (after 10% changed)", lambda: segment_refresh(segment_id=segment.pk)
+    )
+    print(f"  entered {run.entered:,}, exited {run.exited:,}")
+    with shop_scope([shop.pk]):
+        middle = (
+            SegmentMembership.objects.filter(segment=segment)
+            .order_by("pk")
+            .values_list("pk", flat=True)[run.members // 3]
+        )
+
+        def page():
+            ids = (
+                SegmentMembership.objects.filter(segment=segment, pk__gt=middle)
+                .order_by("pk")
+                .values("customer_id")[:1000]
+            )
+            return list(
+                Customer.objects.filter(pk__in=ids)
+                .order_by("pk")
+                .values("id", "shop_id", "email", "amount_spent")[:1000]
+            )
+
+        rows, page_seconds = timed("one members page of 1,000 (cursor in the middle)", page)
+        assert len(rows) == 1000
+
+    print(f"ratio naive / SQL count: {naive_seconds / sql_seconds:.1f}x")
+    print(
+        f"summary: count {sql_seconds:.3f} s, refresh {first_refresh:.2f} s / {diff_refresh:.2f} s, page {page_seconds * 1000:.1f} ms, naive {naive_seconds:.1f} s"
+    )
+    print(f"finished {datetime.now(UTC).isoformat(timespec='seconds')}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
