@@ -97,3 +97,47 @@ def test_account_report_counts_active_customers_by_state(shop, customers):
     )
     assert report["share_enabled"] == 0.2
     assert report["customer_accounts"] == "classic"
+
+
+def test_sending_invites_through_the_sandbox_is_audited_resumable_and_records_refusals(
+    sandbox_store,
+):
+    from customers.accounts import account_invites_send
+    from customers.sources import BulkSource
+    from customers.sync import shop_full_sync
+    from customers.tests.sandbox_compare import shop_for
+
+    shop = shop_for(sandbox_store, customer_accounts=Shop.AccountsVersion.CLASSIC)
+    make = sandbox_store.create_customer
+    invitee = make({"firstName": "Ina", "email": "ina@example.com", "state": "DISABLED"})
+    make({"firstName": "Eve", "email": "eve@example.com", "state": "ENABLED"})
+    make({"firstName": "Nemo", "phone": "+4915112345670", "state": "DISABLED"})
+    changed = make({"firstName": "Dan", "email": "dan@example.com", "state": "DISABLED"})
+    shop_full_sync(shop_id=shop.id, source=BulkSource(shop, poll_interval=0.05))
+    # Dan accepted an invite on Shopify after the sync: the mirror still says DISABLED.
+    sandbox_store.update_customer(changed["id"], {"state": "ENABLED"})
+
+    batch = account_invites_request(
+        shop=shop, customer_ids=Customer.all_shops.filter(shop=shop).values_list("id", flat=True)
+    )
+    account_invites_send(shop=shop, batch_id=batch.id)
+
+    sent = sandbox_store.store.extras.get("sent_invites", [])
+    assert [s["to"] for s in sent] == ["ina@example.com"]
+    outcome = {
+        i.customer.first_name: (i.status, i.skip_reason)
+        for i in AccountInvite.all_shops.filter(batch=batch).select_related("customer")
+    }
+    assert outcome == {
+        "Ina": ("sent", ""),
+        "Eve": ("skipped", "already_enabled"),
+        "Nemo": ("skipped", "no_email"),
+        "Dan": ("failed", ""),
+    }
+    assert Customer.all_shops.get(shop=shop, gid=invitee["id"]).state == "INVITED"
+    assert AuditEvent.objects.filter(event="account_invite.sent").count() == 1
+    assert AuditEvent.objects.filter(event="account_invite.failed").count() == 1
+    # Running the batch again (a retried task) sends nothing twice.
+    account_invites_send(shop=shop, batch_id=batch.id)
+    assert len(sandbox_store.store.extras.get("sent_invites", [])) == 1
+    assert AccountInviteBatch.all_shops.get(pk=batch.pk).status == "done"
