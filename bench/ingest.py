@@ -267,6 +267,10 @@ def main() -> None:
         print(f"bulk_create: {baseline['customers']:,} customers + {baseline['orders']:,} orders in "
               f"{baseline['seconds']:.1f}s = {base_rate:,.0f} customers/s, peak RSS {baseline['peak_rss_mib']:.0f} MiB")  # fmt: skip
         for name, result in (("full sync", sync), ("bulk_create", baseline)):
+            if not result["postgres_cpu"] >= 0:  # the backend was replaced mid-run: unknown
+                print(f"{name} CPU: python {result['python_cpu']:.1f}s = "
+                      f"{result['customers'] / result['python_cpu']:,.0f} customers per Python CPU-second")  # fmt: skip
+                continue
             busy = result["python_cpu"] + result["postgres_cpu"]
             print(f"{name} CPU: python {result['python_cpu']:.1f}s + postgres {result['postgres_cpu']:.1f}s"
                   f" = {result['customers'] / busy:,.0f} customers per CPU-second "
