@@ -34,6 +34,8 @@ EVENTS: dict[str, str] = {
     "group_set.created": "A group set (ordered, exclusive groups) was created",
     "group_set.refreshed": "Customers were placed in their groups; moves were recorded",
     "group_set.tags_written": "Group tags were written to changed customers in Shopify",
+    "duplicates.scanned": "A shop was scanned for duplicate customers (candidate counts)",
+    "duplicate.dismissed": "A reviewer dismissed a duplicate candidate (its pairs are remembered)",
 }
 
 

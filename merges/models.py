@@ -26,3 +26,75 @@ class BlockingKey(ShopOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.key_type} key of customer {self.customer_id}"
+
+
+class DuplicateCandidate(ShopOwnedModel):
+    """A proposed group of profiles of one person, waiting for a reviewer.
+
+    `explanation` holds per-edge waterfalls with the members' raw values (personal data): the
+    privacy eraser deletes every candidate that contains an erased customer.
+    """
+
+    class Tier(models.TextChoices):
+        HIGH = "high", "High"
+        MEDIUM = "medium", "Medium"
+        LOW = "low", "Low"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DISMISSED = "dismissed", "Dismissed"
+        MERGE_REQUESTED = "merge_requested", "Merge requested"
+        MERGED = "merged", "Merged"
+
+    members = models.JSONField(default=list)  # sorted customer ids
+    survivor = models.ForeignKey(
+        "customers.Customer", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    survivor_reason = models.CharField(max_length=200, blank=True, default="")
+    probability = models.FloatField()
+    tier = models.CharField(max_length=8, choices=Tier.choices)
+    explanation = models.JSONField(default=dict)
+    blockers = models.JSONField(default=list, blank=True)
+    needs_split = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    status_reason = models.CharField(max_length=500, blank=True, default="")
+    detector_version = models.CharField(max_length=32)
+    detected_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["shop", "status", "-probability"], name="candidate_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"duplicate candidate {self.pk} ({self.status})"
+
+
+class DismissedPair(ShopOwnedModel):
+    """A reviewer said these two are different people. The fingerprints are the matching fields as
+    they were then: the pair is proposed again only once either side's fields changed."""
+
+    customer_low = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+"
+    )
+    customer_high = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+"
+    )
+    fingerprint_low = models.CharField(max_length=64)
+    fingerprint_high = models.CharField(max_length=64)
+    reason = models.CharField(max_length=500)
+    candidate = models.ForeignKey(
+        DuplicateCandidate, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "customer_low", "customer_high"], name="dismissedpair_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"dismissed pair {self.customer_low_id}/{self.customer_high_id}"

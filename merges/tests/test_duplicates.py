@@ -1,0 +1,156 @@
+"""The candidate queue: full scan on a generated store, dismissals remembered, privacy, command."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.models import AuditEvent
+from customers.models import Customer, CustomerAddress
+from customers.privacy import customer_redact
+from merges.models import DismissedPair, DuplicateCandidate
+from merges.services import duplicate_dismiss, duplicates_find
+from sandbox.generator.core import generate_customers
+from tenants.tests.factories import agency_factory, shop_factory
+
+pytestmark = pytest.mark.django_db
+
+
+def load_generated(shop, *, count: int, seed: int):
+    """Mirror rows for a generated store (what a full sync would write), and its ground truth."""
+    stream = generate_customers(shop_domain=shop.domain, count=count, seed=seed, duplicate_rate=0.1)
+    records = list(stream)
+    customers, addresses = [], {}
+    for r in records:
+        shopify_id = int(r["id"].rsplit("/", 1)[1])
+        customers.append(
+            Customer(
+                shop=shop,
+                shopify_id=shopify_id,
+                gid=r["id"],
+                first_name=r.get("firstName") or "",
+                last_name=r.get("lastName") or "",
+                email=(r.get("defaultEmailAddress") or {}).get("emailAddress") or "",
+                phone=(r.get("defaultPhoneNumber") or {}).get("phoneNumber") or "",
+                state=r.get("state") or "DISABLED",
+                verified_email=bool(r.get("verifiedEmail")),
+            )
+        )
+        default = next(
+            (a for a in r.get("addresses") or () if a["id"] == r.get("defaultAddressId")), None
+        )
+        if default:
+            addresses[shopify_id] = default
+    Customer.all_shops.bulk_create(customers)
+    ids = dict(Customer.all_shops.filter(shop=shop).values_list("shopify_id", "pk"))
+    CustomerAddress.all_shops.bulk_create(
+        [
+            CustomerAddress(
+                shop=shop,
+                customer_id=ids[sid],
+                shopify_id=int(a["id"].rsplit("/", 1)[1]),
+                is_default=True,
+                first_name=a.get("firstName") or "",
+                last_name=a.get("lastName") or "",
+                address1=a.get("address1") or "",
+                city=a.get("city") or "",
+                zip=a.get("zip") or "",
+                country_code=a.get("countryCodeV2") or "",
+                phone=a.get("phone") or "",
+            )
+            for sid, a in addresses.items()
+        ]
+    )
+    return ids, stream.truth
+
+
+@pytest.fixture
+def store():
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    ids, truth = load_generated(shop, count=1500, seed=5)
+    return shop, ids, truth
+
+
+def test_full_scan_proposes_true_duplicates_with_explanations(store):
+    shop, ids, truth = store
+    messages = []
+    result = duplicates_find(shop_id=shop.id, full=True, progress=messages.append)
+
+    candidates = list(DuplicateCandidate.all_shops.filter(shop=shop))
+    assert result.candidates == len(candidates) > 0 and any("pairs" in m for m in messages)
+    cluster_of = {ids[m]: i for i, cluster in enumerate(truth.clusters) for m in cluster}
+    pure = [c for c in candidates if len({cluster_of.get(m, -m) for m in c.members}) == 1]
+    assert len(pure) >= 0.8 * len(candidates)
+    found_pairs = {(a, b) for c in pure for a in c.members for b in c.members if a < b}
+    true_pairs = {tuple(sorted((ids[a], ids[b]))) for a, b in truth.true_pairs()}
+    assert len(found_pairs & true_pairs) >= 0.8 * len(true_pairs)
+    sample = candidates[0]
+    assert sample.survivor_id in sample.members and sample.survivor_reason
+    edge = sample.explanation["edges"][0]
+    assert {row["field"] for row in edge["rows"]} >= {
+        "prior",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "address",
+    }
+    assert AuditEvent.objects.filter(event="duplicates.scanned", shop_id=shop.id).exists()
+
+
+def test_dismissed_pairs_are_not_proposed_again_until_fields_change(store):
+    shop, _, _ = store
+    duplicates_find(shop_id=shop.id, full=True)
+    candidate = DuplicateCandidate.all_shops.filter(shop=shop).first()
+    low, high = candidate.members[:2]
+    with pytest.raises(ValueError, match="reason"):
+        duplicate_dismiss(candidate=candidate, reason=" ")
+    duplicate_dismiss(candidate=candidate, reason="different people (siblings)")
+    assert DismissedPair.all_shops.filter(
+        shop=shop, customer_low_id=low, customer_high_id=high
+    ).exists()
+    assert AuditEvent.objects.filter(
+        event="duplicate.dismissed", target_id=str(candidate.pk)
+    ).exists()
+
+    def proposed_together() -> bool:
+        return any(
+            low in c.members and high in c.members
+            for c in DuplicateCandidate.all_shops.filter(shop=shop, status="open")
+        )
+
+    duplicates_find(shop_id=shop.id, full=True)
+    assert not proposed_together()
+    assert DuplicateCandidate.all_shops.get(pk=candidate.pk).status == "dismissed"
+
+    # One side's matching fields change (a new phone): the pair may be proposed again.
+    Customer.all_shops.filter(pk=high).update(note="unrelated")  # not a matching field
+    duplicates_find(shop_id=shop.id, full=True)
+    assert not proposed_together()
+    other = Customer.all_shops.get(pk=low)
+    Customer.all_shops.filter(pk=high).update(
+        email=other.email or "same.person@example.org",
+        first_name=other.first_name,
+        last_name=other.last_name,
+    )
+    Customer.all_shops.filter(pk=low).update(email=other.email or "same.person@example.org")
+    duplicates_find(shop_id=shop.id, full=True)
+    assert proposed_together()
+
+
+def test_redacted_customer_leaves_no_candidates(store):
+    shop, _, _ = store
+    duplicates_find(shop_id=shop.id, full=True)
+    candidate = DuplicateCandidate.all_shops.filter(shop=shop).first()
+    victim = Customer.all_shops.get(pk=candidate.members[0])
+    customer_redact(shop=shop, shopify_customer_id=victim.shopify_id)
+    assert not [c for c in DuplicateCandidate.all_shops.filter(shop=shop) if victim.pk in c.members]
+    duplicates_find(shop_id=shop.id, full=True)
+    assert not [c for c in DuplicateCandidate.all_shops.filter(shop=shop) if victim.pk in c.members]
+
+
+def test_find_duplicates_command(store, capsys):
+    shop, _, _ = store
+    call_command("find_duplicates", shop.domain, "--full")
+    out = capsys.readouterr().out
+    assert "candidate pairs" in out and f"{shop.domain}: 1500 customers" in out
+    with pytest.raises(CommandError, match="no shop"):
+        call_command("find_duplicates", "nope.myshopify.com")
