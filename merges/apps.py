@@ -6,9 +6,11 @@ class MergesConfig(AppConfig):
 
     def ready(self) -> None:
         from customers import hooks
-        from merges import services
+        from merges import services, tasks
         from merges.detection import blocking
 
         # Blocking keys hold normalised emails, phones and names: erased with the customer.
         hooks.customer_eraser(blocking.blocking_keys_erase)
         hooks.customer_eraser(services.duplicates_erase)
+        # New or changed customers (webhooks, delta syncs) are checked against the key table.
+        hooks.on_mirror_changed(tasks.mirror_changed)

@@ -98,3 +98,18 @@ class DismissedPair(ShopOwnedModel):
 
     def __str__(self) -> str:
         return f"dismissed pair {self.customer_low_id}/{self.customer_high_id}"
+
+
+class MatcherFit(ShopOwnedModel):
+    """The shop's fitted matching model (merges.detection.scoring.MatchModel as JSON), written by
+    the full scan and read by the incremental check so both score with the same weights."""
+
+    params = models.JSONField()
+    detector_version = models.CharField(max_length=32)
+    fitted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop"], name="matcherfit_one_per_shop")]
+
+    def __str__(self) -> str:
+        return f"matcher fit of shop {self.shop_id}"

@@ -13,7 +13,7 @@ from customers.models import Customer, CustomerAddress, CustomerState
 from merges.detection import blocking, groups, scoring
 from merges.detection.compare import RecordTable
 from merges.detection.normalize import MatchFields
-from merges.models import DismissedPair, DuplicateCandidate
+from merges.models import DismissedPair, DuplicateCandidate, MatcherFit
 from tenants.models import Shop
 
 DETECTOR_VERSION = "fs-1"
@@ -98,11 +98,87 @@ class ScanResult:
     candidates: int
 
 
+def matcher_model(*, shop_id: int) -> scoring.MatchModel | None:
+    fit = MatcherFit.all_shops.filter(shop_id=shop_id).first()
+    return scoring.MatchModel.from_dict(fit.params) if fit else None
+
+
+def _matcher_save(shop_id: int, model: scoring.MatchModel) -> None:
+    MatcherFit.all_shops.update_or_create(
+        shop_id=shop_id,
+        defaults={
+            "params": model.to_dict(),
+            "detector_version": DETECTOR_VERSION,
+            "fitted_at": timezone.now(),
+        },
+    )
+
+
+def _propose(
+    shop_id: int, model: scoring.MatchModel, records: Sequence[MatchFields], pairs: np.ndarray
+) -> list[tuple[groups.Group, dict]]:
+    """Guarded groups from these blocked pairs, each with its per-edge explanations."""
+    if not len(pairs):
+        return []
+    table = RecordTable.build(records)
+    left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
+    scored = scoring.score_pairs(model, table, left, right)
+    prints = {r.customer_id: fingerprint(r) for r in records}
+    pair_list = [(int(a), int(b)) for a, b in pairs.tolist()]
+    cannot_link = _dismissed(shop_id, prints) | groups.level_vetoes(pair_list, scored.levels)
+    keep = np.flatnonzero(scored.probability >= groups.REVIEW_THRESHOLD)
+    built = groups.build_groups(
+        ((pair_list[i][0], pair_list[i][1], float(scored.probability[i])) for i in keep),
+        _members(shop_id, list({m for i in keep for m in pair_list[i]})),
+        cannot_link=cannot_link,
+    )
+    raw = _raw_values(shop_id, list({m for g in built for m in g.members}))
+    index = {pair_list[i]: i for i in keep}
+    return [
+        (
+            group,
+            {
+                edge: scoring.waterfall(
+                    model,
+                    scored,
+                    index[edge],
+                    left=raw.get(edge[0], {}),
+                    right=raw.get(edge[1], {}),
+                )
+                for edge in group.edges
+            },
+        )
+        for group in built
+    ]
+
+
+def _candidate(shop_id: int, group: groups.Group, explanations: dict, now) -> DuplicateCandidate:
+    return DuplicateCandidate(
+        shop_id=shop_id,
+        members=group.members,
+        survivor_id=group.survivor,
+        survivor_reason=group.survivor_reason,
+        probability=group.probability,
+        tier=tier_of(group.probability),
+        explanation={
+            "edges": [
+                {"customers": list(edge), "probability": p, **explanations[edge]}
+                for edge, p in sorted(group.edges.items())
+            ]
+        },
+        blockers=group.blockers,
+        needs_split=group.needs_split,
+        detector_version=DETECTOR_VERSION,
+        detected_at=now,
+    )
+
+
 def duplicates_find(
-    *, shop_id: int, full: bool = True, progress: Progress | None = None
+    *, shop_id: int, full: bool = True, refit: bool = True, progress: Progress | None = None
 ) -> ScanResult:
-    """Scan a shop: rebuild blocking keys, fit the model, score blocked pairs, form guarded groups,
-    and replace the shop's *open* candidates (dismissed and requested ones are kept as they are)."""
+    """Scan a shop: rebuild blocking keys (`full`), fit the model (`refit`, else the stored one),
+    score the blocked pairs, form guarded groups and replace the shop's *open* candidates
+    (dismissed and requested ones are kept as they are)."""
     say = progress or (lambda _message: None)
     shop = Shop.objects.get(pk=shop_id)
     records = blocking.match_fields_load(shop_id=shop_id)
@@ -112,62 +188,20 @@ def duplicates_find(
         say("blocking keys rebuilt")
     pairs = blocking.candidate_pairs(shop_id=shop_id)
     say(f"{len(pairs)} candidate pairs")
-    built: list[groups.Group] = []
-    explanations: dict[tuple[int, int], dict] = {}
-    if len(pairs):
+    model = None if refit else matcher_model(shop_id=shop_id)
+    if model is None and len(pairs):
         table = RecordTable.build(records)
-        left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
-        model = scoring.fit(table, left, right)
-        scored = scoring.score_pairs(model, table, left, right)
-        say("pairs scored")
-        prints = {r.customer_id: fingerprint(r) for r in records}
-        pair_list = [(int(a), int(b)) for a, b in pairs.tolist()]
-        cannot_link = _dismissed(shop_id, prints) | groups.level_vetoes(pair_list, scored.levels)
-        keep = np.flatnonzero(scored.probability >= groups.REVIEW_THRESHOLD)
-        member_ids = {m for i in keep for m in pair_list[i]}
-        built = groups.build_groups(
-            ((pair_list[i][0], pair_list[i][1], float(scored.probability[i])) for i in keep),
-            _members(shop_id, list(member_ids)),
-            cannot_link=cannot_link,
-        )
-        raw = _raw_values(shop_id, list({m for g in built for m in g.members}))
-        index = {pair_list[i]: i for i in keep}
-        for group in built:
-            for edge in group.edges:
-                explanations[edge] = scoring.waterfall(
-                    model,
-                    scored,
-                    index[edge],
-                    left=raw.get(edge[0], {}),
-                    right=raw.get(edge[1], {}),
-                )
+        model = scoring.fit(table, table.positions(pairs[:, 0]), table.positions(pairs[:, 1]))
+        _matcher_save(shop_id, model)
+        say("model fitted")
+    proposals = _propose(shop_id, model, records, pairs) if model is not None else []
     now = timezone.now()
     with transaction.atomic():
         DuplicateCandidate.all_shops.filter(
             shop_id=shop_id, status=DuplicateCandidate.Status.OPEN
         ).delete()
         DuplicateCandidate.all_shops.bulk_create(
-            [
-                DuplicateCandidate(
-                    shop_id=shop_id,
-                    members=g.members,
-                    survivor_id=g.survivor,
-                    survivor_reason=g.survivor_reason,
-                    probability=g.probability,
-                    tier=tier_of(g.probability),
-                    explanation={
-                        "edges": [
-                            {"customers": list(edge), "probability": p, **explanations[edge]}
-                            for edge, p in sorted(g.edges.items())
-                        ]
-                    },
-                    blockers=g.blockers,
-                    needs_split=g.needs_split,
-                    detector_version=DETECTOR_VERSION,
-                    detected_at=now,
-                )
-                for g in built
-            ]
+            [_candidate(shop_id, g, e, now) for g, e in proposals]
         )
         audit_event_record(
             agency_id=shop.agency_id,
@@ -178,12 +212,60 @@ def duplicates_find(
             data={
                 "customers": len(records),
                 "pairs": len(pairs),
-                "candidates": len(built),
+                "candidates": len(proposals),
                 "full": full,
             },
         )
-    say(f"{len(built)} open candidates")
-    return ScanResult(customers=len(records), pairs=len(pairs), candidates=len(built))
+    say(f"{len(proposals)} open candidates")
+    return ScanResult(customers=len(records), pairs=len(pairs), candidates=len(proposals))
+
+
+def _open_touching(shop_id: int, customer_ids: set[int]) -> list[DuplicateCandidate]:
+    return [
+        c
+        for c in DuplicateCandidate.all_shops.filter(
+            shop_id=shop_id, status=DuplicateCandidate.Status.OPEN
+        )
+        if customer_ids & set(c.members)
+    ]
+
+
+def duplicates_check_customers(*, shop_id: int, customer_ids: Sequence[int]) -> int:
+    """Incremental path for new or changed customers: refresh their blocking keys, look up their
+    neighbours in the key table, re-score the affected neighbourhood with the stored model and
+    replace the open candidates it touches. Returns how many open candidates it now has."""
+    model = matcher_model(shop_id=shop_id)
+    if model is None:  # never scanned: the first scan fits the model
+        return duplicates_find(shop_id=shop_id, full=True).candidates
+    changed = set(customer_ids)
+    blocking.blocking_keys_refresh(shop_id=shop_id, customer_ids=list(changed))
+    affected = set(changed)
+    for customer_id in changed:
+        affected.update(blocking.candidates_of(shop_id=shop_id, customer_id=customer_id))
+    stale = _open_touching(shop_id, affected)
+    for candidate in stale:
+        affected.update(candidate.members)
+    pairs = sorted(
+        {
+            (min(a, b), max(a, b))
+            for a in affected
+            for b in blocking.candidates_of(shop_id=shop_id, customer_id=a)
+            if b in affected
+        }
+    )
+    records = blocking.match_fields_load(shop_id=shop_id, customer_ids=list(affected))
+    live = {r.customer_id for r in records}
+    pair_array = np.array(
+        [p for p in pairs if p[0] in live and p[1] in live], dtype=np.int64
+    ).reshape(-1, 2)
+    proposals = _propose(shop_id, model, records, pair_array)
+    now = timezone.now()
+    with transaction.atomic():
+        DuplicateCandidate.all_shops.filter(pk__in=[c.pk for c in stale]).delete()
+        DuplicateCandidate.all_shops.bulk_create(
+            [_candidate(shop_id, g, e, now) for g, e in proposals]
+        )
+    return len(proposals)
 
 
 @transaction.atomic

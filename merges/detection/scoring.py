@@ -52,7 +52,13 @@ class MatchModel:
         return float(np.log2(self.prior / (1 - self.prior)))
 
     def to_dict(self) -> dict:
-        return {"m": self.m, "u": self.u, "prior": self.prior}
+        return {"m": self.m, "u": self.u, "prior": self.prior, "tf": self.term_frequencies}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MatchModel":
+        return cls(
+            m=data["m"], u=data["u"], prior=data["prior"], term_frequencies=data.get("tf") or {}
+        )
 
 
 def _counts(levels: np.ndarray, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:

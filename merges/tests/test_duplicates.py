@@ -7,7 +7,7 @@ from audit.models import AuditEvent
 from customers.models import Customer, CustomerAddress
 from customers.privacy import customer_redact
 from merges.models import DismissedPair, DuplicateCandidate
-from merges.services import duplicate_dismiss, duplicates_find
+from merges.services import duplicate_dismiss, duplicates_check_customers, duplicates_find
 from sandbox.generator.core import generate_customers
 from tenants.tests.factories import agency_factory, shop_factory
 
@@ -154,3 +154,55 @@ def test_find_duplicates_command(store, capsys):
     assert "candidate pairs" in out and f"{shop.domain}: 1500 customers" in out
     with pytest.raises(CommandError, match="no shop"):
         call_command("find_duplicates", "nope.myshopify.com")
+
+
+def candidate_of(shop, customer_id: int):
+    found = [
+        (sorted(c.members), c.survivor_id, round(c.probability, 9), c.tier)
+        for c in DuplicateCandidate.all_shops.filter(shop=shop, status="open")
+        if customer_id in c.members
+    ]
+    return found
+
+
+def test_incremental_check_equals_full_scan_for_the_changed_customer(store):
+    shop, ids, truth = store
+    duplicates_find(shop_id=shop.id, full=True)
+    # A new profile of a known customer arrives (a webhook): the same person, nickname-free copy.
+    first = Customer.all_shops.get(pk=ids[truth.clusters[0][0]])
+    newcomer = Customer.all_shops.create(
+        shop=shop,
+        shopify_id=999_999_999,
+        gid="gid://shopify/Customer/999999999",
+        first_name=first.first_name or "Anna",
+        last_name=first.last_name or "Quill",
+        email=first.email,
+        phone=first.phone,
+    )
+    duplicates_check_customers(shop_id=shop.id, customer_ids=[newcomer.pk])
+    incremental = candidate_of(shop, newcomer.pk)
+    assert incremental and first.pk in incremental[0][0]
+
+    duplicates_find(shop_id=shop.id, full=True, refit=False)
+    assert candidate_of(shop, newcomer.pk) == incremental
+
+
+def test_mirror_change_checks_the_changed_customers(store):
+    """The mirror's hook (webhooks, delta syncs) runs the incremental check (inline under pytest)."""
+    from customers.hooks import mirror_changed_notify, registered
+
+    assert "merges.tasks.mirror_changed" in registered()["mirror_changed"]
+    shop, ids, truth = store
+    duplicates_find(shop_id=shop.id, full=True)
+    first = Customer.all_shops.get(pk=ids[truth.clusters[1][0]])
+    newcomer = Customer.all_shops.create(
+        shop=shop,
+        shopify_id=999_999_998,
+        gid="gid://shopify/Customer/999999998",
+        first_name=first.first_name or "Anna",
+        last_name=first.last_name or "Quill",
+        email=first.email,
+        phone=first.phone,
+    )
+    mirror_changed_notify(shop_id=shop.id, customer_ids=[newcomer.pk], reason="webhook")
+    assert any(first.pk in members for members, *_ in candidate_of(shop, newcomer.pk))
