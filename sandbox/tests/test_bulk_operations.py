@@ -164,7 +164,7 @@ def test_bad_queries_get_invalid_user_errors(shop):
 
 
 def test_second_operation_while_one_runs(sandbox_server, shop):
-    sandbox_server.control("POST", f"/_sandbox/bulk/{shop.domain}/settings", {"startDelay": 0.5})
+    sandbox_server.control("POST", f"/_sandbox/bulk/{shop.domain}/settings", {"startDelay": 5})
     first = run(shop, BULK_CUSTOMERS_QUERY)["bulkOperation"]
     second = run(shop, BULK_ORDERS_QUERY)
     assert second == {
