@@ -6,6 +6,7 @@ Apps add their events here as they land.
 
 EVENTS: dict[str, str] = {
     "agency.created": "An agency was created",
+    "member.invited": "Someone was invited (by email) to take a role in the agency",
     "member.added": "A user was given a role in the agency",
     "member.role_changed": "A member's role changed",
     "member.removed": "A member was removed from the agency",

@@ -145,3 +145,33 @@ class ApiKey(models.Model):
 
 # Defined in its own module to keep this one short; imported here so Django registers it.
 from tenants.webhooks.models import WebhookDelivery  # noqa: E402, F401
+
+
+class Invitation(models.Model):
+    """An offer of a role in an agency, sent to an email address and accepted by its owner.
+
+    Adding a member never attaches an existing account directly: the person behind the email
+    accepts (logged in as that email's user, or by signing up). Only a keyed hash of the
+    one-time token is stored (tenants/keys.py `key_hash`).
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["agency", "created_at"], name="invitation_agency_created")]
+
+    def __str__(self) -> str:
+        return f"invitation #{self.pk} to {self.agency} ({self.role})"

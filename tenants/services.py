@@ -4,9 +4,12 @@ Owner protections: an agency always keeps at least one owner, and only an owner 
 someone an owner or change or remove an owner's membership.
 """
 
+import secrets
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -16,10 +19,11 @@ from audit.services import audit_event_record
 from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.errors import Conflict, NotPermitted
 from tenants.keys import key_generate, key_hash, key_matches, key_split
-from tenants.models import Agency, ApiKey, Membership, Shop
+from tenants.models import Agency, ApiKey, Invitation, Membership, Shop
 from tenants.roles import Role
 
 LAST_USED_WRITE_INTERVAL = timedelta(minutes=1)
+INVITATION_LIFETIME = timedelta(days=7)
 
 
 class ApiKeyRejected(Exception):
@@ -96,6 +100,107 @@ def membership_add(*, agency: Agency, user, role: str, actor: Actor) -> Membersh
         **actor.audit_kwargs(),
     )
     return membership
+
+
+def invitation_accept_path(token: str) -> str:
+    return f"/invitations/{token}/accept/"
+
+
+@transaction.atomic
+def membership_invite(
+    *, agency: Agency, email: str, role: str, actor: Actor
+) -> tuple[Invitation, str]:
+    """Record an invitation to `email`; returns it and the one-time accept path (never stored).
+
+    Nobody is attached here, whoever owns the address: the invitee accepts it themselves. The
+    outcome is the same whether or not an account uses the email, so callers learn nothing.
+    """
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError(
+            {"email": f"'{email}' is not an email address."}, code="invalid"
+        ) from None
+    _role_validate(role)
+    agency = _agency_lock(agency)
+    if role == Role.OWNER and not _actor_is_owner(agency=agency, actor=actor):
+        raise NotPermitted("Only an owner can make someone an owner.", code="owner_required")
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        agency=agency,
+        email=email,
+        role=role,
+        token_hash=key_hash(token),
+        expires_at=timezone.now() + INVITATION_LIFETIME,
+        invited_by=actor.user,
+    )
+    audit_event_record(
+        agency_id=agency.pk,
+        event="member.invited",
+        target_type="invitation",
+        target_id=invitation.pk,
+        data={"invitation_id": invitation.pk, "role": role},
+        **actor.audit_kwargs(),
+    )
+    return invitation, invitation_accept_path(token)
+
+
+def invitation_pending(token: str) -> Invitation | None:
+    """The open invitation the token opens, or None (unknown, accepted or expired)."""
+    return (
+        Invitation.objects.select_related("agency")
+        .filter(token_hash=key_hash(token), accepted_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+def invitation_is_for(invitation: Invitation, user) -> bool:
+    return bool(user.email) and user.email.strip().lower() == invitation.email.strip().lower()
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user) -> Membership:
+    """`user` (whose email the invitation names) takes the offered role; the token is spent."""
+    invitation = invitation_pending(token)
+    if invitation is None:
+        raise Conflict("This invitation is not valid any more.", code="invitation_invalid")
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation is not valid any more.", code="invitation_invalid")
+    if not invitation_is_for(invitation, user):
+        raise NotPermitted(
+            "This invitation was sent to another email address.", code="invitation_other_email"
+        )
+    agency = _agency_lock(invitation.agency)
+    membership = Membership.objects.filter(agency=agency, user=user).first()
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    if membership is not None:
+        return membership  # already a member: the invitation is spent, the role stays
+    membership = Membership.objects.create(agency=agency, user=user, role=invitation.role)
+    audit_event_record(
+        agency_id=agency.pk,
+        event="member.added",
+        target_type="membership",
+        target_id=membership.pk,
+        data={"user_id": user.pk, "role": invitation.role, "invitation_id": invitation.pk},
+        **Actor(user=user).audit_kwargs(),
+    )
+    return membership
+
+
+@transaction.atomic
+def invitation_sign_up(*, token: str, username: str, password: str) -> Membership:
+    """Create the invitee's account (with the invited email) and accept in one step."""
+    invitation = invitation_pending(token)
+    if invitation is None:
+        raise Conflict("This invitation is not valid any more.", code="invitation_invalid")
+    user = get_user_model().objects.create_user(
+        username=username, email=invitation.email, password=password
+    )
+    return invitation_accept(token=token, user=user)
 
 
 @transaction.atomic

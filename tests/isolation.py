@@ -279,6 +279,10 @@ def _snapshot(side: Side) -> dict:
             rows[label] = model_to_dict(current) if current is not None else None
         rows["tenants.Shop#token"] = Shop.objects.get(pk=side.shop.pk).access_token
         rows["audit"] = AuditEvent.objects.filter(agency=side.agency).count()
+        # A body naming the victim's user must not hand them a role elsewhere.
+        rows["owner memberships"] = sorted(
+            Membership.objects.filter(user=side.owner).values_list("agency_id", "role")
+        )
         return rows
 
 
@@ -405,7 +409,8 @@ def _body(method: str, victim: Side):
     if method in ("get", "head", "delete"):
         return None
     # Every id-looking field points at the victim's rows; none may be accepted.
-    body = {"id": victim.shop.pk}
+    body = {"id": victim.shop.pk, "username": victim.owner.username, "role": Role.VIEWER}
+    body.update(user=victim.owner.pk, user_id=victim.owner.pk)
     for label, obj in victim.objects.items():
         name = apps.get_model(label)._meta.model_name
         body[name] = obj.pk

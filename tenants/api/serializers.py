@@ -1,6 +1,5 @@
 """Shapes of agencies, shops, members and API keys. No token or key hash is ever a field."""
 
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -70,14 +69,21 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class MemberCreateSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices)
 
-    def validate_username(self, value):
-        user = get_user_model().objects.filter(username=value).first()
-        if user is None:
-            raise serializers.ValidationError(f"No user is called '{value}'.")
-        return user
+
+class InvitationCreatedSerializer(serializers.Serializer):
+    """The same body whoever the email belongs to: it never says whether an account exists."""
+
+    detail = serializers.CharField()
+    email = serializers.EmailField()
+    role = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    accept_url = serializers.CharField(
+        help_text="One-time link for the invitee; shown once. They accept it logged in as the "
+        "invited email's user, or sign up there."
+    )
 
 
 class MemberRoleSerializer(serializers.Serializer):

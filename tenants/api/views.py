@@ -14,7 +14,7 @@ from tenants.selectors import agencies_of_user, role_permissions
 from tenants.services import (
     api_key_create,
     api_key_revoke,
-    membership_add,
+    membership_invite,
     membership_remove,
     membership_role_change,
     shop_sync_request,
@@ -110,17 +110,25 @@ class MemberViewSet(
         for action_name in ("list", "retrieve", "create", "partial_update", "destroy")
     }
 
-    @extend_schema(request=s.MemberCreateSerializer, responses={201: s.MemberSerializer})
+    @extend_schema(request=s.MemberCreateSerializer, responses={201: s.InvitationCreatedSerializer})
     def create(self, request, *args, **kwargs):
+        """Invite someone by email; they join once they accept the returned link."""
         data = s.MemberCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = membership_add(
+        invitation, accept_path = membership_invite(
             agency=self.tenant.agency,
-            user=data.validated_data["username"],
+            email=data.validated_data["email"],
             role=data.validated_data["role"],
             actor=self.tenant.actor,
         )
-        return Response(s.MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+        body = {
+            "detail": "Invitation recorded; the member joins when they accept the link.",
+            "email": invitation.email,
+            "role": invitation.role,
+            "expires_at": invitation.expires_at,
+            "accept_url": request.build_absolute_uri(accept_path),
+        }
+        return Response(s.InvitationCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.MemberRoleSerializer, responses=s.MemberSerializer)
     def partial_update(self, request, *args, **kwargs):

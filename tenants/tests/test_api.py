@@ -4,7 +4,7 @@ from rest_framework import mixins
 from audit.models import AuditEvent
 from customers.models import SyncRun
 from tenants.api.base import TenantScopedViewSet
-from tenants.models import Membership, Shop
+from tenants.models import Invitation, Membership, Shop
 from tenants.roles import Role
 from tenants.tests.factories import (
     agency_factory,
@@ -215,26 +215,28 @@ class TestMembers:
         expected = (lambda ok: ok) if allowed else (lambda ok: 403)
         assert client.get("/api/v1/members/").status_code == expected(200)
         assert client.get(f"/api/v1/members/{target.pk}/").status_code == expected(200)
-        added = client.post("/api/v1/members/", {"username": newcomer.username, "role": "editor"})
+        added = client.post("/api/v1/members/", {"email": newcomer.email, "role": "editor"})
         assert added.status_code == expected(201)
         changed = client.patch(f"/api/v1/members/{target.pk}/", {"role": "reviewer"})
         assert changed.status_code == expected(200)
         removed = client.delete(f"/api/v1/members/{target.pk}/")
         assert removed.status_code == expected(204)
-        assert Membership.objects.filter(agency=agency, user=newcomer).exists() is allowed
+        # An invitation, not a membership: the newcomer joins only once they accept.
+        assert not Membership.objects.filter(agency=agency, user=newcomer).exists()
+        assert Invitation.objects.filter(agency=agency, email=newcomer.email).exists() is allowed
         assert Membership.objects.filter(pk=target.pk).exists() is not allowed
 
-    def test_add_unknown_user_names_the_field(self):
+    def test_invite_with_a_bad_email_names_the_field_and_stores_nothing(self):
         agency = agency_factory()
         admin = membership_factory(agency=agency, role=Role.ADMIN).user
         response = api_client(user=admin).post(
-            "/api/v1/members/", {"username": "nobody-here", "role": "viewer"}
+            "/api/v1/members/", {"email": "nobody-here", "role": "viewer"}
         )
         assert response.status_code == 400
         error = _error(response)
         assert error["code"] == "invalid"
-        assert error["fields"] == {"username": ["No user is called 'nobody-here'."]}
-        assert "username" in error["message"]
+        assert list(error["fields"]) == ["email"]
+        assert not Invitation.objects.exists()
 
     def test_bad_role_names_the_field(self):
         agency = agency_factory()
@@ -257,16 +259,6 @@ class TestMembers:
         assert remove.status_code == 409
         owner.refresh_from_db()
         assert owner.role == Role.OWNER
-
-    def test_duplicate_member_is_a_conflict(self):
-        agency = agency_factory()
-        admin = membership_factory(agency=agency, role=Role.ADMIN).user
-        existing = membership_factory(agency=agency)
-        response = api_client(user=admin).post(
-            "/api/v1/members/", {"username": existing.user.username, "role": "admin"}
-        )
-        assert response.status_code == 409
-        assert _error(response)["code"] == "already_member"
 
     def test_put_is_not_offered(self):
         agency = agency_factory()
