@@ -38,7 +38,7 @@ if IS_PRODUCTION and not SHOPIFY_API_KEY:
     raise ImproperlyConfigured("SHOPIFY_API_KEY is not set. It is required in production.")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin.OperatorAdminConfig",  # superusers only (config/admin.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -82,9 +82,12 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
 @admin.register(CustomerDataExport)
 class CustomerDataExportAdmin(ReadOnlyAdmin):
+    # The payload is a customer's personal data: agency admins download it (audited) through
+    # the API; the operators' admin shows only that an export exists.
     list_display = ["id", "shop", "customer_shopify_id", "data_request_id", "created_at"]
     list_filter = ["shop"]
-    readonly_fields = [f.name for f in CustomerDataExport._meta.fields]
+    fields = ["id", "shop", "customer", "customer_shopify_id", "data_request_id", "created_at"]
+    readonly_fields = fields
 
 
 class InviteInline(admin.TabularInline):
