@@ -1,6 +1,7 @@
 """Query parameters of GET /api/v1/customers/ (django-filter; bad values answer 400 by name)."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from customers.models import Customer, CustomerState
@@ -16,8 +17,19 @@ MARKETING_STATES = [
 ]
 
 
+class IdInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
+    """Comma-separated bigint ids; anything else is a 400 naming the parameter."""
+
+    field_class = forms.IntegerField
+
+
 class CustomerFilter(django_filters.FilterSet):
-    shop = django_filters.BaseInFilter(field_name="shop_id", help_text="Shop ids, comma-separated.")
+    shop = IdInFilter(
+        field_name="shop_id",
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Shop ids, comma-separated.",
+    )
     q = django_filters.CharFilter(method="search", help_text="Name, email or phone.")
     tag = django_filters.CharFilter(
         method="with_tags", help_text="Tags the customer has, comma-separated (all must match)."

@@ -128,6 +128,9 @@ def test_filters(world, query, expected):
         ("state=ACTIVE", "state"),
         ("orders_min=many", "orders_min"),
         ("updated_since=yesterday", "updated_since"),
+        ("shop=abc", "shop"),
+        ("shop=1,abc", "shop"),
+        ("shop=99999999999999999999", "shop"),
     ],
 )
 def test_bad_filter_values_are_refused_by_name(world, query, field):
