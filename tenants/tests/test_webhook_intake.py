@@ -112,6 +112,18 @@ def test_malformed_json_with_valid_hmac_is_400_and_stores_nothing(client, shop):
     assert not deliveries().exists()
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"note": "a\\u0000b"}', b'{"tags": ["ok", {"k\\u0000": 1}]}'],
+)
+def test_nul_escape_with_valid_hmac_is_400_and_stores_nothing(client, shop, recorded, raw):
+    response = webhook_post(client, shop_domain=shop.domain, topic="test/recorded", raw=raw)
+    assert response.status_code == 400
+    assert "NUL character" in response.json()["error"]
+    assert not deliveries().exists()
+    assert recorded == []
+
+
 def test_missing_webhook_id_is_400(client, shop):
     response = webhook_post(
         client,

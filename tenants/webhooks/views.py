@@ -19,6 +19,17 @@ def _header(request: HttpRequest, name: str) -> str:
     return (request.headers.get(f"X-{name}") or request.headers.get(name) or "").strip()
 
 
+def _holds_nul(value) -> bool:
+    """True when a string (or key) anywhere in the payload has U+0000, which jsonb refuses."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
@@ -58,6 +69,8 @@ def shopify_webhook(request: HttpRequest) -> HttpResponse:
         payload = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return _error(400, f"The body is not valid JSON: {exc}.")
+    if _holds_nul(payload):
+        return _error(400, "The body holds a NUL character (\\u0000), which cannot be stored.")
     delivery, created = webhook_delivery_receive(headers=headers, payload=payload)
     if delivery is None:
         return JsonResponse({"status": "ignored"})
