@@ -265,8 +265,11 @@ def api_key_create(
     """Issue a key; returns the row and the plain `prefix.secret`, which is never stored."""
     name = (name or "").strip()
     errors = {}
+    name_max = ApiKey._meta.get_field("name").max_length
     if not name:
         errors["name"] = "A key needs a name saying which program uses it."
+    elif len(name) > name_max:
+        errors["name"] = f"The name must be at most {name_max} characters (it has {len(name)})."
     if scope not in ApiKey.Scope.values:
         errors["scope"] = f"'{scope}' is not a scope; choose read or write."
     if expires_at is not None and expires_at <= timezone.now():

@@ -39,6 +39,8 @@ def test_command_prints_a_working_key_once():
         (["--agency", "nope", "--name", "x"], "No agency has the slug 'nope'"),
         (["--name", "  "], "A key needs a name"),
         (["--name", "x", "--expires-in-days", "0"], "at least 1"),
+        (["--name", "x", "--expires-in-days", "100000000"], "at most 3650"),
+        (["--name", "n" * 101], "at most 100 characters"),
     ],
 )
 def test_command_rejects_bad_input_and_stores_nothing(args, message):

@@ -10,6 +10,8 @@ from tenants.actors import SYSTEM_ACTOR
 from tenants.models import Agency, ApiKey
 from tenants.services import api_key_create
 
+MAX_EXPIRES_IN_DAYS = 3650  # ten years; far larger values overflow the date type
+
 
 class Command(BaseCommand):
     help = "Issue an API key for an agency and print it (it is not stored in plain form)."
@@ -26,8 +28,10 @@ class Command(BaseCommand):
             raise CommandError(f"No agency has the slug '{agency}'.")
         expires_at = None
         if expires_in_days is not None:
-            if expires_in_days < 1:
-                raise CommandError("--expires-in-days must be at least 1.")
+            if not 1 <= expires_in_days <= MAX_EXPIRES_IN_DAYS:
+                raise CommandError(
+                    f"--expires-in-days must be at least 1 and at most {MAX_EXPIRES_IN_DAYS}."
+                )
             expires_at = timezone.now() + timedelta(days=expires_in_days)
         try:
             api_key, plain = api_key_create(
