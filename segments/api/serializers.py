@@ -41,7 +41,7 @@ class SegmentSerializer(serializers.ModelSerializer):
 
 
 class SegmentUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(required=False)
+    name = serializers.CharField(required=False, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
     query = serializers.CharField(required=False)
     all_shops = serializers.BooleanField(required=False)
@@ -84,7 +84,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
 
 
 class SnapshotCreateSerializer(serializers.Serializer):
-    name = serializers.CharField()
+    name = serializers.CharField(max_length=200)
 
 
 class MemberSerializer(serializers.Serializer):
@@ -159,15 +159,15 @@ class GroupSetSerializer(serializers.ModelSerializer):
 
 
 class GroupInputSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    slug = serializers.SlugField()
+    name = serializers.CharField(max_length=120)
+    slug = serializers.SlugField(max_length=60)
     query = serializers.CharField()
 
 
 class GroupSetCreateSerializer(serializers.Serializer):
     built_in = serializers.ChoiceField(choices=["lifecycle", "rfm"], required=False)
-    name = serializers.CharField(required=False)
-    slug = serializers.SlugField(required=False)
+    name = serializers.CharField(required=False, max_length=200)
+    slug = serializers.SlugField(required=False, max_length=60)
     all_shops = serializers.BooleanField(default=True)
     shop_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     groups = GroupInputSerializer(many=True, required=False)

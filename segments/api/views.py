@@ -82,7 +82,7 @@ class SegmentViewSet(
         "preview": Permission.READ,
         "restore": Permission.EDIT_SEGMENTS,
         "refresh": Permission.EDIT_SEGMENTS,
-        "snapshots": Permission.EDIT_SEGMENTS,
+        "snapshot_create": Permission.EDIT_SEGMENTS,
         "apply_template": Permission.EDIT_SEGMENTS,
     }
 
@@ -222,7 +222,10 @@ class SegmentViewSet(
         shop_ids = _visible_shop_ids(self, request.query_params.get("shop"))
         raw_as_of = request.query_params.get("as_of")
         if raw_as_of:
-            as_of = parse_datetime(raw_as_of)
+            try:
+                as_of = parse_datetime(raw_as_of)
+            except ValueError:  # well-formed but impossible, e.g. month 13
+                as_of = None
             if as_of is None or as_of.tzinfo is None:
                 raise ValidationError({"as_of": ["An ISO 8601 date-time with a time zone."]})
             ids = selectors.segment_members_as_of(segment=segment, as_of=as_of, shop_ids=shop_ids)
@@ -293,11 +296,15 @@ class SegmentViewSet(
             }
         )
 
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get"])
     def snapshots(self, request, *args, **kwargs):
         segment = self.get_object()
-        if request.method == "GET":
-            return Response(s.SnapshotSerializer(segment.snapshots.all(), many=True).data)
+        return Response(s.SnapshotSerializer(segment.snapshots.all(), many=True).data)
+
+    # A separate action name, so reading snapshots needs READ and freezing one EDIT_SEGMENTS.
+    @snapshots.mapping.post
+    def snapshot_create(self, request, *args, **kwargs):
+        segment = self.get_object()
         body = s.SnapshotCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:

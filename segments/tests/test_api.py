@@ -205,3 +205,64 @@ def test_templates_over_the_api(world):
         format="json",
     )
     assert bad.status_code == 400 and "days" in bad.json()["error"]["fields"]
+
+
+def test_bad_input_answers_400_naming_the_field_and_changes_nothing(world):
+    _, _, _, client, reader = world
+    created = client.post(
+        "/api/v1/segments/",
+        {"name": "VIPs", "query": "customer_tags CONTAINS 'vip'", "all_shops": True},
+        format="json",
+    )
+    segment_id = created.json()["id"]
+    impossible = reader.get(f"/api/v1/segments/{segment_id}/members/?as_of=2024-13-45T00:00:00Z")
+    assert impossible.status_code == 400
+    assert "as_of" in impossible.json()["error"]["fields"]
+
+    long_name = "x" * 201
+    renamed = client.patch(
+        f"/api/v1/segments/{segment_id}/",
+        {"name": long_name, "expected_version": 1},
+        format="json",
+    )
+    assert renamed.status_code == 400 and "name" in renamed.json()["error"]["fields"]
+    snap = client.post(
+        f"/api/v1/segments/{segment_id}/snapshots/", {"name": long_name}, format="json"
+    )
+    assert snap.status_code == 400 and "name" in snap.json()["error"]["fields"]
+    group_set = client.post(
+        "/api/v1/group-sets/",
+        {
+            "name": long_name,
+            "slug": "s" * 61,
+            "groups": [{"name": "g" * 121, "slug": "g", "query": "number_of_orders >= 1"}],
+        },
+        format="json",
+    )
+    assert group_set.status_code == 400
+    assert Segment.objects.get(pk=segment_id).name == "VIPs"
+    assert not Segment.objects.get(pk=segment_id).snapshots.exists()
+
+
+def test_readers_list_snapshots_but_cannot_freeze_one(world):
+    _, _, _, client, reader = world
+    created = client.post(
+        "/api/v1/segments/",
+        {"name": "VIPs", "query": "customer_tags CONTAINS 'vip'", "all_shops": True},
+        format="json",
+    )
+    segment_id = created.json()["id"]
+    assert (
+        client.post(
+            f"/api/v1/segments/{segment_id}/snapshots/", {"name": "June"}, format="json"
+        ).status_code
+        == 201
+    )
+    listed = reader.get(f"/api/v1/segments/{segment_id}/snapshots/")
+    assert listed.status_code == 200
+    assert [row["name"] for row in listed.json()] == ["June"]
+    refused = reader.post(
+        f"/api/v1/segments/{segment_id}/snapshots/", {"name": "July"}, format="json"
+    )
+    assert refused.status_code == 403
+    assert Segment.objects.get(pk=segment_id).snapshots.count() == 1
