@@ -18,8 +18,17 @@ from customers.hooks import mirror_changed_notify
 from customers.mapping import customer_gid, gid_id, parse_datetime
 from customers.models import Customer
 from tenants.webhooks.routing import webhook_handler
+from tenants.webhooks.services import DeliveryUnusable
 
 logger = logging.getLogger(__name__)
+
+
+def _payload_id(value: Any) -> int | None:
+    """A payload's customer/order id; an id that is not a number can never be applied."""
+    try:
+        return gid_id(value)
+    except (TypeError, ValueError) as exc:
+        raise DeliveryUnusable(f"id {value!r} is not a Shopify id") from exc
 
 
 def _event_time(payload: dict[str, Any], delivery, *keys: str) -> datetime:
@@ -55,9 +64,9 @@ def _notify(shop, customer_ids: list[int]) -> None:
 @webhook_handler("customers/enable")
 @webhook_handler("customers/disable")
 def apply_customer_change(*, shop, payload, delivery) -> None:
-    shopify_id = gid_id(payload.get("id"))
+    shopify_id = _payload_id(payload.get("id"))
     if shopify_id is None:
-        raise ValueError("customer payload has no id")
+        raise DeliveryUnusable("customer payload has no id")
     changed_at = _event_time(payload, delivery, "updated_at")
     if incremental.customer_is_stale(shop=shop, shopify_id=shopify_id, changed_at=changed_at):
         return
@@ -67,9 +76,9 @@ def apply_customer_change(*, shop, payload, delivery) -> None:
 @webhook_handler("customer.tags_added")
 @webhook_handler("customer.tags_removed")
 def apply_customer_tags_change(*, shop, payload, delivery) -> None:
-    shopify_id = gid_id(payload.get("customerId") or payload.get("customer_id"))
+    shopify_id = _payload_id(payload.get("customerId") or payload.get("customer_id"))
     if shopify_id is None:
-        raise ValueError("tags payload has no customerId")
+        raise DeliveryUnusable("tags payload has no customerId")
     changed_at = _event_time(payload, delivery, "occurredAt")
     if incremental.customer_is_stale(shop=shop, shopify_id=shopify_id, changed_at=changed_at):
         return
@@ -78,9 +87,9 @@ def apply_customer_tags_change(*, shop, payload, delivery) -> None:
 
 @webhook_handler("customers/delete")
 def apply_customer_delete(*, shop, payload, delivery) -> None:
-    shopify_id = gid_id(payload.get("id"))
+    shopify_id = _payload_id(payload.get("id"))
     if shopify_id is None:
-        raise ValueError("customers/delete payload has no id")
+        raise DeliveryUnusable("customers/delete payload has no id")
     deleted_at = _event_time(payload, delivery)
     customer = incremental.customer_tombstone(
         shop=shop, shopify_id=shopify_id, deleted_at=deleted_at
@@ -90,10 +99,12 @@ def apply_customer_delete(*, shop, payload, delivery) -> None:
 
 @webhook_handler("customers/merge")
 def apply_customer_merge(*, shop, payload, delivery) -> None:
-    kept = gid_id(payload.get("admin_graphql_api_customer_kept_id"))
-    deleted = gid_id(payload.get("admin_graphql_api_customer_deleted_id"))
+    kept = _payload_id(payload.get("admin_graphql_api_customer_kept_id"))
+    deleted = _payload_id(payload.get("admin_graphql_api_customer_deleted_id"))
     if kept is None or deleted is None:
-        raise ValueError("customers/merge payload needs the kept and the deleted customer ids")
+        raise DeliveryUnusable(
+            "customers/merge payload needs the kept and the deleted customer ids"
+        )
     status = str(payload.get("status") or "").lower()
     if status == "failed" or payload.get("errors"):
         logger.info(
@@ -122,10 +133,10 @@ def apply_customer_merge(*, shop, payload, delivery) -> None:
 
 @webhook_handler("customers_email_marketing_consent/update")
 def apply_email_consent(*, shop, payload, delivery) -> None:
-    shopify_id = gid_id(payload.get("customer_id"))
+    shopify_id = _payload_id(payload.get("customer_id"))
     consent = payload.get("email_marketing_consent") or {}
     if shopify_id is None or not consent.get("state"):
-        raise ValueError(
+        raise DeliveryUnusable(
             "email consent payload needs customer_id and email_marketing_consent.state"
         )
     _consent(shop, shopify_id, "email", consent)
@@ -133,10 +144,10 @@ def apply_email_consent(*, shop, payload, delivery) -> None:
 
 @webhook_handler("customers_marketing_consent/update")
 def apply_sms_consent(*, shop, payload, delivery) -> None:
-    shopify_id = gid_id(payload.get("id") or payload.get("customer_id"))
+    shopify_id = _payload_id(payload.get("id") or payload.get("customer_id"))
     consent = payload.get("sms_marketing_consent") or {}
     if shopify_id is None or not consent.get("state"):
-        raise ValueError("SMS consent payload needs id and sms_marketing_consent.state")
+        raise DeliveryUnusable("SMS consent payload needs id and sms_marketing_consent.state")
     _consent(shop, shopify_id, "sms", consent)
 
 
@@ -162,9 +173,12 @@ def _consent(shop, shopify_id: int, channel: str, consent: dict[str, Any]) -> No
 @webhook_handler("orders/updated")
 @webhook_handler("orders/cancelled")
 def apply_order_change(*, shop, payload, delivery) -> None:
-    if payload.get("id") is None:
-        raise ValueError("order payload has no id")
-    row = incremental.order_from_payload(payload)
+    if _payload_id(payload.get("id")) is None:
+        raise DeliveryUnusable("order payload has no id")
+    try:
+        row = incremental.order_from_payload(payload)
+    except (KeyError, TypeError, ValueError) as exc:  # a malformed payload, not a passing fault
+        raise DeliveryUnusable(f"order payload cannot be read: {exc}") from exc
     incremental.orders_apply(shop=shop, rows=[row])
     if row["product_ids"] and "product_tags" not in row:
         _order_refresh(shop, row["shopify_id"])
@@ -185,9 +199,9 @@ def _order_refresh(shop, shopify_id: int) -> None:
 
 @webhook_handler("orders/delete")
 def apply_order_delete(*, shop, payload, delivery) -> None:
-    shopify_id = gid_id(payload.get("id"))
+    shopify_id = _payload_id(payload.get("id"))
     if shopify_id is None:
-        raise ValueError("orders/delete payload has no id")
+        raise DeliveryUnusable("orders/delete payload has no id")
     order = incremental.order_tombstone(
         shop=shop, shopify_id=shopify_id, deleted_at=_event_time(payload, delivery)
     )

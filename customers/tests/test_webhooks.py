@@ -286,3 +286,24 @@ def test_a_payload_without_id_is_refused_and_changes_nothing(sandbox_store, deli
     delivery = WebhookDelivery.all_shops.get(shop=shop, topic="customers/update")
     assert delivery.status != "processed" and "customer payload has no id" in delivery.last_error
     assert not Customer.all_shops.filter(shop=shop).exists()
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("customers/update", {"first_name": "No id"}, "customer payload has no id"),
+        ("customers/update", {"id": "abc"}, "id 'abc' is not a Shopify id"),
+        ("orders/create", {"id": "gid://shopify/Order/x1"}, "is not a Shopify id"),
+        ("customers/update", [1], "body is a JSON list, not an object"),
+    ],
+)
+def test_a_payload_that_can_never_apply_fails_at_once(
+    sandbox_store, deliver, topic, payload, reason
+):
+    shop = shop_for(sandbox_store)
+    deliver(shop, topic, payload)
+    delivery = WebhookDelivery.all_shops.get(shop=shop, topic=topic)
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.next_attempt_at is None
+    assert reason in delivery.last_error
+    assert not Customer.all_shops.filter(shop=shop).exists()

@@ -137,6 +137,10 @@ def webhook_delivery_process(*, delivery_id: int) -> str | None:
             return delivery.status
         delivery.attempts += 1
         try:
+            if not isinstance(delivery.payload, dict):
+                raise DeliveryUnusable(
+                    f"{delivery.topic} body is a JSON {type(delivery.payload).__name__}, not an object"
+                )
             with transaction.atomic(), shop_scope([delivery.shop_id]):
                 handler(shop=delivery.shop, payload=delivery.payload, delivery=delivery)
         except Exception as exc:
