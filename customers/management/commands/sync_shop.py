@@ -7,6 +7,7 @@ from customers import sync
 from customers.models import SyncRun
 from tenants.models import Shop
 from tenants.scoping import shop_scope
+from tenants.shopify.errors import ShopifyError
 
 
 class Command(BaseCommand):
@@ -20,6 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=5000)
 
     def handle(self, *args, domain: str, full: bool, batch_size: int, **options):
+        if batch_size < 1:
+            raise CommandError(f"--batch-size must be at least 1 (got {batch_size})")
         shop = Shop.objects.filter(domain=domain).first()
         if shop is None:
             raise CommandError(f"no installed shop {domain!r}; known shops are listed in the admin")
@@ -54,6 +57,8 @@ class Command(BaseCommand):
                     progress(run)
         except sync.SyncAlreadyRunning as busy:
             raise CommandError(str(busy)) from busy
+        except ShopifyError as error:
+            raise CommandError(f"sync of {domain} failed talking to Shopify: {error}") from error
         finally:
             bar.close()
         self.stdout.write(
