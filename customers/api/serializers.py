@@ -227,5 +227,6 @@ class CustomerDataExportSerializer(serializers.ModelSerializer):
 
 class CustomerDataExportDetailSerializer(CustomerDataExportSerializer):
     class Meta(CustomerDataExportSerializer.Meta):
-        fields = [*CustomerDataExportSerializer.Meta.fields, "orders_requested", "payload"]
+        # The personal data itself only through the audited download action.
+        fields = [*CustomerDataExportSerializer.Meta.fields, "orders_requested"]
         read_only_fields = fields

@@ -234,6 +234,9 @@ def test_data_exports_are_for_admins_and_downloads_are_audited(world):
     assert world["viewer"].get("/api/v1/customer-data-exports/").status_code == 403
     listed = world["admin"].get("/api/v1/customer-data-exports/").json()["results"]
     assert [row["id"] for row in listed] == [export.id]
+    detail = world["admin"].get(f"/api/v1/customer-data-exports/{export.id}/")
+    assert detail.status_code == 200 and "payload" not in detail.json()
+    assert "Ada" not in detail.content.decode()  # personal data only via the audited download
     download = world["admin"].get(f"/api/v1/customer-data-exports/{export.id}/download/")
     assert download.status_code == 200
     assert "attachment" in download["Content-Disposition"]
