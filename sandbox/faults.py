@@ -27,6 +27,12 @@ class Fault:
     path_contains: str = ""
     shop: str | None = None
 
+    def described(self) -> dict:
+        """What was injected (for the request log), without the remaining count."""
+        described = asdict(self)
+        del described["count"]
+        return described
+
     def matches(self, request: Request) -> bool:
         if self.count <= 0 or self.path_contains not in request.path:
             return False
@@ -105,18 +111,19 @@ class FaultPlan:
                     return taken
         return None
 
-    def apply(self, request: Request) -> Response | None:
-        """A response replacing the real one, or None to answer normally (maybe after a delay)."""
+    def apply(self, request: Request) -> tuple[Fault | None, Response | None]:
+        """The fault taken for this request (None if none) and the response replacing the real
+        one (None: answer normally, after the delay of a slow fault)."""
         fault = self._take(request)
         if fault is None:
-            return None
+            return None, None
         if fault.kind == "slow":
             time.sleep(fault.delay_seconds)
-            return None
+            return fault, None
         if fault.kind == "drop":
-            return Response(drop=True)
+            return fault, Response(drop=True)
         if fault.kind == "throttle":
-            return json_response(
+            return fault, json_response(
                 {
                     "errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
                 },
@@ -124,6 +131,6 @@ class FaultPlan:
                 {"Retry-After": f"{fault.retry_after:.1f}"},
             )
         messages = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
-        return json_response(
+        return fault, json_response(
             {"errors": messages.get(fault.status, "Internal Server Error")}, fault.status
         )

@@ -175,9 +175,9 @@ class SandboxServer:
         from sandbox.graphql.registry import ROUTES
 
         started = time.monotonic()
-        fault_response = None
+        fault, fault_response = None, None
         if request.path.startswith("/store/"):
-            fault_response = self.faults.apply(request)
+            fault, fault_response = self.faults.apply(request)
         response = fault_response if fault_response is not None else self._route(request, ROUTES)
         if request.path.startswith("/store/"):
             self.request_log.append(
@@ -186,6 +186,8 @@ class SandboxServer:
                     "path": request.path,
                     "status": None if response.drop else response.status,
                     "dropped": response.drop,
+                    # The injected fault this request got, so tests can check it was applied.
+                    "fault": fault.described() if fault is not None else None,
                     "token": request.header("x-shopify-access-token"),
                     "milliseconds": round((time.monotonic() - started) * 1000, 1),
                 }
