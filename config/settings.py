@@ -197,6 +197,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status`; name each choice set so the schema's enums stay stable.
+    "ENUM_NAME_OVERRIDES": {
+        "DuplicateStatusEnum": "merges.models.DuplicateCandidate.Status",
+        "DuplicateTierEnum": "merges.models.DuplicateCandidate.Tier",
+    },
 }
 
 LOGGING = {

@@ -7,6 +7,7 @@ api_v1_patterns = [
     path("", include("tenants.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("segments.api.urls")),
+    path("", include("merges.api.urls")),
 ]
 
 urlpatterns = [

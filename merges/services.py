@@ -14,6 +14,8 @@ from merges.detection import blocking, groups, scoring
 from merges.detection.compare import RecordTable
 from merges.detection.normalize import MatchFields
 from merges.models import DismissedPair, DuplicateCandidate, MatcherFit
+from tenants.actors import SYSTEM_ACTOR, Actor
+from tenants.errors import Conflict, DomainError
 from tenants.models import Shop
 
 DETECTOR_VERSION = "fs-1"
@@ -268,17 +270,31 @@ def duplicates_check_customers(*, shop_id: int, customer_ids: Sequence[int]) -> 
     return len(proposals)
 
 
+DISMISS_REASON_MAX = 500
+
+
 @transaction.atomic
 def duplicate_dismiss(
-    *, candidate: DuplicateCandidate, reason: str, actor: str = "system", actor_user=None
+    *, candidate: DuplicateCandidate, reason: str, actor: Actor = SYSTEM_ACTOR
 ) -> DuplicateCandidate:
     """Mark a candidate as not duplicates and remember each of its pairs with the current
-    fingerprints, so no scan proposes them again until a side's matching fields change."""
+    fingerprints, so no scan proposes them again until a side's matching fields change.
+
+    Refuses (nothing written) a blank or over-long reason and a candidate that is not open."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValueError("a dismissal needs a reason")
+        raise DomainError("A dismissal needs a reason.", code="reason_required")
+    if len(reason) > DISMISS_REASON_MAX:
+        raise DomainError(
+            f"The reason is longer than {DISMISS_REASON_MAX} characters.", code="reason_too_long"
+        )
+    # Locked: two reviewers dismissing at once must not both record the decision.
+    candidate = DuplicateCandidate.all_shops.select_for_update().get(pk=candidate.pk)
     if candidate.status != DuplicateCandidate.Status.OPEN:
-        raise ValueError(f"only open candidates can be dismissed, this one is {candidate.status}")
+        raise Conflict(
+            f"Only open candidates can be dismissed; this one is {candidate.status}.",
+            code="not_open",
+        )
     records = blocking.match_fields_load(shop_id=candidate.shop_id, customer_ids=candidate.members)
     prints = {r.customer_id: fingerprint(r) for r in records}
     members = sorted(prints)
@@ -291,23 +307,26 @@ def duplicate_dismiss(
                 defaults={
                     "fingerprint_low": prints[low],
                     "fingerprint_high": prints[high],
-                    "reason": reason[:500],
+                    "reason": reason,
                     "candidate": candidate,
                 },
             )
     candidate.status = DuplicateCandidate.Status.DISMISSED
-    candidate.status_reason = reason[:500]
+    candidate.status_reason = reason
     candidate.decided_at = timezone.now()
     candidate.save(update_fields=["status", "status_reason", "decided_at"])
     audit_event_record(
         agency_id=candidate.shop.agency_id,
         event="duplicate.dismissed",
-        actor=actor,
-        actor_user=actor_user,
         shop_id=candidate.shop_id,
         target_type="duplicate_candidate",
         target_id=candidate.pk,
-        data={"members": candidate.members},
+        # Ids only: the reason is free text a reviewer may have filled with personal data.
+        data={
+            "members": candidate.members,
+            "pairs_remembered": len(members) * (len(members) - 1) // 2,
+        },
+        **actor.audit_kwargs(),
     )
     return candidate
 

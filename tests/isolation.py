@@ -112,6 +112,28 @@ def _group_set(agency, shop, marker):
     )
 
 
+def _duplicate_candidate(agency, shop, marker):
+    from django.utils import timezone
+
+    from merges.models import DuplicateCandidate
+
+    one, other = _customer(agency, shop, marker), _customer(agency, shop, marker)
+    row = {
+        "field": "first_name",
+        "left": marker,
+        "right": marker,
+        "level": "identical",
+        "weight": 3.0,
+    }
+    edge = {"customers": [one.pk, other.pk], "probability": 0.999, "total_weight": 9.0,
+            "rows": [row], "notes": []}  # fmt: skip
+    return DuplicateCandidate.all_shops.create(
+        shop=shop, members=[one.pk, other.pk], survivor=one, survivor_reason=marker,
+        probability=0.999, tier="high", explanation={"edges": [edge]},
+        detector_version="isolation", detected_at=timezone.now(),
+    )  # fmt: skip
+
+
 # "app_label.ModelName" -> builder(agency, shop, marker) making one row the agency owns.
 BUILDERS: dict[str, Callable] = {
     "tenants.Shop": lambda agency, shop, marker: shop,
@@ -124,6 +146,7 @@ BUILDERS: dict[str, Callable] = {
     "segments.Segment": _segment,
     "segments.Snapshot": _snapshot,
     "segments.GroupSet": _group_set,
+    "merges.DuplicateCandidate": _duplicate_candidate,
 }
 
 # URL kwargs other than the view's own lookup -> the model whose id they carry.

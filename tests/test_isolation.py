@@ -22,6 +22,9 @@ def test_every_api_route_keeps_agencies_apart():
         "/api/v1/members/{pk}/",
         "/api/v1/api-keys/",
         "/api/v1/api-keys/{pk}/revoke/",
+        "/api/v1/duplicates/",
+        "/api/v1/duplicates/{pk}/",
+        "/api/v1/duplicates/{pk}/dismiss/",
     } <= templates
     assert len(exercised) >= 4 * len(templates)
     assert any(line.startswith("DELETE /api/v1/members/") for line in exercised)

@@ -4,62 +4,15 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
-from customers.models import Customer, CustomerAddress
+from customers.models import Customer
 from customers.privacy import customer_redact
 from merges.models import DismissedPair, DuplicateCandidate
 from merges.services import duplicate_dismiss, duplicates_check_customers, duplicates_find
-from sandbox.generator.core import generate_customers
+from merges.tests.stores import load_generated
+from tenants.errors import DomainError
 from tenants.tests.factories import agency_factory, shop_factory
 
 pytestmark = pytest.mark.django_db
-
-
-def load_generated(shop, *, count: int, seed: int):
-    """Mirror rows for a generated store (what a full sync would write), and its ground truth."""
-    stream = generate_customers(shop_domain=shop.domain, count=count, seed=seed, duplicate_rate=0.1)
-    records = list(stream)
-    customers, addresses = [], {}
-    for r in records:
-        shopify_id = int(r["id"].rsplit("/", 1)[1])
-        customers.append(
-            Customer(
-                shop=shop,
-                shopify_id=shopify_id,
-                gid=r["id"],
-                first_name=r.get("firstName") or "",
-                last_name=r.get("lastName") or "",
-                email=(r.get("defaultEmailAddress") or {}).get("emailAddress") or "",
-                phone=(r.get("defaultPhoneNumber") or {}).get("phoneNumber") or "",
-                state=r.get("state") or "DISABLED",
-                verified_email=bool(r.get("verifiedEmail")),
-            )
-        )
-        default = next(
-            (a for a in r.get("addresses") or () if a["id"] == r.get("defaultAddressId")), None
-        )
-        if default:
-            addresses[shopify_id] = default
-    Customer.all_shops.bulk_create(customers)
-    ids = dict(Customer.all_shops.filter(shop=shop).values_list("shopify_id", "pk"))
-    CustomerAddress.all_shops.bulk_create(
-        [
-            CustomerAddress(
-                shop=shop,
-                customer_id=ids[sid],
-                shopify_id=int(a["id"].rsplit("/", 1)[1]),
-                is_default=True,
-                first_name=a.get("firstName") or "",
-                last_name=a.get("lastName") or "",
-                address1=a.get("address1") or "",
-                city=a.get("city") or "",
-                zip=a.get("zip") or "",
-                country_code=a.get("countryCodeV2") or "",
-                phone=a.get("phone") or "",
-            )
-            for sid, a in addresses.items()
-        ]
-    )
-    return ids, stream.truth
 
 
 @pytest.fixture
@@ -101,7 +54,7 @@ def test_dismissed_pairs_are_not_proposed_again_until_fields_change(store):
     duplicates_find(shop_id=shop.id, full=True)
     candidate = DuplicateCandidate.all_shops.filter(shop=shop).first()
     low, high = candidate.members[:2]
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(DomainError, match="reason"):
         duplicate_dismiss(candidate=candidate, reason=" ")
     duplicate_dismiss(candidate=candidate, reason="different people (siblings)")
     assert DismissedPair.all_shops.filter(
