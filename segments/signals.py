@@ -20,12 +20,21 @@ def segments_for_shop(shop: Shop, *, attributes: set[str] | None = None):
     return [s for s in found if attributes & set(s.attributes)]
 
 
-def mirror_changed(*, shop_id: int, customer_ids=None, reason: str = "", **_):
-    """Queue the shop's derived refresh: scores (after a full or delta sync), group sets, and
-    the segments whose attributes could have changed."""
+def mirror_changed(*, shop_id: int, customer_ids=None, reason: str = "", changed=None, **_) -> None:
+    """Queue the shop's derived refresh: scores (after a full or delta sync), then the group
+    sets and segments whose attributes read something in `changed` (Customer field names, plus
+    "orders"; None = anything), for `customer_ids` only when the mirror names them."""
     from segments.tasks import shop_derived_refresh_enqueue
 
-    shop_derived_refresh_enqueue(shop_id=shop_id, rescore=customer_ids is None, reason="data")
+    if changed is not None and not changed:
+        return  # the mirror says nothing changed
+    shop_derived_refresh_enqueue(
+        shop_id=shop_id,
+        rescore=customer_ids is None,
+        reason="data",
+        customer_ids=None if customer_ids is None else sorted({int(i) for i in customer_ids}),
+        changed=None if changed is None else sorted(changed),
+    )
 
 
 def customer_export(*, shop_id: int, customer_id: int) -> dict:

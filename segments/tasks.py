@@ -34,33 +34,92 @@ def segment_refresh_task(segment_id: int, reason: str) -> None:
         segment_refresh(segment_id=segment_id, reason=reason)
 
 
-def shop_derived_refresh_enqueue(*, shop_id: int, rescore: bool, reason: str) -> None:
+def shop_derived_refresh_enqueue(
+    *,
+    shop_id: int,
+    rescore: bool,
+    reason: str,
+    customer_ids: list[int] | None = None,
+    changed: list[str] | None = None,
+) -> None:
     async_task(
-        "segments.tasks.shop_derived_refresh_task", shop_id, rescore, reason, group="segments"
+        "segments.tasks.shop_derived_refresh_task",
+        shop_id,
+        rescore,
+        reason,
+        customer_ids,
+        changed,
+        group="segments",
     )
 
 
-def shop_derived_refresh_task(shop_id: int, rescore: bool, reason: str) -> None:
-    """Scores (when asked), then the shop's group sets, then every segment covering the shop
-    (all read the mirror). Order matters: segments may read groups and scores."""
+def _group_sets_for_shop(shop):
     from segments.models import GroupSet
-    from segments.services import customer_scores_refresh, group_set_refresh, segment_refresh
-    from segments.signals import segments_for_shop
-    from tenants.models import Shop
 
-    shop = Shop.objects.filter(pk=shop_id, status=Shop.Status.INSTALLED).first()
-    if shop is None:
-        return
-    if rescore:
-        customer_scores_refresh(shop_id=shop_id)
-    for group_set in (
+    return (
         GroupSet.objects.filter(agency_id=shop.agency_id)
         .filter(Q(all_shops=True) | Q(shops=shop))
         .distinct()
-    ):
-        group_set_refresh(group_set_id=group_set.pk)
+        .prefetch_related("groups")
+    )
+
+
+def shop_derived_refresh_task(
+    shop_id: int,
+    rescore: bool,
+    reason: str,
+    customer_ids: list[int] | None = None,
+    changed: list[str] | None = None,
+) -> dict[str, list[int]]:
+    """Scores (when asked), then the shop's group sets, then the segments covering the shop
+    (segments may read groups and scores, so the order matters). Only definitions whose
+    attributes read a changed field are refreshed; with `customer_ids` only those customers
+    are re-evaluated, otherwise the whole definition. Returns what was refreshed."""
+    from segments.dependencies import GROUPS, SCORES, could_change, query_attributes
+    from segments.services import (
+        customer_scores_refresh,
+        group_set_refresh,
+        group_set_refresh_customers,
+        segment_refresh,
+        segment_refresh_customers,
+    )
+    from segments.signals import segments_for_shop
+    from tenants.models import Shop
+
+    done: dict[str, list[int]] = {"group_sets": [], "segments": []}
+    shop = Shop.objects.filter(pk=shop_id, status=Shop.Status.INSTALLED).first()
+    if shop is None:
+        return done
+    fields = None if changed is None else frozenset(changed)
+    if rescore:
+        customer_scores_refresh(shop_id=shop_id)
+        fields = None if fields is None else fields | {SCORES}
+    groups_moved = False
+    for group_set in _group_sets_for_shop(shop):
+        rules = set().union(*(query_attributes(g.parsed) for g in group_set.groups.all()))
+        if not could_change(rules, fields):
+            continue
+        if customer_ids is None:
+            moved = group_set_refresh(group_set_id=group_set.pk)
+        else:
+            moved = group_set_refresh_customers(
+                group_set_id=group_set.pk, customer_ids=customer_ids
+            )
+        groups_moved = groups_moved or moved > 0
+        done["group_sets"].append(group_set.pk)
+    if groups_moved and fields is not None:
+        fields |= {GROUPS}
     for segment in segments_for_shop(shop):
-        segment_refresh(segment_id=segment.pk, reason=reason)
+        if not could_change(segment.attributes, fields):
+            continue
+        if customer_ids is None:
+            segment_refresh(segment_id=segment.pk, reason=reason)
+        else:
+            segment_refresh_customers(
+                segment_id=segment.pk, customer_ids=customer_ids, reason=reason
+            )
+        done["segments"].append(segment.pk)
+    return done
 
 
 def shops_at_local_midnight(now: datetime) -> list[int]:

@@ -13,8 +13,13 @@ from segments.services.groups import (
     group_set_create,
     group_set_install_built_in,
     group_set_refresh,
+    group_set_refresh_customers,
 )
-from segments.services.membership import segment_refresh, snapshot_create
+from segments.services.membership import (
+    segment_refresh,
+    segment_refresh_customers,
+    snapshot_create,
+)
 from segments.services.scores import ScoreRefresh, customer_scores_refresh
 from segments.services.tags import WriteBack, group_tags_write_back
 
@@ -27,10 +32,12 @@ __all__ = [
     "group_set_create",
     "group_set_install_built_in",
     "group_set_refresh",
+    "group_set_refresh_customers",
     "group_tags_write_back",
     "segment_create",
     "segment_delete",
     "segment_refresh",
+    "segment_refresh_customers",
     "segment_restore",
     "segment_template_apply",
     "segment_update",

@@ -18,7 +18,7 @@ from segments.query.compile import compile_for_shops, live_customers
 from segments.query.errors import QueryErrorDetail
 from segments.query.registry import RFM_GROUPS
 from segments.query.serialise import from_dict, to_dict
-from segments.selectors import check_context, scope_shops
+from segments.selectors import check_context, group_set_shops, scope_shops
 from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.models import Agency
 from tenants.scoping import shop_scope
@@ -128,30 +128,47 @@ def group_set_install_built_in(
     )
 
 
-def _assignment_sql(group_set: GroupSet, now: datetime) -> tuple[str, list]:
-    empty = "SELECT shop_id, id, '' FROM customers_customer WHERE 1 = 0"
-    from segments.selectors import group_set_shops
-
-    shops = group_set_shops(group_set)
-    if not shops:
-        return empty, []
+def _assignment_rows(group_set: GroupSet, shops, now: datetime):
+    """(shop_id, customer id, group slug) of every live customer of `shops`: the first group
+    whose rule matches, else "other". Call inside shop_scope(shops)."""
     whens = [
         When(compile_for_shops(from_dict(g.parsed), shops=shops, now=now), then=Value(g.slug))
         for g in group_set.groups.order_by("position")
     ]
+    return (
+        live_customers()
+        .filter(shop_id__in=[s.pk for s in shops])
+        .annotate(group_slug=Case(*whens, default=Value(OTHER_GROUP), output_field=CharField()))
+        .order_by()
+        .values_list("shop_id", "pk", "group_slug")
+    )
+
+
+def _assignment_sql(group_set: GroupSet, now: datetime) -> tuple[str, list]:
+    empty = "SELECT shop_id, id, '' FROM customers_customer WHERE 1 = 0"
+    shops = group_set_shops(group_set)
+    if not shops:
+        return empty, []
     with shop_scope([s.pk for s in shops]):
-        rows = (
-            live_customers()
-            .filter(shop_id__in=[s.pk for s in shops])
-            .annotate(group_slug=Case(*whens, default=Value(OTHER_GROUP), output_field=CharField()))
-            .order_by()
-            .values_list("shop_id", "pk", "group_slug")
-        )
         try:
-            sql, params = rows.query.sql_with_params()
+            sql, params = _assignment_rows(group_set, shops, now).query.sql_with_params()
         except EmptyResultSet:
             return empty, []
     return sql, list(params)
+
+
+def _write_back_on_commit(group_set: GroupSet, shop_ids) -> None:
+    if not group_set.write_back_tags:
+        return
+    for shop_id in sorted(set(shop_ids)):
+        transaction.on_commit(
+            lambda shop_id=shop_id: async_task(
+                "segments.tasks.group_tags_write_back_task",
+                group_set.pk,
+                shop_id,
+                group="segments-tags",
+            )
+        )
 
 
 def group_set_refresh(*, group_set_id: int, now: datetime | None = None) -> int:
@@ -204,18 +221,8 @@ def group_set_refresh(*, group_set_id: int, now: datetime | None = None) -> int:
             cursor.execute(f"DROP TABLE {table}")
         group_set.last_refreshed_at = now
         group_set.save(update_fields=["last_refreshed_at"])
-        if group_set.write_back_tags and moved:
-            from segments.selectors import group_set_shops
-
-            for shop in group_set_shops(group_set):
-                transaction.on_commit(
-                    lambda shop_id=shop.pk: async_task(
-                        "segments.tasks.group_tags_write_back_task",
-                        group_set.pk,
-                        shop_id,
-                        group="segments-tags",
-                    )
-                )
+        if moved:
+            _write_back_on_commit(group_set, [shop.pk for shop in group_set_shops(group_set)])
         audit_event_record(
             agency_id=group_set.agency_id,
             event="group_set.refreshed",
@@ -224,3 +231,67 @@ def group_set_refresh(*, group_set_id: int, now: datetime | None = None) -> int:
             data={"moves": moved},
         )
     return moved
+
+
+def group_set_refresh_customers(
+    *, group_set_id: int, customer_ids, now: datetime | None = None
+) -> int:
+    """Re-place these customers only (the rules evaluated in the database restricted to their
+    ids); record their moves in one transaction under the set's row lock. Returns the moves."""
+    ids = sorted({int(i) for i in customer_ids})
+    now = now or timezone.now()
+    with transaction.atomic():
+        group_set = GroupSet.objects.select_for_update().get(pk=group_set_id)
+        shops = group_set_shops(group_set)
+        placed: dict[int, tuple[int, str]] = {}  # customer id -> (shop id, group slug)
+        if shops and ids:
+            with shop_scope([s.pk for s in shops]):
+                rows = _assignment_rows(group_set, shops, now).filter(pk__in=ids)
+                placed = {pk: (shop_id, slug) for shop_id, pk, slug in rows}
+        current = {
+            a.customer_id: a
+            for a in GroupAssignment.all_shops.filter(group_set=group_set, customer_id__in=ids)
+        }
+        moves, changed, gone = [], [], []
+        for customer_id in ids:
+            old, new = current.get(customer_id), placed.get(customer_id)
+            old_slug, new_slug = (old.group_slug if old else ""), (new[1] if new else "")
+            if old_slug == new_slug:
+                continue
+            shop_id = new[0] if new else old.shop_id
+            moves.append(
+                GroupMove(
+                    shop_id=shop_id,
+                    group_set=group_set,
+                    customer_id=customer_id,
+                    from_group=old_slug,
+                    to_group=new_slug,
+                    moved_at=now,
+                )
+            )
+            if old and new:
+                old.group_slug, old.since = new_slug, now
+                changed.append(old)
+            elif old:
+                gone.append(customer_id)
+        if not moves:
+            return 0
+        GroupMove.all_shops.bulk_create(moves)
+        GroupAssignment.all_shops.filter(group_set=group_set, customer_id__in=gone).delete()
+        GroupAssignment.all_shops.bulk_update(changed, ["group_slug", "since"])
+        GroupAssignment.all_shops.bulk_create(
+            GroupAssignment(
+                shop_id=shop_id, group_set=group_set, customer_id=pk, group_slug=slug, since=now
+            )
+            for pk, (shop_id, slug) in placed.items()
+            if pk not in current
+        )
+        _write_back_on_commit(group_set, [move.shop_id for move in moves])
+        audit_event_record(
+            agency_id=group_set.agency_id,
+            event="group_set.refreshed",
+            target_type="group_set",
+            target_id=group_set.pk,
+            data={"moves": len(moves), "customers": len(ids)},
+        )
+    return len(moves)

@@ -109,6 +109,102 @@ def segment_refresh(
     return run
 
 
+# Above this many changed customers one set-based full refresh is cheaper than the id list.
+INCREMENTAL_LIMIT = 5_000
+
+
+def segment_refresh_customers(
+    *, segment_id: int, customer_ids, reason: str = "data", now: datetime | None = None
+) -> SegmentRefresh | None:
+    """Re-evaluate the segment for these customers only (the compiled query restricted to
+    their ids, in the database) and apply their difference: ledger rows and membership in one
+    transaction, under the segment's row lock like a full refresh. Returns the run, or None
+    when none of them entered or exited (nothing is written then)."""
+    ids = sorted({int(i) for i in customer_ids})
+    if len(ids) > INCREMENTAL_LIMIT:
+        return segment_refresh(segment_id=segment_id, reason=reason, now=now)
+    now = now or timezone.now()
+    with transaction.atomic():
+        segment = Segment.objects.select_for_update().select_related("agency").get(pk=segment_id)
+        shops = segment_shops(segment)
+        matched: dict[int, int] = {}  # customer id -> shop id
+        if shops and ids:
+            with shop_scope([s.pk for s in shops]):
+                rows = matching_customers(root=from_dict(segment.parsed), shops=shops, now=now)
+                matched = dict(rows.filter(pk__in=ids).order_by().values_list("pk", "shop_id"))
+        current = dict(
+            SegmentMembership.all_shops.filter(segment=segment, customer_id__in=ids).values_list(
+                "customer_id", "shop_id"
+            )
+        )
+        entered = sorted(matched.keys() - current.keys())
+        exited = sorted(current.keys() - matched.keys())
+        if not entered and not exited:
+            return None
+        run = SegmentRefresh.objects.create(segment=segment, reason=reason, started_at=now)
+        MembershipEvent.all_shops.bulk_create(
+            [
+                *(
+                    MembershipEvent(
+                        shop_id=matched[i],
+                        segment=segment,
+                        customer_id=i,
+                        kind="entered",
+                        occurred_at=now,
+                        refresh=run,
+                    )
+                    for i in entered
+                ),
+                *(
+                    MembershipEvent(
+                        shop_id=current[i],
+                        segment=segment,
+                        customer_id=i,
+                        kind="exited",
+                        occurred_at=now,
+                        refresh=run,
+                    )
+                    for i in exited
+                ),
+            ]
+        )
+        if exited:
+            SegmentMembership.all_shops.filter(segment=segment, customer_id__in=exited).delete()
+        SegmentMembership.all_shops.bulk_create(
+            SegmentMembership(shop_id=matched[i], segment=segment, customer_id=i, entered_at=now)
+            for i in entered
+        )
+        # Counting a large membership on every webhook costs more than the change itself:
+        # the member count follows from the previous run's.
+        previous = (
+            SegmentRefresh.objects.filter(segment=segment, finished_at__isnull=False)
+            .exclude(pk=run.pk)
+            .values_list("members", flat=True)
+            .first()
+        )
+        if previous is None:
+            previous = SegmentMembership.all_shops.filter(segment=segment).count()
+            previous += len(exited) - len(entered)
+        run.entered, run.exited = len(entered), len(exited)
+        run.members = previous + run.entered - run.exited
+        run.finished_at = timezone.now()
+        run.save(update_fields=["entered", "exited", "members", "finished_at"])
+        audit_event_record(
+            agency_id=segment.agency_id,
+            event="segment.refreshed",
+            target_type="segment",
+            target_id=segment.pk,
+            data={
+                "refresh": run.pk,
+                "reason": reason,
+                "entered": run.entered,
+                "exited": run.exited,
+                "customers": len(ids),
+            },
+        )
+    return run
+
+
 @transaction.atomic
 def snapshot_create(*, agency, segment_id: int, name: str, actor: Actor = SYSTEM_ACTOR) -> Snapshot:
     """Freeze the segment's current membership under `name` (immutable afterwards)."""

@@ -18,31 +18,30 @@ from segments.query.compile import city_key
 _ids = itertools.count(10_000)
 
 
-def insert_customer(shop, spec: dict) -> Customer:
-    shopify_id = spec.get("shopify_id") or next(_ids)
+def _customer_fields(spec: dict) -> dict:
     default = spec.get("default_address") or {}
-    customer = Customer.all_shops.create(
-        shop=shop,
-        shopify_id=shopify_id,
-        gid=f"gid://shopify/Customer/{shopify_id}",
-        email=spec.get("email", ""),
-        state=spec.get("state", "DISABLED"),
-        tags=spec.get("tags", []),
-        tags_normalized=tags_normalize(spec.get("tags", [])),
-        locale=spec.get("locale", ""),
-        number_of_orders=spec.get("number_of_orders", 0),
-        amount_spent=spec.get("amount_spent", Decimal(0)),
-        first_order_at=spec.get("first_order_at"),
-        last_order_at=spec.get("last_order_at"),
-        last_abandoned_checkout_at=spec.get("abandoned_at"),
-        created_at_shopify=spec.get("created_at"),
-        email_marketing_state=spec.get("email_marketing_state", ""),
-        sms_marketing_state=spec.get("sms_marketing_state", ""),
-        default_address_city=default.get("city", ""),
-        default_address_province_code=default.get("province_code", ""),
-        default_address_country_code=default.get("country_code", ""),
-        predicted_spend_tier=spec.get("predicted_spend_tier", ""),
-    )
+    return {
+        "email": spec.get("email", ""),
+        "state": spec.get("state", "DISABLED"),
+        "tags": spec.get("tags", []),
+        "tags_normalized": tags_normalize(spec.get("tags", [])),
+        "locale": spec.get("locale", ""),
+        "number_of_orders": spec.get("number_of_orders", 0),
+        "amount_spent": spec.get("amount_spent", Decimal(0)),
+        "first_order_at": spec.get("first_order_at"),
+        "last_order_at": spec.get("last_order_at"),
+        "last_abandoned_checkout_at": spec.get("abandoned_at"),
+        "created_at_shopify": spec.get("created_at"),
+        "email_marketing_state": spec.get("email_marketing_state", ""),
+        "sms_marketing_state": spec.get("sms_marketing_state", ""),
+        "default_address_city": default.get("city", ""),
+        "default_address_province_code": default.get("province_code", ""),
+        "default_address_country_code": default.get("country_code", ""),
+        "predicted_spend_tier": spec.get("predicted_spend_tier", ""),
+    }
+
+
+def _insert_related(shop, customer: Customer, spec: dict) -> None:
     for address in spec.get("addresses", []):
         CustomerAddress.all_shops.create(
             shop=shop, customer=customer, shopify_id=next(_ids), **address
@@ -64,7 +63,26 @@ def insert_customer(shop, spec: dict) -> Customer:
         CustomerScore.all_shops.create(
             shop=shop, customer=customer, computed_at=timezone.now(), **score
         )
+
+
+def insert_customer(shop, spec: dict) -> Customer:
+    shopify_id = spec.get("shopify_id") or next(_ids)
+    customer = Customer.all_shops.create(
+        shop=shop,
+        shopify_id=shopify_id,
+        gid=f"gid://shopify/Customer/{shopify_id}",
+        **_customer_fields(spec),
+    )
+    _insert_related(shop, customer, spec)
     return customer
+
+
+def rewrite_customer(customer: Customer, spec: dict) -> None:
+    """Make an existing customer (same id) look like `spec`: fields, addresses, orders, score."""
+    Customer.all_shops.filter(pk=customer.pk).update(**_customer_fields(spec))
+    for model in (CustomerAddress, Order, CustomerScore):
+        model.all_shops.filter(customer=customer).delete()
+    _insert_related(customer.shop, customer, spec)
 
 
 def facts_of(shop, spec: dict) -> dict:
