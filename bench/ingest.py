@@ -34,6 +34,28 @@ def _gid(kind: str, value) -> str:
     return value if str(value).startswith("gid://") else f"gid://shopify/{kind}/{value}"
 
 
+def write_customer_export(out, record: dict) -> list[dict]:
+    """Write a generated customer and its address children as Shopify's bulk export has them;
+    returns the customer's orders (taken off the record) for the orders export."""
+    customer_gid = record["id"]
+    orders = record.pop("orders", None) or []
+    addresses = record.pop("addresses", None) or []
+    blockers = record.pop("mergeBlockers", None) or {}
+    default_id = record.pop("defaultAddressId", None)
+    record["defaultAddress"] = {"id": default_id} if default_id else None
+    counted = [o for o in orders if not o.get("cancelledAt") and not o.get("test")]
+    record["numberOfOrders"] = str(len(counted))
+    record["amountSpent"] = {
+        "amount": f"{sum(float(o['totalPrice']) for o in counted):.2f}",
+        "currencyCode": orders[0]["currencyCode"] if orders else "EUR",
+    }
+    record["mergeable"] = {"isMergeable": not any(blockers.values()), "errorFields": []}
+    out.write(json.dumps(record) + "\n")
+    for address in addresses:
+        out.write(json.dumps({**address, "__parentId": customer_gid}) + "\n")
+    return orders
+
+
 def write_exports(customers: int, workdir: Path, seed: int) -> dict[str, str]:
     """Bulk JSONL files for `customers` generated customers (reused when already there)."""
     from sandbox.generator import generate_customers
@@ -50,21 +72,7 @@ def write_exports(customers: int, workdir: Path, seed: int) -> dict[str, str]:
     with open(paths["customers"], "w") as cout, open(paths["orders"], "w") as oout:
         for record in generate_customers(shop_domain=SHOP, count=customers, seed=seed):
             customer_gid = record["id"]
-            orders = record.pop("orders", None) or []
-            addresses = record.pop("addresses", None) or []
-            blockers = record.pop("mergeBlockers", None) or {}
-            default_id = record.pop("defaultAddressId", None)
-            record["defaultAddress"] = {"id": default_id} if default_id else None
-            counted = [o for o in orders if not o.get("cancelledAt") and not o.get("test")]
-            record["numberOfOrders"] = str(len(counted))
-            record["amountSpent"] = {
-                "amount": f"{sum(float(o['totalPrice']) for o in counted):.2f}",
-                "currencyCode": orders[0]["currencyCode"] if orders else "EUR",
-            }
-            record["mergeable"] = {"isMergeable": not any(blockers.values()), "errorFields": []}
-            cout.write(dumps(record) + "\n")
-            for address in addresses:
-                cout.write(dumps({**address, "__parentId": customer_gid}) + "\n")
+            orders = write_customer_export(cout, record)
             for order in orders:
                 items = order.pop("lineItems", None) or []
                 total, currency = order.pop("totalPrice"), order.pop("currencyCode")

@@ -45,7 +45,8 @@ nickname, name_swap, accents_dropped, transliteration, compound_surname, moved_a
 guest_checkout, and "<kind>+<kind>" combinations of two kinds touching different fields. Every
 duplicate keeps at least one real tie to its person (a related email, a shared or mistyped phone,
 or the home address, sometimes re-typed as "Hauptstr. 5"), so a name alone never has to suffice. Shopify's own rules shape them: no two customers share an email
-(case-insensitive) or a customer phone, and every stored phone is E.164, so a duplicate's
+(case-insensitive) or a customer phone, and two different people never share a mailbox (gmail
+ignores dots and "+tags", so anna.lee@ and annalee@gmail.com are one person's: `emails.mailbox`), and every stored phone is E.164, so a duplicate's
 unchanged email is dropped or replaced by another mailbox, and its unchanged phone moves to the
 shipping address.
 """

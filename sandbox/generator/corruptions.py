@@ -79,11 +79,13 @@ for _full, _shorts in NICKNAMES.items():
         REVERSE_NICKNAMES[_short] = (*REVERSE_NICKNAMES.get(_short, ()), _full)
 
 
-def _claim_email(factory: PeopleFactory, dup: Person, local: str | None, domain: str) -> bool:
+def _claim_email(
+    factory: PeopleFactory, person: Person, dup: Person, local: str | None, domain: str
+) -> bool:
     if not local:
         return False
     address = f"{local}@{domain}"
-    if not factory.claim_email(address):
+    if not factory.claim_email(address, owner_email=person.email):
         return False
     dup.email = address
     return True
@@ -93,7 +95,7 @@ def email_typo(rng, factory, person, dup) -> bool:
     if not person.email:
         return False
     local, domain = person.email.split("@")
-    return _claim_email(factory, dup, emails.typo_local(rng, local), domain)
+    return _claim_email(factory, person, dup, emails.typo_local(rng, local), domain)
 
 
 def email_domain(rng, factory, person, dup) -> bool:
@@ -101,7 +103,7 @@ def email_domain(rng, factory, person, dup) -> bool:
         return False
     local, domain = person.email.split("@")
     return _claim_email(
-        factory, dup, local, emails.domain_variant(rng, domain, person.country.providers)
+        factory, person, dup, local, emails.domain_variant(rng, domain, person.country.providers)
     )
 
 
@@ -109,7 +111,7 @@ def gmail_alias(rng, factory, person, dup) -> bool:
     if not person.email:
         return False
     local, domain = person.email.split("@")
-    return _claim_email(factory, dup, emails.alias_local(rng, local, domain), domain)
+    return _claim_email(factory, person, dup, emails.alias_local(rng, local, domain), domain)
 
 
 def _known_phone(person: Person) -> str | None:

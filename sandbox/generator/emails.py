@@ -127,6 +127,18 @@ PLACEHOLDER_EMAILS = (
 )
 
 
+def mailbox(address: str) -> str:
+    """The mailbox an address delivers to: googlemail is gmail, gmail ignores dots, and providers
+    with plus addressing ignore "+tags" ("Anna.Lee+shop@googlemail.com" -> "annalee@gmail.com")."""
+    local, _, domain = address.lower().rpartition("@")
+    if domain in GMAIL:
+        domain = "gmail.com"
+        local = local.replace(".", "")
+    if domain in PLUS_ADDRESSING:
+        local = local.split("+", 1)[0]
+    return f"{local}@{domain}"
+
+
 @cache
 def ascii_fold(text: str, *, german: bool = False) -> str:
     """ "Müller" -> "muller" (or "mueller" with German transcription), "Łukasz" -> "lukasz"."""

@@ -82,6 +82,7 @@ class PeopleFactory:
         self.store_country = COUNTRIES[store_country]
         self.neighbours = NEIGHBOURS[store_country]
         self.emails = SeenFilter(expected_customers * 2)
+        self.mailboxes = SeenFilter(expected_customers * 2)
         self.phones = SeenFilter(expected_customers * 2)
 
     # names -----------------------------------------------------------------
@@ -163,8 +164,21 @@ class PeopleFactory:
                 return number
         raise RuntimeError("phone number space exhausted")
 
-    def claim_email(self, email: str) -> bool:
-        return self.emails.claim(email.lower())
+    def claim_email(self, email: str, *, owner_email: str | None = None) -> bool:
+        """Claim an address Shopify accepts (new, case-insensitively) that is also a new mailbox:
+        gmail ignores dots and "+tags", so anna.lee@gmail.com and annalee@gmail.com are one
+        mailbox, and two different people never share one. Only a variant of the owner's own
+        address (`owner_email`, the person a duplicate profile belongs to) may reach their mailbox.
+        """
+        address = email.lower()
+        box = emails.mailbox(address)
+        if owner_email is not None and box == emails.mailbox(owner_email):
+            return self.emails.claim(address)
+        if address in self.emails or box in self.mailboxes:
+            return False
+        self.emails.add(address)
+        self.mailboxes.add(box)
+        return True
 
     def email(self, first: str, last: str, birth_year: int, country: Country) -> str:
         rng = self.rng

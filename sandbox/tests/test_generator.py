@@ -13,6 +13,7 @@ import pytest
 from graphql import get_named_type
 
 from sandbox.generator import SINGLE_KINDS, GroundTruth, dumps, generate_customers, generate_store
+from sandbox.generator import emails as generator_emails
 from sandbox.generator.__main__ import main as cli_main
 from tenants.shopify.schema import admin_schema
 
@@ -445,6 +446,36 @@ def test_truth_is_consistent(big_store):
             ]
             assert len(set(persons)) == len(group), f"{name} members are different people"
     assert truth.next_id > max(ids)
+
+
+@pytest.mark.parametrize(
+    ("address", "box"),
+    [
+        ("Anna.Lee+shop@GoogleMail.com", "annalee@gmail.com"),
+        ("a.n.n.a.lee@gmail.com", "annalee@gmail.com"),
+        ("anna.lee+news@outlook.com", "anna.lee@outlook.com"),
+        ("anna.lee@web.de", "anna.lee@web.de"),
+        ("anna+lee@web.de", "anna+lee@web.de"),  # no plus addressing there: another mailbox
+    ],
+)
+def test_mailbox_is_where_an_address_delivers(address, box):
+    assert generator_emails.mailbox(address) == box
+
+
+def test_different_people_never_share_a_mailbox(big_store):
+    """Gmail ignores dots and +tags: if two people had anna.lee@ and annalee@gmail.com they would
+    share one mailbox, and the truth saying they are different people would be wrong."""
+    records, truth = big_store
+    person = {c: index for index, cluster in enumerate(truth.clusters) for c in cluster}
+    owners: dict[str, set] = {}
+    for record in records:
+        if record["defaultEmailAddress"]:
+            customer_id = int(record["id"].rsplit("/", 1)[1])
+            box = generator_emails.mailbox(record["defaultEmailAddress"]["emailAddress"])
+            owners.setdefault(box, set()).add(person.get(customer_id, ("single", customer_id)))
+    shared = {box: who for box, who in owners.items() if len(who) > 1}
+    assert not shared
+    assert any(box.endswith("@gmail.com") for box in owners)
 
 
 def test_truth_lists_true_pairs_and_hard_negative_pairs(big_store):
