@@ -1,9 +1,19 @@
 """Extension points other apps plug into (registered from their AppConfig.ready()).
 
-- `mirror_changed`: called after the mirror of a shop changed and committed: a full or delta sync
-  finished (`customer_ids=None`: anything may have changed) or webhooks touched some customers.
-  Duplicate detection and segment refresh register here and enqueue their own tasks; the mirror
-  does not know them.
+- `mirror_changed`: called after the mirror of a shop changed and committed, as
+
+      hook(shop_id=int, customer_ids=list[int] | None, reason=str, changed=frozenset[str] | None)
+
+  `customer_ids`: the local ids of the customers whose rows (or orders) changed; None when
+  anything may have changed (a full sync, a very large delta). `reason`: "full_sync",
+  "reconcile", "delta", "webhook". `changed`: the names of `customers.Customer` model fields
+  whose values may have changed, plus the literal "orders" (`ORDERS_CHANGED`) when order rows
+  changed; None when any field may have changed. A consumer that reads none of the named
+  fields can skip its refresh. Hooks must accept further keyword arguments (`**kwargs`) so the
+  interface can grow. Duplicate detection and segment refresh register here and enqueue their
+  own tasks; the mirror does not know them. `mirror_changed_notify` defers the calls to the
+  commit of the current transaction, so a hook never sees (or queues work for) a rolled-back
+  change.
 - `customer_erasers`: called inside the redaction transaction with the customers being erased,
   so every app deletes what it derived from their personal data (match explanations, snapshots).
   An eraser that raises aborts the redaction, which is then retried: erasure is all or nothing.
@@ -12,11 +22,27 @@
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-MirrorChangedHook = Callable[..., None]  # (*, shop_id, customer_ids: list[int] | None, reason)
+# (*, shop_id, customer_ids: list[int] | None, reason: str, changed: frozenset[str] | None, **_)
+MirrorChangedHook = Callable[..., None]
+
+# The `changed` entry for order rows (every other entry is a Customer field name).
+ORDERS_CHANGED = "orders"
+# Customer fields an order change can move (derived from orders, or Shopify's own totals).
+AGGREGATE_FIELDS = frozenset(
+    {
+        "number_of_orders",
+        "amount_spent",
+        "amount_spent_currency",
+        "first_order_at",
+        "last_order_at",
+    }
+)
 CustomerEraser = Callable[..., None]  # (*, shop_id, customer_ids: list[int])
 
 _MIRROR_CHANGED: list[MirrorChangedHook] = []
@@ -50,12 +76,32 @@ def customer_export_sections(*, shop_id: int, customer_id: int) -> dict:
     return sections
 
 
-def mirror_changed_notify(*, shop_id: int, customer_ids: Sequence[int] | None, reason: str) -> None:
-    """Run every hook; one failing hook is logged and does not stop the others."""
+def mirror_changed_notify(
+    *,
+    shop_id: int,
+    customer_ids: Sequence[int] | None,
+    reason: str,
+    changed: Iterable[str] | None = None,
+) -> None:
+    """Run every hook once the current transaction commits (at once outside a transaction).
+
+    One failing hook is logged and does not stop the others. A rolled-back transaction runs none.
+    """
     ids = list(customer_ids) if customer_ids is not None else None
+    fields = frozenset(changed) if changed is not None else None
+    transaction.on_commit(
+        lambda: _mirror_changed_run(
+            shop_id=shop_id, customer_ids=ids, reason=reason, changed=fields
+        )
+    )
+
+
+def _mirror_changed_run(
+    *, shop_id: int, customer_ids: list[int] | None, reason: str, changed: frozenset[str] | None
+) -> None:
     for hook in list(_MIRROR_CHANGED):
         try:
-            hook(shop_id=shop_id, customer_ids=ids, reason=reason)
+            hook(shop_id=shop_id, customer_ids=customer_ids, reason=reason, changed=changed)
         except Exception:
             logger.exception(
                 "mirror_changed hook %s failed for shop %s", hook.__qualname__, shop_id

@@ -273,6 +273,9 @@ def _finish(shop: Shop, run: SyncRun, *, reason: str) -> None:
 # --- delta -------------------------------------------------------------------------------------
 
 
+DELTA_NOTIFY_MAX_IDS = 10_000
+
+
 def last_high_water_mark(*, shop_id: int) -> datetime | None:
     return (
         SyncRun.all_shops.filter(
@@ -355,7 +358,9 @@ def shop_delta_sync(
             )
             raise
     if touched:
-        mirror_changed_notify(shop_id=shop.id, customer_ids=touched, reason="delta")
+        # A long list is no cheaper for consumers than "anything may have changed".
+        ids = touched if len(touched) <= DELTA_NOTIFY_MAX_IDS else None
+        mirror_changed_notify(shop_id=shop.id, customer_ids=ids, reason="delta")
     return run
 
 

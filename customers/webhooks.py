@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from customers import incremental
-from customers.hooks import mirror_changed_notify
+from customers.hooks import AGGREGATE_FIELDS, ORDERS_CHANGED, mirror_changed_notify
 from customers.mapping import customer_gid, gid_id, parse_datetime
 from customers.models import Customer
 from tenants.webhooks.routing import webhook_handler
@@ -54,9 +54,21 @@ def _customer_refresh(shop, shopify_id: int) -> list[int]:
     return list(result.applied.values())
 
 
-def _notify(shop, customer_ids: list[int]) -> None:
+# What each kind of delivery may change (customers.hooks: Customer field names + "orders").
+TAGS_CHANGED = frozenset({"tags", "tags_normalized", "updated_at_shopify"})
+TOMBSTONE_CHANGED = frozenset({"deleted_at", "merged_into", "updated_at_shopify"})
+ORDER_CHANGED = frozenset({ORDERS_CHANGED, *AGGREGATE_FIELDS})
+
+
+def _consent_changed(channel: str) -> frozenset[str]:
+    return frozenset(incremental.CONSENT_COLUMNS[channel])
+
+
+def _notify(shop, customer_ids: list[int], changed: frozenset[str] | None) -> None:
     if customer_ids:
-        mirror_changed_notify(shop_id=shop.id, customer_ids=customer_ids, reason="webhook")
+        mirror_changed_notify(
+            shop_id=shop.id, customer_ids=customer_ids, reason="webhook", changed=changed
+        )
 
 
 @webhook_handler("customers/create")
@@ -70,7 +82,7 @@ def apply_customer_change(*, shop, payload, delivery) -> None:
     changed_at = _event_time(payload, delivery, "updated_at")
     if incremental.customer_is_stale(shop=shop, shopify_id=shopify_id, changed_at=changed_at):
         return
-    _notify(shop, _customer_refresh(shop, shopify_id))
+    _notify(shop, _customer_refresh(shop, shopify_id), None)
 
 
 @webhook_handler("customer.tags_added")
@@ -82,7 +94,7 @@ def apply_customer_tags_change(*, shop, payload, delivery) -> None:
     changed_at = _event_time(payload, delivery, "occurredAt")
     if incremental.customer_is_stale(shop=shop, shopify_id=shopify_id, changed_at=changed_at):
         return
-    _notify(shop, _customer_refresh(shop, shopify_id))
+    _notify(shop, _customer_refresh(shop, shopify_id), TAGS_CHANGED)
 
 
 @webhook_handler("customers/delete")
@@ -94,7 +106,7 @@ def apply_customer_delete(*, shop, payload, delivery) -> None:
     customer = incremental.customer_tombstone(
         shop=shop, shopify_id=shopify_id, deleted_at=deleted_at
     )
-    _notify(shop, [customer.id])
+    _notify(shop, [customer.id], TOMBSTONE_CHANGED)
 
 
 @webhook_handler("customers/merge")
@@ -128,7 +140,8 @@ def apply_customer_merge(*, shop, payload, delivery) -> None:
         deleted_shopify_id=deleted,
         merged_at=_event_time(payload, delivery),
     )
-    _notify(shop, [c.id for c in (survivor, gone) if c is not None])
+    # The survivor was re-read whole and took over the other's orders.
+    _notify(shop, [c.id for c in (survivor, gone) if c is not None], None)
 
 
 @webhook_handler("customers_email_marketing_consent/update")
@@ -164,9 +177,9 @@ def _consent(shop, shopify_id: int, channel: str, consent: dict[str, Any]) -> No
         ids = list(
             Customer.all_shops.filter(shop=shop, shopify_id=shopify_id).values_list("id", flat=True)
         )
+        _notify(shop, ids, _consent_changed(channel))
     else:
-        ids = _customer_refresh(shop, shopify_id)
-    _notify(shop, ids)
+        _notify(shop, _customer_refresh(shop, shopify_id), None)
 
 
 @webhook_handler("orders/create")
@@ -213,7 +226,9 @@ def _after_order_change(shop, customer_shopify_id: int | None) -> None:
     if customer_shopify_id is None:
         return
     customer = Customer.all_shops.filter(shop=shop, shopify_id=customer_shopify_id).first()
-    if customer is None or customer.aggregates_from_shopify:
-        _notify(shop, _customer_refresh(shop, customer_shopify_id))
+    if customer is None:
+        _notify(shop, _customer_refresh(shop, customer_shopify_id), None)
+    elif customer.aggregates_from_shopify:
+        _notify(shop, _customer_refresh(shop, customer_shopify_id), ORDER_CHANGED)
     else:
-        _notify(shop, [customer.id])
+        _notify(shop, [customer.id], ORDER_CHANGED)

@@ -100,8 +100,8 @@ def test_finished_sync_notifies_registered_hooks_after_commit(
 ):
     calls = []
 
-    def hook(*, shop_id, customer_ids, reason):
-        calls.append((shop_id, customer_ids, reason))
+    def hook(*, shop_id, customer_ids, reason, changed, **_):
+        calls.append((shop_id, customer_ids, reason, changed))
 
     hooks.on_mirror_changed(hook)
     try:
@@ -109,7 +109,7 @@ def test_finished_sync_notifies_registered_hooks_after_commit(
             shop_full_sync(shop_id=shop.id, source=store(tmp_path, 2))
     finally:
         hooks._MIRROR_CHANGED.remove(hook)
-    assert calls == [(shop.id, None, "full_sync")]
+    assert calls == [(shop.id, None, "full_sync", None)]
 
 
 def test_sync_request_is_audited_and_refuses_unknown_kinds(shop):

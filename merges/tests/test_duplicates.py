@@ -140,7 +140,7 @@ def test_incremental_check_equals_full_scan_for_the_changed_customer(store):
     assert candidate_of(shop, newcomer.pk) == incremental
 
 
-def test_mirror_change_checks_the_changed_customers(store):
+def test_mirror_change_checks_the_changed_customers(store, django_capture_on_commit_callbacks):
     """The mirror's hook (webhooks, delta syncs) runs the incremental check (inline under pytest)."""
     from customers.hooks import mirror_changed_notify, registered
 
@@ -157,5 +157,6 @@ def test_mirror_change_checks_the_changed_customers(store):
         email=first.email,
         phone=first.phone,
     )
-    mirror_changed_notify(shop_id=shop.id, customer_ids=[newcomer.pk], reason="webhook")
+    with django_capture_on_commit_callbacks(execute=True):  # hooks run after commit
+        mirror_changed_notify(shop_id=shop.id, customer_ids=[newcomer.pk], reason="webhook")
     assert any(first.pk in members for members, *_ in candidate_of(shop, newcomer.pk))

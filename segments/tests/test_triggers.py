@@ -22,9 +22,8 @@ def test_mirror_change_refreshes_scores_groups_and_segments(db, django_capture_o
     customer.tags, customer.tags_normalized = ["vip"], tags_normalize(["vip"])
     customer.save()
 
-    mirror_changed_notify(
-        shop_id=shop.pk, customer_ids=None, reason="full_sync"
-    )  # tasks run inline
+    with django_capture_on_commit_callbacks(execute=True):  # hooks run after commit
+        mirror_changed_notify(shop_id=shop.pk, customer_ids=None, reason="full_sync")
 
     assert SegmentMembership.all_shops.filter(segment=segment, customer=customer).exists()
     assert (
