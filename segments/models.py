@@ -99,10 +99,22 @@ class SegmentVersion(models.Model):
 class SegmentMembership(ShopOwnedModel):
     """Current members: replaced atomically by each refresh."""
 
-    # Deletes cascade in the ORM; no database FK triggers, which cost more than the inserts
-    # themselves when a refresh writes hundreds of thousands of rows (bench/segments.py).
+    # A full refresh writes a row per member (1,000,000 in bench/segments.py), so every index and
+    # database FK check costs: no FK triggers (deletes cascade in the ORM), no index that another
+    # covers. (segment, customer) serves the refresh diff, the members page keyset and lookups.
+    shop = models.ForeignKey(
+        "tenants.Shop",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     segment = models.ForeignKey(
-        Segment, on_delete=models.CASCADE, related_name="memberships", db_constraint=False
+        Segment,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_constraint=False,
+        db_index=False,
     )
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="+", db_constraint=False
@@ -111,11 +123,8 @@ class SegmentMembership(ShopOwnedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["shop", "segment", "customer"], name="segment_membership_unique"
-            )
+            models.UniqueConstraint(fields=["segment", "customer"], name="segment_member_unique")
         ]
-        indexes = [models.Index(fields=["segment", "customer"], name="membership_segment")]
 
     def __str__(self) -> str:
         return f"customer {self.customer_id} in segment {self.segment_id}"
@@ -142,27 +151,43 @@ class SegmentRefresh(models.Model):
 class MembershipEvent(ShopOwnedModel):
     """The ledger: a customer entered or exited a segment. Append-only; ids only.
 
-    `customer_id` is a plain id so the history outlives the customer row."""
+    `customer_id` is a plain id so the history outlives the customer row. Like membership, no FK
+    triggers and one index besides the key: (segment, id) serves the change feed and time travel
+    (which reads all of a segment's events up to a moment, so a time index saved little and cost
+    every refresh a third b-tree)."""
 
     class Kind(models.TextChoices):
         ENTERED = "entered", "Entered"
         EXITED = "exited", "Exited"
 
+    shop = models.ForeignKey(
+        "tenants.Shop",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     segment = models.ForeignKey(
-        Segment, on_delete=models.CASCADE, related_name="events", db_constraint=False
+        Segment,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_constraint=False,
+        db_index=False,
     )
     customer_id = models.BigIntegerField()
     kind = models.CharField(max_length=8, choices=Kind.choices)
     occurred_at = models.DateTimeField()
+    # A run is only ever deleted with its segment, whose cascade removes the events: no index.
     refresh = models.ForeignKey(
-        SegmentRefresh, on_delete=models.CASCADE, related_name="events", db_constraint=False
+        SegmentRefresh,
+        on_delete=models.DO_NOTHING,
+        related_name="events",
+        db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
-        indexes = [
-            models.Index(fields=["shop", "segment", "occurred_at"], name="ledger_segment_time"),
-            models.Index(fields=["segment", "id"], name="ledger_segment_feed"),
-        ]
+        indexes = [models.Index(fields=["segment", "id"], name="ledger_segment_feed")]
 
     def __str__(self) -> str:
         return f"customer {self.customer_id} {self.kind} segment {self.segment_id}"

@@ -13,6 +13,7 @@ inside a `~` is built never to be NULL (Exists, Coalesce) for the same reason.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -90,7 +91,12 @@ class JSONListHasAny(Expression):
 
     def as_postgresql(self, compiler, connection):
         column, params = compiler.compile(self.column)
-        test = "NOT (v = ANY(%s))" if self.others else "v = ANY(%s)"
+        if not self.others:
+            # Containment of a one-id list: the GIN index on product_ids (jsonb_path_ops,
+            # segments migration 0006) answers it, where unnesting each row reads every order.
+            wanted = [json.dumps([v]) for v in self.values]
+            return f"{column} @> ANY(%s::jsonb[])", (*params, wanted)
+        test = "NOT (v = ANY(%s))"
         # Only the compiled column and fixed SQL are interpolated; ids travel as parameters.
         sql = f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({column}) AS e(v) WHERE {test})"  # noqa: S608
         return sql, (*params, [str(v) for v in self.values])
