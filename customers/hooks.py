@@ -19,6 +19,9 @@
   An eraser that raises aborts the redaction, which is then retried: erasure is all or nothing.
 - `customer_exporters`: called for customers/data_request; each returns a JSON-able section
   (`{"segments": [...]}`) that is added to the customer's export.
+- `customer_detail_sections`: called by `GET /api/v1/customers/{id}/`; each returns a few
+  JSON-able sections (`{"segments": [...], "groups": [...]}`) with ids and names only, in a
+  fixed number of queries whatever the customer's memberships (no query per row).
 """
 
 import logging
@@ -49,6 +52,8 @@ _MIRROR_CHANGED: list[MirrorChangedHook] = []
 CustomerExporter = Callable[..., dict]  # (*, shop_id, customer_id: int) -> {section: data}
 _ERASERS: list[CustomerEraser] = []
 _EXPORTERS: list[CustomerExporter] = []
+CustomerDetailSection = Callable[..., dict]  # (*, shop_id, customer_id: int) -> {section: data}
+_DETAIL_SECTIONS: list[CustomerDetailSection] = []
 
 
 def on_mirror_changed(func: MirrorChangedHook) -> MirrorChangedHook:
@@ -67,6 +72,19 @@ def customer_exporter(func: CustomerExporter) -> CustomerExporter:
     if func not in _EXPORTERS:
         _EXPORTERS.append(func)
     return func
+
+
+def customer_detail_section(func: CustomerDetailSection) -> CustomerDetailSection:
+    if func not in _DETAIL_SECTIONS:
+        _DETAIL_SECTIONS.append(func)
+    return func
+
+
+def customer_detail_sections(*, shop_id: int, customer_id: int) -> dict:
+    sections: dict = {}
+    for section in list(_DETAIL_SECTIONS):
+        sections.update(section(shop_id=shop_id, customer_id=customer_id))
+    return sections
 
 
 def customer_export_sections(*, shop_id: int, customer_id: int) -> dict:
@@ -119,4 +137,5 @@ def registered() -> dict[str, list[str]]:
         "mirror_changed": [name(f) for f in _MIRROR_CHANGED],
         "customer_erasers": [name(f) for f in _ERASERS],
         "customer_exporters": [name(f) for f in _EXPORTERS],
+        "customer_detail_sections": [name(f) for f in _DETAIL_SECTIONS],
     }

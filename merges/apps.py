@@ -6,7 +6,7 @@ class MergesConfig(AppConfig):
 
     def ready(self) -> None:
         from customers import hooks
-        from merges import services, tasks
+        from merges import customer_detail, services, tasks
         from merges.detection import blocking
 
         # Blocking keys hold normalised emails, phones and names: erased with the customer.
@@ -14,3 +14,5 @@ class MergesConfig(AppConfig):
         hooks.customer_eraser(services.duplicates_erase)
         # New or changed customers (webhooks, delta syncs) are checked against the key table.
         hooks.on_mirror_changed(tasks.mirror_changed)
+        # Open candidates show on the customer's API detail.
+        hooks.customer_detail_section(customer_detail.customer_detail)

@@ -10,6 +10,7 @@ from customers.models import (
     Order,
     SyncRun,
 )
+from customers.selectors import customer_detail_sections
 
 CUSTOMER_FIELDS = [
     "id",
@@ -130,10 +131,49 @@ class OrderSerializer(serializers.ModelSerializer):
 class CustomerDetailSerializer(CustomerSerializer):
     addresses = serializers.SerializerMethodField()
     recent_orders = serializers.SerializerMethodField()
+    # Filled by other apps through customers.hooks.customer_detail_sections (see selectors).
+    segments = serializers.SerializerMethodField()
+    groups = serializers.SerializerMethodField()
+    duplicate_candidates = serializers.SerializerMethodField()
+    merge_history = serializers.SerializerMethodField()
 
     class Meta(CustomerSerializer.Meta):
-        fields = [*CUSTOMER_FIELDS, "addresses", "recent_orders"]
+        fields = [
+            *CUSTOMER_FIELDS,
+            "addresses",
+            "recent_orders",
+            "segments",
+            "groups",
+            "duplicate_candidates",
+            "merge_history",
+        ]
         read_only_fields = fields
+
+    def _sections(self, customer) -> dict:
+        # Computed once per customer, and only when a section is asked for (?fields=...).
+        cached = getattr(self, "_sections_cache", None)
+        if cached is None or cached[0] != customer.pk:
+            cached = (customer.pk, customer_detail_sections(customer=customer))
+            self._sections_cache = cached
+        return cached[1]
+
+    def get_segments(self, customer) -> list[dict]:
+        """Segments the customer is a member of now: id, name, entered_at."""
+        return self._sections(customer)["segments"]
+
+    def get_groups(self, customer) -> list[dict]:
+        """The customer's group in each group set: group_set {id, slug, name}, group {slug,
+        name}, since."""
+        return self._sections(customer)["groups"]
+
+    def get_duplicate_candidates(self, customer) -> list[dict]:
+        """Open duplicate candidates holding the customer: id, probability, tier, the other
+        members {id, name}, suggested survivor."""
+        return self._sections(customer)["duplicate_candidates"]
+
+    def get_merge_history(self, customer) -> dict:
+        """merged_into {id, shopify_id, name, merged_at} or null, and merged_from [...]."""
+        return self._sections(customer)["merge_history"]
 
     def get_addresses(self, customer) -> list[dict]:
         return AddressSerializer(customer.addresses.all(), many=True).data
