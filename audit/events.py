@@ -25,6 +25,7 @@ EVENTS: dict[str, str] = {
     "account_invite.requested": "Account invites were requested for customers (some may be skipped)",
     "account_invite.sent": "An account invite was sent to a customer through Shopify",
     "account_invite.failed": "Shopify refused to send an account invite to a customer",
+    "account_invite.resumed": "Sending of an account invite batch's pending invites was queued again",
     "segments.scores_refreshed": "RFM groups and spend tiers were recomputed for a shop",
     "segment.created": "A segment was created",
     "segment.updated": "A segment's definition was edited (a new version)",

@@ -22,6 +22,9 @@
 - `customer_detail_sections`: called by `GET /api/v1/customers/{id}/`; each returns a few
   JSON-able sections (`{"segments": [...], "groups": [...]}`) with ids and names only, in a
   fixed number of queries whatever the customer's memberships (no query per row).
+- `customer_audiences`: named sets of customers another app can resolve to ids, e.g. "segment"
+  (its current members in one shop), so account invites can go to a segment without the mirror
+  importing segments. A resolver raises UnknownAudience for an id the agency does not have.
 """
 
 import logging
@@ -72,6 +75,26 @@ def customer_exporter(func: CustomerExporter) -> CustomerExporter:
     if func not in _EXPORTERS:
         _EXPORTERS.append(func)
     return func
+
+
+class UnknownAudience(LookupError):
+    """No such audience for this agency and shop (or no app provides that kind)."""
+
+
+AudienceResolver = Callable[..., list[int]]  # (*, shop_id, agency_id, ref: int) -> customer ids
+_AUDIENCES: dict[str, AudienceResolver] = {}
+
+
+def customer_audience(kind: str, func: AudienceResolver) -> AudienceResolver:
+    _AUDIENCES[kind] = func
+    return func
+
+
+def audience_customer_ids(*, kind: str, shop_id: int, agency_id: int, ref: int) -> list[int]:
+    resolver = _AUDIENCES.get(kind)
+    if resolver is None:
+        raise UnknownAudience(f"no installed app provides {kind} audiences")
+    return list(resolver(shop_id=shop_id, agency_id=agency_id, ref=ref))
 
 
 def customer_detail_section(func: CustomerDetailSection) -> CustomerDetailSection:
@@ -138,4 +161,5 @@ def registered() -> dict[str, list[str]]:
         "customer_erasers": [name(f) for f in _ERASERS],
         "customer_exporters": [name(f) for f in _EXPORTERS],
         "customer_detail_sections": [name(f) for f in _DETAIL_SECTIONS],
+        "customer_audiences": [f"{kind}: {name(f)}" for kind, f in _AUDIENCES.items()],
     }

@@ -7,9 +7,10 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from customers import hooks
-        from segments import customer_detail, signals, tasks
+        from segments import audiences, customer_detail, signals, tasks
 
         hooks.on_mirror_changed(signals.mirror_changed)
         hooks.customer_exporter(signals.customer_export)
         hooks.customer_detail_section(customer_detail.customer_detail)
+        hooks.customer_audience("segment", audiences.segment_members)
         post_migrate.connect(tasks.schedules_ensure, sender=self)

@@ -212,9 +212,18 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 
 class AccountInviteRequestSerializer(serializers.Serializer):
+    """Either `customer_ids` or `segment_id` (every current member of the segment in the shop)."""
+
     customer_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=10000
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=10000, required=False
     )
+    segment_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+
+    def validate(self, attrs):
+        if ("customer_ids" in attrs) == ("segment_id" in attrs):
+            message = "Give either customer_ids or segment_id (exactly one)."
+            raise serializers.ValidationError({"customer_ids": [message], "segment_id": [message]})
+        return attrs
 
 
 class AccountInviteBatchSerializer(serializers.ModelSerializer):
@@ -230,6 +239,7 @@ class AccountInviteBatchSerializer(serializers.ModelSerializer):
             "source",
             "created_at",
             "finished_at",
+            "error",
             "counts",
         ]
         read_only_fields = fields

@@ -7,13 +7,20 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from audit.services import audit_event_record
-from customers.accounts import InvitesNotAvailable, account_invites_request, account_report
+from customers.accounts import (
+    InvitesNotAvailable,
+    account_invites_request,
+    account_invites_request_audience,
+    account_invites_resume,
+    account_report,
+)
 from customers.api import serializers as s
 from customers.api.filters import CustomerFilter
+from customers.hooks import UnknownAudience
 from customers.models import AccountInviteBatch, Customer, CustomerDataExport, SyncRun
 from tenants.api.base import TenantScopedAPIView, TenantScopedViewSet
 from tenants.errors import Conflict, DomainError
@@ -73,7 +80,7 @@ class AccountInviteBatchViewSet(
     serializer_class = s.AccountInviteBatchSerializer
     cursor_ordering = ("-pk",)
     # Inviting emails the shop's customers: shop administration, not a segment edit.
-    action_permissions = {"create": Permission.INSTALL_SHOPS}
+    action_permissions = {"create": Permission.INSTALL_SHOPS, "resume": Permission.INSTALL_SHOPS}
 
     def scoped_queryset(self):
         return AccountInviteBatch.objects.filter(shop=self.shop())
@@ -85,16 +92,38 @@ class AccountInviteBatchViewSet(
         shop = self.shop()
         data = s.AccountInviteRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        actor = self.tenant.actor.label
+        segment_id = data.validated_data.get("segment_id")
         try:
-            batch = account_invites_request(
-                shop=shop,
-                customer_ids=data.validated_data["customer_ids"],
-                actor=self.tenant.actor.label,
+            if segment_id is not None:
+                batch = account_invites_request_audience(
+                    shop=shop, audience="segment", ref=segment_id, actor=actor
+                )
+            else:
+                batch = account_invites_request(
+                    shop=shop, customer_ids=data.validated_data["customer_ids"], actor=actor
+                )
+        except InvitesNotAvailable as refused:
+            raise Conflict(str(refused), code="new_customer_accounts") from refused
+        except UnknownAudience as unknown:
+            raise ValidationError({"segment_id": [str(unknown)]}) from unknown
+        except ValueError as invalid:
+            raise DomainError(str(invalid), code="invalid_customers") from invalid
+        return Response(s.AccountInviteBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.AccountInviteBatchSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request, *args, **kwargs):
+        """Queue the batch's pending invites again (after a worker died or a reinstall)."""
+        batch = self.get_object()
+        try:
+            batch = account_invites_resume(
+                shop=self.shop(), batch_id=batch.pk, actor=self.tenant.actor.label
             )
         except InvitesNotAvailable as refused:
             raise Conflict(str(refused), code="new_customer_accounts") from refused
-        except ValueError as invalid:
-            raise DomainError(str(invalid), code="invalid_customers") from invalid
+        except ValueError as nothing_left:
+            raise Conflict(str(nothing_left), code="nothing_pending") from nothing_left
         return Response(s.AccountInviteBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
 
