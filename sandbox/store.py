@@ -594,18 +594,20 @@ class Store:
             ]
             if customer is not None:
                 customer.orders.append(order)
-                self._touch(customer)
-                changes.append(
-                    Change(
-                        "customer.updated",
-                        self,
-                        customer=customer,
-                        customer_id=customer.id,
-                        fields=("numberOfOrders", "amountSpent", "lastOrder"),
-                    )
-                )
+                changes.append(self._order_totals_changed(customer))
         self._notify(changes)
         return order
+
+    def _order_totals_changed(self, customer: Customer) -> Change:
+        """An order of the customer was placed, cancelled or deleted: its totals moved."""
+        self._touch(customer)
+        return Change(
+            "customer.updated",
+            self,
+            customer=customer,
+            customer_id=customer.id,
+            fields=("numberOfOrders", "amountSpent", "lastOrder"),
+        )
 
     def cancel_order(self, order_id: int) -> Order:
         with self.lock:
@@ -619,16 +621,7 @@ class Store:
             changes = [Change("order.cancelled", self, order=order, customer_id=order.customer_id)]
             customer = self.customers.get(order.customer_id) if order.customer_id else None
             if customer is not None:
-                self._touch(customer)
-                changes.append(
-                    Change(
-                        "customer.updated",
-                        self,
-                        customer=customer,
-                        customer_id=customer.id,
-                        fields=("numberOfOrders", "amountSpent", "lastOrder"),
-                    )
-                )
+                changes.append(self._order_totals_changed(customer))
         self._notify(changes)
         return order
 
@@ -643,16 +636,7 @@ class Store:
             customer = self.customers.get(order.customer_id) if order.customer_id else None
             if customer is not None:
                 customer.orders = [kept for kept in customer.orders if kept.id != order_id]
-                self._touch(customer)
-                changes.append(
-                    Change(
-                        "customer.updated",
-                        self,
-                        customer=customer,
-                        customer_id=customer.id,
-                        fields=("numberOfOrders", "amountSpent", "lastOrder"),
-                    )
-                )
+                changes.append(self._order_totals_changed(customer))
         self._notify(changes)
         return order
 

@@ -7,6 +7,7 @@ shape Shopify answers: `{"message", "locations", "path"?, "extensions": {"code",
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from graphql import (
@@ -98,6 +99,122 @@ def _operation_name(document: DocumentNode) -> str:
     return "query"
 
 
+def _scope(operation: str) -> str:
+    return operation.split(" ", 1)[-1]
+
+
+# graphql-core message -> Shopify's: (pattern, translate). `translate(groups, operation,
+# node_path)` answers (message, path, code, extensions). Tried in order; the first match wins.
+_Translate = Callable[[tuple, str, list | None], tuple[str, list, str, dict]]
+_FIELD_RULES: list[tuple[str, _Translate]] = [
+    (
+        r"Cannot query field '(.+?)' on type '(.+?)'\.",
+        lambda g, op, node: (
+            f"Field '{g[0]}' doesn't exist on type '{g[1]}'",
+            node or [op, g[0]],
+            "undefinedField",
+            {"typeName": g[1], "fieldName": g[0]},
+        ),
+    ),
+    (
+        r"Unknown argument '(.+?)' on field '(?:.+?\.)?(.+?)'\.",
+        lambda g, op, node: (
+            f"Field '{g[1]}' doesn't accept argument '{g[0]}'",
+            [*node, g[0]] if node else [op, g[1], g[0]],
+            "argumentNotAccepted",
+            {"name": g[1], "typeName": "Field", "argumentName": g[0]},
+        ),
+    ),
+]
+_OTHER_RULES: list[tuple[str, _Translate]] = [
+    (
+        r"Variable '\$(.+?)' of type '(.+?)' used in position expecting type '(.+?)'\.",
+        lambda g, op, node: (
+            f"{'Nullability' if g[1].rstrip('!') == g[2].rstrip('!') else 'Type'} mismatch on "
+            f"variable ${g[0]} and argument ({g[1]} / {g[2]})",
+            [op],
+            "variableMismatch",
+            {"variableName": g[0], "typeName": g[1]},
+        ),
+    ),
+    (
+        r"Variable '\$(.+?)' is never used",
+        lambda g, op, node: (
+            f"Variable ${g[0]} is declared by {_scope(op)} but not used",
+            [op],
+            "variableNotUsed",
+            {"variableName": g[0]},
+        ),
+    ),
+    (
+        r"Variable '\$(.+?)' is not defined",
+        lambda g, op, node: (
+            f"Variable ${g[0]} is used by {_scope(op)} but not declared",
+            [op],
+            "variableNotDefined",
+            {"variableName": g[0]},
+        ),
+    ),
+    (
+        r"Field '(.+?)' of type '(.+?)' must have a selection of subfields",
+        lambda g, op, node: (
+            f"Field must have selections (field '{g[0]}' returns {g[1].rstrip('!')} but has no "
+            f"selections. Did you mean '{g[0]} {{ ... }}'?)",
+            node or [op, g[0]],
+            "selectionMismatch",
+            {"nodeName": f"field '{g[0]}'", "typeName": g[1].rstrip("!")},
+        ),
+    ),
+    (
+        r"Field '(.+?)' must not have a selection since type '(.+?)' has no subfields",
+        lambda g, op, node: (
+            f"Selections can't be made on scalars (field '{g[0]}' returns {g[1]} but has "
+            "selections)",
+            node or [op, g[0]],
+            "selectionMismatch",
+            {"nodeName": f"field '{g[0]}'", "typeName": g[1]},
+        ),
+    ),
+    (
+        r"Unknown type '(.+?)'",
+        lambda g, op, node: (
+            f"{g[0]} isn't a defined input type",
+            [op],
+            "variableRequiresValidType",
+            {"typeName": g[0]},
+        ),
+    ),
+]
+_MISSING_ARGUMENT = r"Field '(.+?)' argument '(.+?)' of type '(.+?)' is required"
+
+
+def _by_rule(rules, message: str, operation: str, node_path, locations) -> dict | None:
+    for pattern, translate in rules:
+        if match := re.match(pattern, message):
+            text, path, code, extensions = translate(match.groups(), operation, node_path)
+            return error_body(text, locations=locations, path=path, code=code, **extensions)
+    return None
+
+
+def _literal_error(error: GraphQLError, argument_map, operation: str, node_path, locations):
+    """An argument written in the document with a value of the wrong type."""
+    if not error.nodes or id(error.nodes[0]) not in argument_map.arguments:
+        return None
+    from graphql import print_ast
+
+    field, argument, type_name = argument_map.arguments[id(error.nodes[0])]
+    shown = print_ast(error.nodes[0])
+    return error_body(
+        f"Argument '{argument}' on Field '{field}' has an invalid value ({shown}). "
+        f"Expected type '{type_name}'.",
+        locations=locations,
+        path=node_path or [operation, field, argument],
+        code="argumentLiteralsIncompatible",
+        typeName="Field",
+        argumentName=argument,
+    )
+
+
 def translate_validation_errors(
     schema: GraphQLSchema, document: DocumentNode, errors: list[GraphQLError]
 ) -> list[dict]:
@@ -111,21 +228,8 @@ def translate_validation_errors(
         message = error.message
         locations = _locations(error)
         node_path = argument_map.paths.get(id(error.nodes[0])) if error.nodes else None
-        if match := re.match(r"Cannot query field '(.+?)' on type '(.+?)'\.", message):
-            field, type_name = match.groups()
-            result.append(
-                error_body(
-                    f"Field '{field}' doesn't exist on type '{type_name}'",
-                    locations=locations,
-                    path=node_path or [operation, field],
-                    code="undefinedField",
-                    typeName=type_name,
-                    fieldName=field,
-                )
-            )
-        elif match := re.match(
-            r"Field '(.+?)' argument '(.+?)' of type '(.+?)' is required", message
-        ):
+        if match := re.match(_MISSING_ARGUMENT, message):
+            # Shopify names every missing argument of a field in one error.
             field, argument, _ = match.groups()
             node_id = id(error.nodes[0]) if error.nodes else 0
             if node_id in missing:
@@ -146,111 +250,17 @@ def translate_validation_errors(
             )
             missing[node_id] = body
             result.append(body)
-        elif match := re.match(r"Unknown argument '(.+?)' on field '(?:.+?\.)?(.+?)'\.", message):
-            argument, field = match.groups()
-            result.append(
-                error_body(
-                    f"Field '{field}' doesn't accept argument '{argument}'",
-                    locations=locations,
-                    path=([*node_path, argument]) if node_path else [operation, field, argument],
-                    code="argumentNotAccepted",
-                    name=field,
-                    typeName="Field",
-                    argumentName=argument,
-                )
+            continue
+        body = (
+            _by_rule(_FIELD_RULES, message, operation, node_path, locations)
+            or _literal_error(error, argument_map, operation, node_path, locations)
+            or _by_rule(_OTHER_RULES, message, operation, node_path, locations)
+        )
+        if body is None:
+            body = error_body(
+                message, locations=locations, path=[operation], code="validationError"
             )
-        elif error.nodes and id(error.nodes[0]) in argument_map.arguments:
-            field, argument, type_name = argument_map.arguments[id(error.nodes[0])]
-            from graphql import print_ast
-
-            shown = print_ast(error.nodes[0])
-            result.append(
-                error_body(
-                    f"Argument '{argument}' on Field '{field}' has an invalid value ({shown}). Expected type '{type_name}'.",
-                    locations=locations,
-                    path=node_path or [operation, field, argument],
-                    code="argumentLiteralsIncompatible",
-                    typeName="Field",
-                    argumentName=argument,
-                )
-            )
-        elif match := re.match(
-            r"Variable '\$(.+?)' of type '(.+?)' used in position expecting type '(.+?)'\.", message
-        ):
-            variable, given, expected = match.groups()
-            kind = "Nullability" if given.rstrip("!") == expected.rstrip("!") else "Type"
-            result.append(
-                error_body(
-                    f"{kind} mismatch on variable ${variable} and argument ({given} / {expected})",
-                    locations=locations,
-                    path=[operation],
-                    code="variableMismatch",
-                    variableName=variable,
-                    typeName=given,
-                )
-            )
-        elif match := re.match(r"Variable '\$(.+?)' is never used", message):
-            result.append(
-                error_body(
-                    f"Variable ${match.group(1)} is declared by {operation.split(' ', 1)[-1]} but not used",
-                    locations=locations,
-                    path=[operation],
-                    code="variableNotUsed",
-                    variableName=match.group(1),
-                )
-            )
-        elif match := re.match(r"Variable '\$(.+?)' is not defined", message):
-            result.append(
-                error_body(
-                    f"Variable ${match.group(1)} is used by {operation.split(' ', 1)[-1]} but not declared",
-                    locations=locations,
-                    path=[operation],
-                    code="variableNotDefined",
-                    variableName=match.group(1),
-                )
-            )
-        elif match := re.match(
-            r"Field '(.+?)' of type '(.+?)' must have a selection of subfields", message
-        ):
-            field, type_name = match.groups()
-            result.append(
-                error_body(
-                    f"Field must have selections (field '{field}' returns {type_name.rstrip('!')} but has no selections. Did you mean '{field} {{ ... }}'?)",
-                    locations=locations,
-                    path=node_path or [operation, field],
-                    code="selectionMismatch",
-                    nodeName=f"field '{field}'",
-                    typeName=type_name.rstrip("!"),
-                )
-            )
-        elif match := re.match(
-            r"Field '(.+?)' must not have a selection since type '(.+?)' has no subfields", message
-        ):
-            field, type_name = match.groups()
-            result.append(
-                error_body(
-                    f"Selections can't be made on scalars (field '{field}' returns {type_name} but has selections)",
-                    locations=locations,
-                    path=node_path or [operation, field],
-                    code="selectionMismatch",
-                    nodeName=f"field '{field}'",
-                    typeName=type_name,
-                )
-            )
-        elif match := re.match(r"Unknown type '(.+?)'", message):
-            result.append(
-                error_body(
-                    f"{match.group(1)} isn't a defined input type",
-                    locations=locations,
-                    path=[operation],
-                    code="variableRequiresValidType",
-                    typeName=match.group(1),
-                )
-            )
-        else:
-            result.append(
-                error_body(message, locations=locations, path=[operation], code="validationError")
-            )
+        result.append(body)
     return result
 
 
