@@ -79,42 +79,32 @@ def _span(bounds: tuple[int | None, int | None]) -> tuple[int | None, int | None
     return (None if low is None else low * ID_SPACE, None if high is None else high * ID_SPACE)
 
 
+def _time_pager(index, attribute: str, search, get) -> Pager:
+    """Paging an index of `timestamp * ID_SPACE + id` keys (updated_at, created_at order)."""
+    low, high = _span(search.bounds(attribute))
+    return Pager(
+        index=index,
+        item_of=lambda key: get(key % ID_SPACE),
+        cursor_of=lambda c: (c.id, getattr(c, attribute)),
+        key_of_cursor=lambda cur: int(cur.get("last_value") or 0) * ID_SPACE + int(cur["last_id"]),
+        predicate=search.predicate,
+        low=low,
+        high=high,
+    )
+
+
 def customer_pager(store: Store, sort_key: str, text: str | None) -> Pager:
     """How to page the store's customers in `sort_key` order, filtered by a search query."""
     search = customer_query(text)
     get = store.customers.get
-    low = high = None
     if sort_key == "UPDATED_AT":
-        index = store.updated_index
-        low, high = _span(search.bounds("updated_at"))
-        return Pager(
-            index=index,
-            item_of=lambda key: get(key % ID_SPACE),
-            cursor_of=lambda c: (c.id, c.updated_at),
-            key_of_cursor=lambda cur: (
-                int(cur.get("last_value") or 0) * ID_SPACE + int(cur["last_id"])
-            ),
-            predicate=search.predicate,
-            low=low,
-            high=high,
-        )
+        return _time_pager(store.updated_index, "updated_at", search, get)
     if sort_key == "CREATED_AT":
         index = store.lazy_index(
             "customers.created",
             lambda: sorted(c.created_at * ID_SPACE + c.id for c in store.customers.values()),
         )
-        low, high = _span(search.bounds("created_at"))
-        return Pager(
-            index=index,
-            item_of=lambda key: get(key % ID_SPACE),
-            cursor_of=lambda c: (c.id, c.created_at),
-            key_of_cursor=lambda cur: (
-                int(cur.get("last_value") or 0) * ID_SPACE + int(cur["last_id"])
-            ),
-            predicate=search.predicate,
-            low=low,
-            high=high,
-        )
+        return _time_pager(index, "created_at", search, get)
     if sort_key == "NAME":
         index = store.lazy_index(
             "customers.name",

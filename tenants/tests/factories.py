@@ -10,6 +10,15 @@ from tenants.roles import Role
 
 _seq = itertools.count(1)
 
+# (role, allowed) for actions only owners and admins may take, to parametrize tests with.
+OWNERS_AND_ADMINS = [
+    (Role.OWNER, True),
+    (Role.ADMIN, True),
+    (Role.REVIEWER, False),
+    (Role.EDITOR, False),
+    (Role.VIEWER, False),
+]
+
 
 def agency_factory(*, name: str | None = None) -> Agency:
     n = next(_seq)

@@ -7,6 +7,7 @@ from tenants.api.base import TenantScopedViewSet
 from tenants.models import Invitation, Membership, Shop
 from tenants.roles import Role
 from tenants.tests.factories import (
+    OWNERS_AND_ADMINS,
     agency_factory,
     api_client,
     api_key_factory,
@@ -171,13 +172,7 @@ class TestShops:
 
     @pytest.mark.parametrize(
         ("role", "allowed"),
-        [
-            (Role.OWNER, True),
-            (Role.ADMIN, True),
-            (Role.REVIEWER, False),
-            (Role.EDITOR, False),
-            (Role.VIEWER, False),
-        ],
+        OWNERS_AND_ADMINS,
     )
     def test_sync_permission_per_role(self, role, allowed):
         agency = agency_factory()
@@ -198,13 +193,7 @@ class TestShops:
 class TestMembers:
     @pytest.mark.parametrize(
         ("role", "allowed"),
-        [
-            (Role.OWNER, True),
-            (Role.ADMIN, True),
-            (Role.REVIEWER, False),
-            (Role.EDITOR, False),
-            (Role.VIEWER, False),
-        ],
+        OWNERS_AND_ADMINS,
     )
     def test_member_routes_are_for_admins(self, role, allowed):
         agency = agency_factory()

@@ -11,6 +11,7 @@ from tenants.models import ApiKey
 from tenants.roles import Role
 from tenants.services import ApiKeyRejected, api_key_authenticate, api_key_revoke
 from tenants.tests.factories import (
+    OWNERS_AND_ADMINS,
     agency_factory,
     api_client,
     api_key_factory,
@@ -195,13 +196,7 @@ def test_keys_survive_a_secret_key_rotation_only_via_fallbacks(settings):
 
 @pytest.mark.parametrize(
     ("role", "allowed"),
-    [
-        (Role.OWNER, True),
-        (Role.ADMIN, True),
-        (Role.REVIEWER, False),
-        (Role.EDITOR, False),
-        (Role.VIEWER, False),
-    ],
+    OWNERS_AND_ADMINS,
 )
 def test_key_routes_per_role(role, allowed):
     agency = agency_factory()
