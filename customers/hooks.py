@@ -7,8 +7,10 @@
   `customer_ids`: the local ids of the customers whose rows (or orders) changed; None when
   anything may have changed (a full sync, a very large delta). `reason`: "full_sync",
   "reconcile", "delta", "webhook". `changed`: the names of `customers.Customer` model fields
-  whose values may have changed, plus the literal "orders" (`ORDERS_CHANGED`) when order rows
-  changed; None when any field may have changed. A consumer that reads none of the named
+  whose values may have changed (including "addresses", the address list), plus the literal
+  "orders" (`ORDERS_CHANGED`) when order rows changed; None when any field may have changed.
+  Bookkeeping columns (`mirrored_at`, `last_seen_sync_run_id`) are never named. Webhook changes
+  reach the hooks batched: customers.outbox drains them per shop, with the union of `changed`. A consumer that reads none of the named
   fields can skip its refresh. Hooks must accept further keyword arguments (`**kwargs`) so the
   interface can grow. Duplicate detection and segment refresh register here and enqueue their
   own tasks; the mirror does not know them. `mirror_changed_notify` defers the calls to the

@@ -9,17 +9,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from customers import writer
+from customers.hooks import ORDERS_CHANGED
 from customers.mapping import (
     customer_from_graphql,
     customer_gid,
     order_from_graphql,
     order_from_rest,
 )
-from customers.models import Customer, Order
+from customers.models import Customer, CustomerAddress, Order
 from tenants.models import Shop
 
 
@@ -30,13 +31,82 @@ def customers_apply_graphql(*, shop: Shop, nodes: Iterable[dict[str, Any]]) -> w
         row, address_rows = customer_from_graphql(node, shop_country=shop.country_code)
         rows.append(row)
         addresses[row["shopify_id"]] = address_rows
-    with transaction.atomic():
+    result, _linked = _customers_write(shop=shop, rows=rows, addresses=addresses)
+    return result
+
+
+def _customers_write(
+    *, shop: Shop, rows: list[dict[str, Any]], addresses: dict[int, list[dict[str, Any]]]
+) -> tuple[writer.UpsertResult, int]:
+    """Upsert, link orders that arrived first, refresh aggregates: (result, orders linked)."""
+    linked = 0
+    with transaction.atomic(savepoint=False):
         result = writer.customers_upsert(shop_id=shop.id, rows=rows, addresses=addresses)
         if result.applied:
             local_ids = list(result.applied.values())
-            writer.orders_link_customers(shop_id=shop.id, customer_ids=local_ids)
+            linked = writer.orders_link_customers(shop_id=shop.id, customer_ids=local_ids)
             writer.customer_aggregates_refresh(shop_id=shop.id, customer_ids=local_ids)
-    return result
+    return result, linked
+
+
+# Bookkeeping columns: they change on every write and mean nothing to consumers.
+_BOOKKEEPING = {"mirrored_at", "last_seen_sync_run_id"}
+_COMPARED_FIELDS = [
+    f.name
+    for f in Customer._meta.concrete_fields
+    if f.name not in {"id", "shop", "shopify_id", *_BOOKKEEPING}
+]
+_ADDRESS_FIELDS = [
+    "shopify_id", "is_default", "first_name", "last_name", "company", "address1", "address2",
+    "city", "province_code", "country_code", "zip", "phone",
+]  # fmt: skip
+
+
+def _customer_state(shop: Shop, shopify_id: int) -> dict[str, Any] | None:
+    return (
+        Customer.all_shops.filter(shop=shop, shopify_id=shopify_id)
+        .values("id", *_COMPARED_FIELDS)
+        .first()
+    )
+
+
+def _addresses_of(customer_id: int) -> set[tuple]:
+    return set(
+        CustomerAddress.all_shops.filter(customer_id=customer_id).values_list(*_ADDRESS_FIELDS)
+    )
+
+
+def customer_apply_read(
+    *, shop: Shop, shopify_id: int, node: dict[str, Any] | None, read_at: datetime
+) -> tuple[list[int], frozenset[str] | None]:
+    """Apply one customer as just read from Shopify (None: Shopify no longer has it).
+
+    Returns (local ids changed, names of the Customer fields that changed: None for a new
+    customer, "addresses" when its address list changed, "orders" when orders got linked to it).
+    A read older than what the mirror holds changes nothing: ([], frozenset()).
+    """
+    if node is None:
+        customer = customer_tombstone(shop=shop, shopify_id=shopify_id, deleted_at=read_at)
+        return [customer.id], TOMBSTONE_CHANGED
+    row, address_rows = customer_from_graphql(node, shop_country=shop.country_code)
+    with transaction.atomic(savepoint=False):
+        before = _customer_state(shop, row["shopify_id"])
+        old_addresses = _addresses_of(before["id"]) if before else set()
+        result, linked = _customers_write(
+            shop=shop, rows=[row], addresses={row["shopify_id"]: address_rows}
+        )
+        if not result.applied:
+            return [], frozenset()
+        local_id = result.applied[row["shopify_id"]]
+        if before is None:
+            return [local_id], None
+        after = _customer_state(shop, row["shopify_id"])
+        changed = {name for name in _COMPARED_FIELDS if before[name] != after[name]}
+        if _addresses_of(local_id) != old_addresses:
+            changed.add("addresses")
+        if linked:
+            changed.add(ORDERS_CHANGED)
+    return ([local_id], frozenset(changed)) if changed else ([], frozenset())
 
 
 def customer_is_stale(*, shop: Shop, shopify_id: int, changed_at: datetime | None) -> bool:
@@ -52,6 +122,10 @@ def customer_is_stale(*, shop: Shop, shopify_id: int, changed_at: datetime | Non
         return True
     held = current["updated_at_shopify"]
     return changed_at is not None and held is not None and changed_at < held
+
+
+# What a tombstone (delete, merged away, gone on Shopify) changes.
+TOMBSTONE_CHANGED = frozenset({"deleted_at", "merged_into", "updated_at_shopify"})
 
 
 def customer_tombstone(
@@ -124,41 +198,76 @@ def customer_consent_apply(
     state: str,
     opt_in_level: str,
     updated_at: datetime | None,
-) -> bool:
-    """Apply a consent change unless the mirror holds a newer one. False when the customer is
-    not in the mirror (the caller reads it from Shopify instead)."""
+) -> int | None:
+    """Apply a consent change unless the mirror holds a newer one: the local id of the customer
+    it changed, 0 when the mirror's is newer (or erased), None when the customer is not in the
+    mirror (the caller reads it from Shopify instead)."""
     state_col, level_col, at_col = CONSENT_COLUMNS[channel]
-    customers = Customer.all_shops.filter(shop=shop, shopify_id=shopify_id)
-    if not customers.exists():
-        return False
-    newer = customers.filter(redacted_at__isnull=True)
+    adapt = connection.ops.adapt_datetimefield_value
+    guard, params = "", []
     if updated_at is not None:
-        newer = newer.exclude(**{f"{at_col}__gt": updated_at})
-    newer.update(
-        **{state_col: state.upper(), level_col: opt_in_level.upper(), at_col: updated_at},
-        mirrored_at=timezone.now(),
-    )
-    return True
+        guard, params = f" AND ({at_col} IS NULL OR {at_col} <= %s)", [adapt(updated_at)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE customers_customer SET {state_col} = %s, {level_col} = %s, {at_col} = %s,"  # noqa: S608 -- column names are constants
+            " mirrored_at = %s WHERE shop_id = %s AND shopify_id = %s AND redacted_at IS NULL"
+            f"{guard} RETURNING id",
+            [
+                state.upper(),
+                opt_in_level.upper(),
+                adapt(updated_at),
+                adapt(timezone.now()),
+                shop.id,
+                shopify_id,
+                *params,
+            ],
+        )
+        updated = cursor.fetchone()
+    if updated is not None:
+        return updated[0]
+    return 0 if Customer.all_shops.filter(shop=shop, shopify_id=shopify_id).exists() else None
 
 
-def orders_apply(*, shop: Shop, rows: Sequence[dict[str, Any]]) -> writer.UpsertResult:
-    """Upsert order rows (REST or GraphQL mapped) and refresh the aggregates they affect."""
-    shopify_ids = [r["shopify_id"] for r in rows]
-    with transaction.atomic():
-        before = set(
-            Order.all_shops.filter(shop=shop, shopify_id__in=shopify_ids)
-            .exclude(customer_id=None)
-            .values_list("customer_id", flat=True)
+def orders_apply(
+    *, shop: Shop, rows: Sequence[dict[str, Any]], owner_ids: dict[int, int] | None = None
+) -> set[int]:
+    """Upsert order rows (REST or GraphQL mapped) and refresh the aggregates they affect.
+
+    `owner_ids` (customer shopify id -> local id, when the caller looked them up) saves the
+    lookup. Returns the local ids of the customers whose orders changed (the owners before and
+    after); none when every row was older than the mirror's or equal to it (a late or repeated
+    delivery), and then the aggregates are not recomputed either."""
+    owner_ids = owner_ids or {}
+    rows = [{**r, "customer_id": owner_ids.get(r["customer_shopify_id"])} for r in rows]
+    columns = [c for c in rows[0] if c not in ("shopify_id", "customer_shopify_id", "customer_id")]
+    with transaction.atomic(savepoint=False):
+        before = {
+            held["shopify_id"]: held
+            for held in Order.all_shops.filter(
+                shop=shop, shopify_id__in=[r["shopify_id"] for r in rows]
+            ).values("shopify_id", "customer_id", "customer_shopify_id", "deleted_at", *columns)
+        }
+        result = writer.orders_upsert(shop_id=shop.id, rows=rows)
+        if not any(_order_differs(r, before.get(r["shopify_id"]), columns) for r in rows
+                   if r["shopify_id"] in result.applied):  # fmt: skip
+            return set()
+        owners_before = {held["customer_id"] for held in before.values() if held["customer_id"]}
+        missing = {r["customer_shopify_id"] for r in rows if r["customer_shopify_id"]} - set(
+            owner_ids
         )
-        result = writer.orders_upsert(shop_id=shop.id, rows=list(rows))
-        after = set(
-            Order.all_shops.filter(shop=shop, shopify_id__in=shopify_ids)
-            .exclude(customer_id=None)
-            .values_list("customer_id", flat=True)
+        owners_after = set(owner_ids.values()) | set(
+            writer.customer_local_ids(shop_id=shop.id, shopify_ids=missing).values()
         )
-        if before | after:
-            writer.customer_aggregates_refresh(shop_id=shop.id, customer_ids=sorted(before | after))
-    return result
+        touched = owners_before | owners_after
+        if touched:
+            writer.customer_aggregates_refresh(shop_id=shop.id, customer_ids=sorted(touched))
+    return touched
+
+
+def _order_differs(row: dict[str, Any], held: dict[str, Any] | None, columns: list[str]) -> bool:
+    if held is None or held["customer_id"] is None or held["deleted_at"] is not None:
+        return True  # new, not linked to its customer yet, or revived by the upsert
+    return any(held[c] != row[c] for c in [*columns, "customer_shopify_id"])
 
 
 def order_from_payload(payload: dict[str, Any]) -> dict[str, Any]:

@@ -300,3 +300,24 @@ class AccountInvite(ShopOwnedModel):
 
     def __str__(self) -> str:
         return f"invite of customer {self.customer_id}: {self.status}"
+
+
+class MirrorChange(ShopOwnedModel):
+    """Outbox of committed mirror changes that the `mirror_changed` hooks have not heard yet.
+
+    Written in a webhook delivery's transaction, drained by one task per shop (customers.outbox),
+    so a burst of deliveries costs the hooks one batched call instead of one per delivery.
+    """
+
+    customer_id = models.BigIntegerField(null=True, blank=True)  # null: the whole shop
+    changed = models.JSONField(null=True, blank=True)  # field names; null: anything
+    created_at = models.DateTimeField()
+
+
+class MirrorChangeDrain(ShopOwnedModel):
+    """At most one per shop: a drain task is queued for the shop's outbox (customers.outbox)."""
+
+    enqueued_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop"], name="mirror_change_drain_shop")]

@@ -2,7 +2,7 @@
 
 import logging
 
-from customers import sync
+from customers import outbox, sync
 from tenants.models import Shop
 from tenants.scoping import shop_scope
 
@@ -32,11 +32,21 @@ def shop_delta_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
     if not _installed(shop_id):
         return 0
     with shop_scope([shop_id]):
+        # The scheduled heal also delivers webhook changes whose drain task was lost.
+        outbox.mirror_changes_drain(shop_id=shop_id)
         try:
             return sync.shop_delta_sync(shop_id=shop_id, sync_run_id=sync_run_id).id
         except sync.SyncAlreadyRunning as busy:
             logger.info("%s; skipping this delta", busy)
             return 0
+
+
+def mirror_changes_drain_task(shop_id: int, reason: str = "webhook") -> int:
+    """One per shop at a time (customers.outbox): the batched mirror_changed hooks call."""
+    if not _installed(shop_id):
+        return 0
+    with shop_scope([shop_id]):
+        return outbox.mirror_changes_drain(shop_id=shop_id, reason=reason)
 
 
 def delta_sync_all_shops() -> int:

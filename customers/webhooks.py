@@ -5,22 +5,41 @@ customer change is treated as a notification: unless the mirror already holds so
 as new, the customer is re-read through GraphQL and that complete state is applied. A customer
 that no longer exists on Shopify is tombstoned. Consent and order payloads carry their own full
 state and timestamps, and are applied directly.
+
+Each topic has two steps (tenants.webhooks.routing): `prepare` parses the payload and does every
+Shopify read with no transaction open; the handler then applies the result inside the delivery's
+transaction, never calling Shopify. What changed goes to the outbox (customers.outbox), whose
+drain calls the `mirror_changed` hooks once per batch, after commit.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
 from customers import incremental
-from customers.hooks import AGGREGATE_FIELDS, ORDERS_CHANGED, mirror_changed_notify
+from customers.hooks import AGGREGATE_FIELDS, ORDERS_CHANGED
 from customers.mapping import customer_gid, gid_id, parse_datetime
-from customers.models import Customer
+from customers.models import Customer, Order
+from customers.outbox import mirror_change_record
 from tenants.webhooks.routing import webhook_handler
 from tenants.webhooks.services import DeliveryUnusable
 
 logger = logging.getLogger(__name__)
+
+# What each kind of delivery may change (customers.hooks: Customer field names + "orders").
+ORDER_CHANGED = frozenset({ORDERS_CHANGED, *AGGREGATE_FIELDS})
+
+
+@dataclass(frozen=True)
+class CustomerRead:
+    """A customer as Shopify had it at `read_at`; `node` None when Shopify no longer has it."""
+
+    shopify_id: int
+    node: dict[str, Any] | None
+    read_at: datetime
 
 
 def _payload_id(value: Any) -> int | None:
@@ -38,63 +57,72 @@ def _event_time(payload: dict[str, Any], delivery, *keys: str) -> datetime:
     return getattr(delivery, "triggered_at", None) or timezone.now()
 
 
-def _customer_refresh(shop, shopify_id: int) -> list[int]:
-    """Re-read one customer from Shopify and apply it; tombstone it if Shopify no longer has it."""
+def _customer_read(shop, shopify_id: int) -> CustomerRead:
+    """Read one customer from Shopify (prepare steps only: never inside a transaction)."""
     from tenants.shopify import operations
     from tenants.shopify.errors import ShopifyNotFound
 
+    read_at = timezone.now()
     try:
         node = operations.customer_fetch(shop, customer_gid(shopify_id))
     except ShopifyNotFound:
-        customer = incremental.customer_tombstone(
-            shop=shop, shopify_id=shopify_id, deleted_at=timezone.now()
-        )
-        return [customer.id]
-    result = incremental.customers_apply_graphql(shop=shop, nodes=[node])
-    return list(result.applied.values())
+        node = None
+    return CustomerRead(shopify_id=shopify_id, node=node, read_at=read_at)
 
 
-# What each kind of delivery may change (customers.hooks: Customer field names + "orders").
-TAGS_CHANGED = frozenset({"tags", "tags_normalized", "updated_at_shopify"})
-TOMBSTONE_CHANGED = frozenset({"deleted_at", "merged_into", "updated_at_shopify"})
-ORDER_CHANGED = frozenset({ORDERS_CHANGED, *AGGREGATE_FIELDS})
-
-
-def _consent_changed(channel: str) -> frozenset[str]:
-    return frozenset(incremental.CONSENT_COLUMNS[channel])
-
-
-def _notify(shop, customer_ids: list[int], changed: frozenset[str] | None) -> None:
-    if customer_ids:
-        mirror_changed_notify(
-            shop_id=shop.id, customer_ids=customer_ids, reason="webhook", changed=changed
+def _record(shop, customer_ids: list[int], changed: frozenset[str] | None) -> None:
+    if customer_ids and changed != frozenset():
+        mirror_change_record(
+            shop_id=shop.id, customer_ids=customer_ids, changed=changed, reason="webhook"
         )
 
 
-@webhook_handler("customers/create")
-@webhook_handler("customers/update")
-@webhook_handler("customers/enable")
-@webhook_handler("customers/disable")
-def apply_customer_change(*, shop, payload, delivery) -> None:
+def _apply_read(shop, read: CustomerRead | None) -> None:
+    if read is not None:
+        _record(shop, *incremental.customer_apply_read(
+            shop=shop, shopify_id=read.shopify_id, node=read.node, read_at=read.read_at
+        ))  # fmt: skip
+
+
+# --- customers/create|update|enable|disable, customer.tags_added|tags_removed ------------------
+
+
+def _read_unless_stale(shop, shopify_id: int, changed_at: datetime) -> CustomerRead | None:
+    if incremental.customer_is_stale(shop=shop, shopify_id=shopify_id, changed_at=changed_at):
+        return None
+    return _customer_read(shop, shopify_id)
+
+
+def prepare_customer_change(*, shop, payload, delivery) -> CustomerRead | None:
     shopify_id = _payload_id(payload.get("id"))
     if shopify_id is None:
         raise DeliveryUnusable("customer payload has no id")
-    changed_at = _event_time(payload, delivery, "updated_at")
-    if incremental.customer_is_stale(shop=shop, shopify_id=shopify_id, changed_at=changed_at):
-        return
-    _notify(shop, _customer_refresh(shop, shopify_id), None)
+    return _read_unless_stale(shop, shopify_id, _event_time(payload, delivery, "updated_at"))
 
 
-@webhook_handler("customer.tags_added")
-@webhook_handler("customer.tags_removed")
-def apply_customer_tags_change(*, shop, payload, delivery) -> None:
+@webhook_handler("customers/create", prepare=prepare_customer_change)
+@webhook_handler("customers/update", prepare=prepare_customer_change)
+@webhook_handler("customers/enable", prepare=prepare_customer_change)
+@webhook_handler("customers/disable", prepare=prepare_customer_change)
+def apply_customer_change(*, shop, payload, delivery, prepared: CustomerRead | None) -> None:
+    _apply_read(shop, prepared)
+
+
+def prepare_customer_tags_change(*, shop, payload, delivery) -> CustomerRead | None:
     shopify_id = _payload_id(payload.get("customerId") or payload.get("customer_id"))
     if shopify_id is None:
         raise DeliveryUnusable("tags payload has no customerId")
-    changed_at = _event_time(payload, delivery, "occurredAt")
-    if incremental.customer_is_stale(shop=shop, shopify_id=shopify_id, changed_at=changed_at):
-        return
-    _notify(shop, _customer_refresh(shop, shopify_id), TAGS_CHANGED)
+    return _read_unless_stale(shop, shopify_id, _event_time(payload, delivery, "occurredAt"))
+
+
+@webhook_handler("customer.tags_added", prepare=prepare_customer_tags_change)
+@webhook_handler("customer.tags_removed", prepare=prepare_customer_tags_change)
+def apply_customer_tags_change(*, shop, payload, delivery, prepared: CustomerRead | None) -> None:
+    # The whole customer was re-read: record what actually differs (normally just the tags).
+    _apply_read(shop, prepared)
+
+
+# --- customers/delete, customers/merge ---------------------------------------------------------
 
 
 @webhook_handler("customers/delete")
@@ -102,15 +130,19 @@ def apply_customer_delete(*, shop, payload, delivery) -> None:
     shopify_id = _payload_id(payload.get("id"))
     if shopify_id is None:
         raise DeliveryUnusable("customers/delete payload has no id")
-    deleted_at = _event_time(payload, delivery)
     customer = incremental.customer_tombstone(
-        shop=shop, shopify_id=shopify_id, deleted_at=deleted_at
+        shop=shop, shopify_id=shopify_id, deleted_at=_event_time(payload, delivery)
     )
-    _notify(shop, [customer.id], TOMBSTONE_CHANGED)
+    _record(shop, [customer.id], incremental.TOMBSTONE_CHANGED)
 
 
-@webhook_handler("customers/merge")
-def apply_customer_merge(*, shop, payload, delivery) -> None:
+@dataclass(frozen=True)
+class MergeRead:
+    kept: CustomerRead
+    deleted_shopify_id: int
+
+
+def prepare_customer_merge(*, shop, payload, delivery) -> MergeRead | None:
     kept = _payload_id(payload.get("admin_graphql_api_customer_kept_id"))
     deleted = _payload_id(payload.get("admin_graphql_api_customer_deleted_id"))
     if kept is None or deleted is None:
@@ -125,80 +157,146 @@ def apply_customer_merge(*, shop, payload, delivery) -> None:
             kept,
             status,
         )
-        return
-    from tenants.shopify import operations
-    from tenants.shopify.errors import ShopifyNotFound
+        return None
+    return MergeRead(kept=_customer_read(shop, kept), deleted_shopify_id=deleted)
 
-    try:
-        kept_node = operations.customer_fetch(shop, customer_gid(kept))
-    except ShopifyNotFound:
-        kept_node = None  # the survivor changed again since; a later webhook or delta brings it
+
+@webhook_handler("customers/merge", prepare=prepare_customer_merge)
+def apply_customer_merge(*, shop, payload, delivery, prepared: MergeRead | None) -> None:
+    if prepared is None:
+        return
     survivor, gone = incremental.customer_merge_apply(
         shop=shop,
-        kept_node=kept_node,
-        kept_shopify_id=kept,
-        deleted_shopify_id=deleted,
+        # None: the survivor is gone again since; a later webhook or the delta brings it.
+        kept_node=prepared.kept.node,
+        kept_shopify_id=prepared.kept.shopify_id,
+        deleted_shopify_id=prepared.deleted_shopify_id,
         merged_at=_event_time(payload, delivery),
     )
-    # The survivor was re-read whole and took over the other's orders.
-    _notify(shop, [c.id for c in (survivor, gone) if c is not None], None)
+    # The survivor was re-read whole and took over the other's orders: anything may differ.
+    _record(shop, [c.id for c in (survivor, gone) if c is not None], None)
 
 
-@webhook_handler("customers_email_marketing_consent/update")
-def apply_email_consent(*, shop, payload, delivery) -> None:
+# --- consent -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    shopify_id: int
+    channel: str
+    state: str
+    opt_in_level: str
+    updated_at: datetime | None
+    read: CustomerRead | None  # the customer from Shopify when the mirror did not hold it
+
+
+def _prepare_consent(shop, shopify_id: int, channel: str, consent: dict) -> ConsentChange:
+    known = Customer.all_shops.filter(shop=shop, shopify_id=shopify_id).exists()
+    return ConsentChange(
+        shopify_id=shopify_id,
+        channel=channel,
+        state=str(consent["state"]),
+        opt_in_level=str(consent.get("opt_in_level") or ""),
+        updated_at=parse_datetime(consent.get("consent_updated_at")),
+        read=None if known else _customer_read(shop, shopify_id),
+    )
+
+
+def prepare_email_consent(*, shop, payload, delivery) -> ConsentChange:
     shopify_id = _payload_id(payload.get("customer_id"))
     consent = payload.get("email_marketing_consent") or {}
     if shopify_id is None or not consent.get("state"):
         raise DeliveryUnusable(
             "email consent payload needs customer_id and email_marketing_consent.state"
         )
-    _consent(shop, shopify_id, "email", consent)
+    return _prepare_consent(shop, shopify_id, "email", consent)
 
 
-@webhook_handler("customers_marketing_consent/update")
-def apply_sms_consent(*, shop, payload, delivery) -> None:
+def prepare_sms_consent(*, shop, payload, delivery) -> ConsentChange:
     shopify_id = _payload_id(payload.get("id") or payload.get("customer_id"))
     consent = payload.get("sms_marketing_consent") or {}
     if shopify_id is None or not consent.get("state"):
         raise DeliveryUnusable("SMS consent payload needs id and sms_marketing_consent.state")
-    _consent(shop, shopify_id, "sms", consent)
+    return _prepare_consent(shop, shopify_id, "sms", consent)
 
 
-def _consent(shop, shopify_id: int, channel: str, consent: dict[str, Any]) -> None:
-    applied = incremental.customer_consent_apply(
+class CustomerNotMirroredYet(Exception):
+    """The customer vanished between prepare and apply (a retry reads it from Shopify)."""
+
+
+@webhook_handler("customers_email_marketing_consent/update", prepare=prepare_email_consent)
+@webhook_handler("customers_marketing_consent/update", prepare=prepare_sms_consent)
+def apply_consent(*, shop, payload, delivery, prepared: ConsentChange) -> None:
+    if prepared.read is not None:
+        _apply_read(shop, prepared.read)
+        return
+    customer_id = incremental.customer_consent_apply(
         shop=shop,
-        shopify_id=shopify_id,
-        channel=channel,
-        state=str(consent["state"]),
-        opt_in_level=str(consent.get("opt_in_level") or ""),
-        updated_at=parse_datetime(consent.get("consent_updated_at")),
+        shopify_id=prepared.shopify_id,
+        channel=prepared.channel,
+        state=prepared.state,
+        opt_in_level=prepared.opt_in_level,
+        updated_at=prepared.updated_at,
     )
-    if applied:
-        ids = list(
-            Customer.all_shops.filter(shop=shop, shopify_id=shopify_id).values_list("id", flat=True)
-        )
-        _notify(shop, ids, _consent_changed(channel))
-    else:
-        _notify(shop, _customer_refresh(shop, shopify_id), None)
+    if customer_id is None:
+        raise CustomerNotMirroredYet(f"customer {prepared.shopify_id} is not in the mirror")
+    if customer_id:
+        _record(shop, [customer_id], frozenset(incremental.CONSENT_COLUMNS[prepared.channel]))
 
 
-@webhook_handler("orders/create")
-@webhook_handler("orders/updated")
-@webhook_handler("orders/cancelled")
-def apply_order_change(*, shop, payload, delivery) -> None:
+# --- orders ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderOwner:
+    """An order's customer as the mirror held it at prepare time, re-read when needed."""
+
+    shopify_id: int
+    local_id: int | None  # None: not in the mirror yet
+    read: CustomerRead | None  # Shopify's own totals changed too: the owner re-read
+
+    @property
+    def known_ids(self) -> dict[int, int]:
+        return {self.shopify_id: self.local_id} if self.local_id else {}
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    row: dict[str, Any]  # mapped from the payload
+    node_row: dict[str, Any] | None  # the order read back for its product tags, if needed
+    owner: OrderOwner | None
+
+
+def _owner(shop, customer_shopify_id: int | None) -> OrderOwner | None:
+    """The owner's local id; re-read it when the mirror keeps Shopify's totals (or lacks it)."""
+    if customer_shopify_id is None:
+        return None
+    held = (
+        Customer.all_shops.filter(shop=shop, shopify_id=customer_shopify_id)
+        .values_list("id", "aggregates_from_shopify")
+        .first()
+    )
+    local_id, shopify_totals = held if held else (None, True)
+    read = _customer_read(shop, customer_shopify_id) if shopify_totals else None
+    return OrderOwner(shopify_id=customer_shopify_id, local_id=local_id, read=read)
+
+
+def prepare_order_change(*, shop, payload, delivery) -> OrderChange:
     if _payload_id(payload.get("id")) is None:
         raise DeliveryUnusable("order payload has no id")
     try:
         row = incremental.order_from_payload(payload)
     except (KeyError, TypeError, ValueError) as exc:  # a malformed payload, not a passing fault
         raise DeliveryUnusable(f"order payload cannot be read: {exc}") from exc
-    incremental.orders_apply(shop=shop, rows=[row])
+    node_row = None
     if row["product_ids"] and "product_tags" not in row:
-        _order_refresh(shop, row["shopify_id"])
-    _after_order_change(shop, row.get("customer_shopify_id"))
+        node_row = _order_read(shop, row["shopify_id"])
+    return OrderChange(
+        row=row, node_row=node_row, owner=_owner(shop, row.get("customer_shopify_id"))
+    )
 
 
-def _order_refresh(shop, shopify_id: int) -> None:
+def _order_read(shop, shopify_id: int) -> dict[str, Any] | None:
     """REST line items have no product tags: read the order through GraphQL for them."""
     from tenants.shopify import operations
     from tenants.shopify.errors import ShopifyNotFound
@@ -206,29 +304,58 @@ def _order_refresh(shop, shopify_id: int) -> None:
     try:
         node = operations.order_fetch(shop, f"gid://shopify/Order/{shopify_id}")
     except ShopifyNotFound:
-        return  # deleted meanwhile; its orders/delete webhook tombstones it
-    incremental.orders_apply(shop=shop, rows=[incremental.order_from_payload(node)])
+        return None  # deleted meanwhile; its orders/delete webhook tombstones it
+    return incremental.order_from_payload(node)
 
 
-@webhook_handler("orders/delete")
-def apply_order_delete(*, shop, payload, delivery) -> None:
+@webhook_handler("orders/create", prepare=prepare_order_change)
+@webhook_handler("orders/updated", prepare=prepare_order_change)
+@webhook_handler("orders/cancelled", prepare=prepare_order_change)
+def apply_order_change(*, shop, payload, delivery, prepared: OrderChange) -> None:
+    row, node_row, owner = prepared.row, prepared.node_row, prepared.owner
+    known = owner.known_ids if owner else {}
+    touched = set()
+    if node_row is None or _older(node_row, row):
+        touched = incremental.orders_apply(shop=shop, rows=[row], owner_ids=known)
+    if node_row is not None:  # the newer complete state, with product tags
+        touched |= incremental.orders_apply(shop=shop, rows=[node_row], owner_ids=known)
+    _apply_owner(shop, owner, touched)
+
+
+def _older(row: dict[str, Any], than: dict[str, Any]) -> bool:
+    mine, theirs = row.get("updated_at_shopify"), than.get("updated_at_shopify")
+    return mine is not None and theirs is not None and mine < theirs
+
+
+def _apply_owner(shop, owner: OrderOwner | None, touched: set[int]) -> None:
+    changed: frozenset[str] | None = ORDER_CHANGED
+    if owner is not None and owner.read is not None:
+        read = owner.read
+        ids, owner_changed = incremental.customer_apply_read(
+            shop=shop, shopify_id=read.shopify_id, node=read.node, read_at=read.read_at
+        )
+        touched |= set(ids)
+        changed = None if owner_changed is None else changed | owner_changed
+    _record(shop, sorted(touched), changed)
+
+
+def prepare_order_delete(*, shop, payload, delivery) -> OrderOwner | None:
     shopify_id = _payload_id(payload.get("id"))
     if shopify_id is None:
         raise DeliveryUnusable("orders/delete payload has no id")
-    order = incremental.order_tombstone(
-        shop=shop, shopify_id=shopify_id, deleted_at=_event_time(payload, delivery)
+    owner = (
+        Order.all_shops.filter(shop=shop, shopify_id=shopify_id)
+        .values_list("customer_shopify_id", flat=True)
+        .first()
     )
-    _after_order_change(shop, order.customer_shopify_id)
+    return _owner(shop, owner)
 
 
-def _after_order_change(shop, customer_shopify_id: int | None) -> None:
-    """Shopify's own totals for the customer changed too: re-read them when the mirror uses them."""
-    if customer_shopify_id is None:
-        return
-    customer = Customer.all_shops.filter(shop=shop, shopify_id=customer_shopify_id).first()
-    if customer is None:
-        _notify(shop, _customer_refresh(shop, customer_shopify_id), None)
-    elif customer.aggregates_from_shopify:
-        _notify(shop, _customer_refresh(shop, customer_shopify_id), ORDER_CHANGED)
-    else:
-        _notify(shop, [customer.id], ORDER_CHANGED)
+@webhook_handler("orders/delete", prepare=prepare_order_delete)
+def apply_order_delete(*, shop, payload, delivery, prepared: OrderOwner | None) -> None:
+    order = incremental.order_tombstone(
+        shop=shop,
+        shopify_id=_payload_id(payload.get("id")),
+        deleted_at=_event_time(payload, delivery),
+    )
+    _apply_owner(shop, prepared, {order.customer_id} if order.customer_id else set())

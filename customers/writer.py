@@ -310,11 +310,20 @@ def orders_upsert(
         if in_sql
         else customer_local_ids(
             shop_id=shop_id,
-            shopify_ids={r["customer_shopify_id"] for r in rows if r["customer_shopify_id"]},
+            # A row may carry its customer's local id already (a webhook looked it up).
+            shopify_ids={
+                r["customer_shopify_id"]
+                for r in rows
+                if r["customer_shopify_id"] and not r.get("customer_id")
+            },
         )
     )
     stamped = [
-        {**row, "customer_id": customer_ids.get(row["customer_shopify_id"]), "deleted_at": None}
+        {
+            **row,
+            "customer_id": row.get("customer_id") or customer_ids.get(row["customer_shopify_id"]),
+            "deleted_at": None,
+        }
         for row in rows
     ]
     if sync_run_id is not None:
@@ -381,6 +390,8 @@ def customer_aggregates_refresh(*, shop_id: int, customer_ids: Sequence[int] | N
     customers whose Shopify values are unknown (`aggregates_from_shopify` false). Cancelled, test
     and deleted orders do not count, as in Shopify's numberOfOrders/amountSpent.
     """
+    if customer_ids is not None and len(customer_ids) == 1:
+        return _customer_aggregates_refresh_one(shop_id=shop_id, customer_id=customer_ids[0])
     only, params = _id_filter("c.id", customer_ids)
     distinct = "IS DISTINCT FROM"
     sql = f"""
@@ -417,6 +428,39 @@ def customer_aggregates_refresh(*, shop_id: int, customer_ids: Sequence[int] | N
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [shop_id, shop_id, *params])
+        return cursor.rowcount
+
+
+def _customer_aggregates_refresh_one(*, shop_id: int, customer_id: int) -> int:
+    """The same for one customer (a webhook): one aggregate over its orders, no CTE to plan."""
+    sql = """
+        UPDATE customers_customer SET
+            first_order_at = a.first_at, last_order_at = a.last_at,
+            number_of_orders = a.n, amount_spent = a.spent, amount_spent_currency = a.currency
+        FROM (
+            SELECT o.first_at, o.last_at,
+                   CASE WHEN c.aggregates_from_shopify THEN c.number_of_orders ELSE o.n END AS n,
+                   CASE WHEN c.aggregates_from_shopify THEN c.amount_spent
+                        ELSE COALESCE(o.spent, 0) END AS spent,
+                   CASE WHEN c.aggregates_from_shopify OR o.currency IS NULL
+                        THEN c.amount_spent_currency ELSE o.currency END AS currency
+            FROM customers_customer c, (
+                SELECT COUNT(*) AS n, SUM(total_price) AS spent, MAX(currency) AS currency,
+                       MIN(processed_at) AS first_at, MAX(processed_at) AS last_at
+                FROM customers_order
+                WHERE shop_id = %s AND customer_id = %s AND deleted_at IS NULL
+                  AND cancelled_at IS NULL AND NOT is_test
+            ) o
+            WHERE c.id = %s AND c.shop_id = %s
+        ) a
+        WHERE customers_customer.id = %s AND (
+            customers_customer.first_order_at, customers_customer.last_order_at,
+            customers_customer.number_of_orders, customers_customer.amount_spent,
+            customers_customer.amount_spent_currency
+        ) IS DISTINCT FROM (a.first_at, a.last_at, a.n, a.spent, a.currency)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [shop_id, customer_id, customer_id, shop_id, customer_id])
         return cursor.rowcount
 
 

@@ -307,3 +307,55 @@ def test_a_payload_that_can_never_apply_fails_at_once(
     assert delivery.next_attempt_at is None
     assert reason in delivery.last_error
     assert not Customer.all_shops.filter(shop=shop).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shopify_is_read_before_the_delivery_transaction_opens(sandbox_store, deliver, monkeypatch):
+    """A GraphQL re-read must not hold the delivery's row lock and transaction open."""
+    from django.db import connection
+
+    from tenants.shopify import operations
+
+    reads = []
+    real_fetch = operations.customer_fetch
+
+    def fetch_noting_the_transaction(shop, gid):
+        reads.append((gid, connection.in_atomic_block))
+        return real_fetch(shop, gid)
+
+    monkeypatch.setattr(operations, "customer_fetch", fetch_noting_the_transaction)
+    shop = shop_for(sandbox_store)
+    record = Recorder(sandbox_store)
+    ada = record.create(firstName="Ada", email="ada@example.com")
+    record.order(ada, "25.00", ["shoes"])
+    for topic, payload, triggered in record.events:
+        deliver(shop, topic, payload, triggered)
+    assert reads and all(in_transaction is False for _gid, in_transaction in reads), reads
+    assert mirror_differences(shop, sandbox_store.store) == []
+
+
+def test_a_late_order_update_changes_nothing_and_tells_no_one(sandbox_store, deliver):
+    from customers import hooks
+
+    shop = shop_for(sandbox_store)
+    record = Recorder(sandbox_store)
+    ada = record.create(firstName="Ada", email="ada@example.com")
+    order_id = record.order(ada, "25.00", ["shoes"])
+    for topic, payload, triggered in record.events:
+        deliver(shop, topic, payload, triggered)
+    order_payload_now = next(p for t, p, _ in record.events if t == "orders/create")
+    heard = []
+    hook = lambda **kwargs: heard.append(kwargs)  # noqa: E731
+    hooks.on_mirror_changed(hook)
+    try:
+        late = {
+            **order_payload_now,
+            "updated_at": "2020-01-01T00:00:00+00:00",
+            "total_price": "1.00",
+        }
+        deliver(shop, "orders/updated", late)
+    finally:
+        hooks._MIRROR_CHANGED.remove(hook)
+    assert Order.all_shops.get(shop=shop, shopify_id=order_id).total_price == 25
+    assert heard == []
+    assert mirror_differences(shop, sandbox_store.store) == []
