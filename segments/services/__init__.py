@@ -8,6 +8,7 @@ from segments.services.definitions import (
     segment_template_apply,
     segment_update,
 )
+from segments.services.derived import shop_derived_refresh
 from segments.services.groups import (
     BUILT_IN,
     group_set_create,
@@ -41,5 +42,6 @@ __all__ = [
     "segment_restore",
     "segment_template_apply",
     "segment_update",
+    "shop_derived_refresh",
     "snapshot_create",
 ]
