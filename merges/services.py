@@ -18,7 +18,7 @@ from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.errors import Conflict, DomainError
 from tenants.models import Shop
 
-DETECTOR_VERSION = "fs-1"
+DETECTOR_VERSION = "fs-2"
 Progress = Callable[[str], None]
 
 
@@ -102,7 +102,9 @@ class ScanResult:
 
 def matcher_model(*, shop_id: int) -> scoring.MatchModel | None:
     fit = MatcherFit.all_shops.filter(shop_id=shop_id).first()
-    return scoring.MatchModel.from_dict(fit.params) if fit else None
+    if fit is None or not scoring.MatchModel.fits_current_levels(fit.params):
+        return None  # never fitted, or fitted for other comparison levels: refit
+    return scoring.MatchModel.from_dict(fit.params)
 
 
 def _matcher_save(shop_id: int, model: scoring.MatchModel) -> None:

@@ -12,16 +12,19 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
-from .normalize import MatchFields
+from .normalize import MatchFields, mail_provider, name_skeleton
 
 FIELD_LEVELS: dict[str, tuple[str, ...]] = {
     "email": (
         "missing on one side",
         "identical (after gmail and provider-typo rules)",
-        "both local parts only spell the name (no evidence beyond the names)",
+        "same local part at the same provider (another domain ending or sister brand)",
         "same local part, different domain",
+        "same local part that only spells the name, different domain",
         "local part one edit apart, same domain",
-        "local part similar (Jaro-Winkler >= 0.88)",
+        "local part similar (Jaro-Winkler >= 0.88), same domain",
+        "local part similar (Jaro-Winkler >= 0.88), different domain",
+        "both local parts only spell the name, differently (no evidence beyond the names)",
         "different",
     ),
     "phone": (
@@ -35,8 +38,9 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
         "missing on one side",
         "identical",
         "nickname of the same name",
+        "same name in another spelling (transliteration, ü/ue)",
         "very similar (Jaro-Winkler >= 0.92)",
-        "similar or same sound",
+        "similar (Jaro-Winkler >= 0.88)",
         "initial only, matching",
         "different",
     ),
@@ -45,7 +49,7 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
         "identical",
         "very similar (Jaro-Winkler >= 0.92)",
         "compound or double surname overlaps",
-        "same sound",
+        "same sound or a transliteration of it",
         "different",
     ),
     "address": (
@@ -79,6 +83,13 @@ class RecordTable:
         columns = {
             name: np.array([getattr(r, name) for r in records], dtype=object) for name in names
         }
+        for name in ("first_name", "last_name"):
+            columns[f"{name}_skeleton"] = np.array(
+                [name_skeleton(v) for v in columns[name]], dtype=object
+            )
+        columns["email_provider"] = np.array(
+            [mail_provider(v) for v in columns["email_domain"]], dtype=object
+        )
         columns["first_formal"] = np.array([r.first_formal for r in records], dtype=object)
         columns["email_from_name"] = np.array([_spells_name(r) for r in records], dtype=bool)
         return cls(ids=np.array([r.customer_id for r in records], dtype=np.int64), columns=columns)
@@ -126,14 +137,21 @@ def _email_levels(L: dict, R: dict) -> np.ndarray:
     levels = np.full(len(L["email_local"]), -1, dtype=np.int8)
     _assign(levels, ~(_present(L["email_local"]) & _present(R["email_local"])), 0)
     _assign(levels, L["email_canonical"] == R["email_canonical"], 1)
-    _assign(levels, L["email_from_name"] & R["email_from_name"], 2)
+    both_names = L["email_from_name"] & R["email_from_name"]
+    same_local = L["email_local"] == R["email_local"]
+    _assign(levels, same_local & (L["email_provider"] == R["email_provider"]), 2)
+    _assign(levels, same_local & ~both_names, 3)
+    _assign(levels, same_local, 4)
     same_domain = L["email_domain"] == R["email_domain"]
-    _assign(levels, L["email_local"] == R["email_local"], 3)
     osa = _similarity(L["email_local"], R["email_local"], OSA.distance)
-    _assign(levels, (osa <= 1) & same_domain, 4)
-    jw = _similarity(L["email_local"], R["email_local"], JaroWinkler.similarity)
-    _assign(levels, jw >= 0.88, 5)
-    _assign(levels, np.ones_like(same_domain, dtype=bool), 6)
+    _assign(levels, (osa <= 1) & same_domain & ~both_names, 5)
+    # Two namesakes' addresses look alike because both spell the name: below "one edit apart",
+    # only a similar local part at the same provider is told apart from one elsewhere.
+    jw = _similarity(L["email_local"], R["email_local"], JaroWinkler.similarity) >= 0.88
+    _assign(levels, jw & same_domain & ~both_names, 6)
+    _assign(levels, jw & ~both_names, 7)
+    _assign(levels, both_names, 8)
+    _assign(levels, np.ones_like(same_domain, dtype=bool), 9)
     return levels
 
 
@@ -152,6 +170,18 @@ def _phone_levels(L: dict, R: dict) -> np.ndarray:
     return levels
 
 
+def _gendered_forms(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Same consonant skeleton, different last letter (see normalize.name_skeleton)."""
+    return np.fromiter(
+        (
+            bool(a and b) and a[:-1] == b[:-1] and a[-1] != b[-1]
+            for a, b in zip(left, right, strict=True)
+        ),
+        dtype=bool,
+        count=len(left),
+    )
+
+
 def _first_name_levels(L: dict, R: dict) -> np.ndarray:
     left, right = L["first_name"], R["first_name"]
     levels = np.full(len(left), -1, dtype=np.int8)
@@ -163,16 +193,23 @@ def _first_name_levels(L: dict, R: dict) -> np.ndarray:
         count=len(left),
     )
     _assign(levels, nick, 2)
+    # Daniel / Daniela, Maria / Mario, Jan / Jana: one name's male and female forms (Jaro-Winkler
+    # 0.92-0.98) are two people, typically partners or siblings sharing an address.
+    _assign(levels, _gendered_forms(L["first_name_skeleton"], R["first_name_skeleton"]), 7)
+    skeleton = _present(L["first_name_skeleton"]) & (
+        L["first_name_skeleton"] == R["first_name_skeleton"]
+    )
+    _assign(levels, (L["first_name_german"] == R["first_name_german"]) | skeleton, 3)
     jw = _similarity(left, right, JaroWinkler.similarity)
-    _assign(levels, jw >= 0.92, 3)
-    _assign(levels, (jw >= 0.88) | (L["first_name_german"] == R["first_name_german"]), 4)
+    _assign(levels, jw >= 0.92, 4)
+    _assign(levels, jw >= 0.88, 5)
     initial = np.fromiter(
         ((len(a) == 1 or len(b) == 1) and a[:1] == b[:1] for a, b in zip(left, right, strict=True)),
         dtype=bool,
         count=len(left),
     )
-    _assign(levels, initial, 5)
-    _assign(levels, np.ones(len(left), dtype=bool), 6)
+    _assign(levels, initial, 6)
+    _assign(levels, np.ones(len(left), dtype=bool), 7)
     return levels
 
 
@@ -186,11 +223,11 @@ def _last_name_levels(L: dict, R: dict) -> np.ndarray:
     glued_right = np.array([v.replace(" ", "") for v in right], dtype=object)
     compound = (_similarity(left, right, fuzz.token_set_ratio) >= 90) | (glued_left == glued_right)
     _assign(levels, compound, 3)
-    _assign(
-        levels,
-        _present(L["surname_phonetic"]) & (L["surname_phonetic"] == R["surname_phonetic"]),
-        4,
+    sound = _present(L["surname_phonetic"]) & (L["surname_phonetic"] == R["surname_phonetic"])
+    sound |= _present(L["last_name_skeleton"]) & (
+        L["last_name_skeleton"] == R["last_name_skeleton"]
     )
+    _assign(levels, sound, 4)
     _assign(levels, np.ones(len(left), dtype=bool), 5)
     return levels
 
@@ -221,7 +258,11 @@ def _swapped(L: dict, R: dict) -> np.ndarray:
     return crossed & ~straight & _present(L["first_name"]) & _present(L["last_name"])
 
 
-_NAME_COLUMNS = (("first_name", "last_name"), ("first_name_german", "last_name_german"))
+_NAME_COLUMNS = (
+    ("first_name", "last_name"),
+    ("first_name_german", "last_name_german"),
+    ("first_name_skeleton", "last_name_skeleton"),
+)
 
 
 def comparison_levels(

@@ -92,6 +92,73 @@ johanna: hanna
 jan: jannes
 hendrik: henk
 cornelis: kees
+josef: sepp joschi
+sebastian: basti
+tobias: tobi
+florian: flo
+christiane: christel nane
+alexandre: alex
+christophe: chris
+dominique: dom
+isabelle: isa babette
+stephanie: steph fanny
+mathilde: mathy
+sebastien: seb
+aurelien: aurel
+jose: chema
+francisco: fran
+manuel: manu
+jesus: chus chucho
+concepcion: conchi
+ignacio: nacho
+guadalupe: lupe
+enrique: quique
+rosario: charo
+mercedes: merche
+antonio: tono
+alejandro: alex
+montserrat: montse
+cristina: cris
+giovanni: nanni
+salvatore: turi
+elisabetta: betta
+francesca: franca cecca
+domenico: mimmo
+vincenzo: enzo
+alessandra: ale
+federica: fede
+federico: fede
+cornelis: cees
+jacobus: koos jaap
+wilhelmina: mien wilma
+geertruida: truus trudy
+petrus: piet peter
+willem: wim
+abraham: bram
+aleksander: olek alek
+malgorzata: malgosia
+jozef: jozek
+tomasz: tomek
+agnieszka: aga
+magdalena: magda
+krzysztof: krzysiek
+stanislaw: staszek stasiu
+przemyslaw: przemek
+bartlomiej: bartek
+mehmet: memo
+mustafa: musti
+huseyin: huso
+aleksandr: sascha
+yekaterina: katya
+mikhail: misha
+yelena: lena
+vladimir: volodya vova
+anastasia: nastya nastja
+ivan: vanya
+nikolai: kolya
+maria: masha mia mari
+georgios: giorgos
+panagiotis: panos
 """.strip()
 
 

@@ -14,6 +14,7 @@ comparison levels are computed from it only, so both always agree on what "the s
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jellyfish
 from rapidfuzz.distance import OSA
@@ -237,6 +238,53 @@ def fold_text(raw: str | None) -> str:
 def german_fold(folded: str) -> str:
     """Müller is typed Mueller: fold both to 'muller' (applied to both sides, so it stays symmetric)."""
     return folded.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+
+
+_SKELETON_DIGRAPHS = (("kh", "k"), ("ph", "f"), ("th", "t"), ("ck", "k"), ("sch", "s"), ("sh", "s"))
+_SKELETON_LETTERS = str.maketrans({"w": "v", "c": "k", "q": "k", "z": "s", "x": "s"})
+_SKELETON_VOWELS = frozenset("aeiouyj")
+
+
+@lru_cache(maxsize=65536)
+def name_skeleton(folded: str) -> str:
+    """The consonants of a name as transliterations keep them, plus its last letter, so spelling
+    variants of one name meet: Mohammed / Muhammad -> 'md·d', Fyodorov / Fjodorow -> 'fdrv·v',
+    Youssef / Yusuf -> 'sf·f', Layla / Leila -> 'l·a'. The last letter keeps Maria and Mario,
+    Anna and Anne, Jan and Jana, Daniel and Daniela apart (partners in one household are often such pairs)."""
+    word = folded.replace(" ", "")
+    if not word:
+        return ""
+    for digraph, letter in _SKELETON_DIGRAPHS:
+        word = word.replace(digraph, letter)
+    word = word.translate(_SKELETON_LETTERS).replace("h", "")  # Jonathan / Johnathan
+    consonants = []
+    for ch in word:
+        if ch not in _SKELETON_VOWELS and (not consonants or consonants[-1] != ch):
+            consonants.append(ch)
+    last = word[-1] if word[-1] not in "yj" else "i"
+    return "".join(consonants) + "·" + last
+
+
+# One mail provider under several domains: a mailbox at gmx.de is also reachable at gmx.net, and
+# people slip between the endings (web.com for web.de); outlook, hotmail, live and msn are one.
+_PROVIDER_FAMILIES = {
+    "googlemail": "gmail",
+    "me": "icloud",
+    "mac": "icloud",
+    "hotmail": "microsoft",
+    "outlook": "microsoft",
+    "live": "microsoft",
+    "msn": "microsoft",
+    "ymail": "yahoo",
+    "tonline": "t-online",
+}
+
+
+def mail_provider(domain: str) -> str:
+    """The provider behind a (corrected) domain: its first label, with known sister brands joined:
+    'gmx.net' -> 'gmx', 'live.co.uk' -> 'microsoft', 'praxis-weber.de' -> 'praxis-weber'."""
+    label = domain.partition(".")[0]
+    return _PROVIDER_FAMILIES.get(label, label)
 
 
 def canonical_domain(domain: str) -> str:

@@ -35,6 +35,14 @@ class MatchModel:
     u: dict[str, list[float]]
     prior: float
     term_frequencies: dict[str, dict[str, float]] = field(default_factory=dict)
+    # u of the email levels among *different people with the same name* (EM in that stratum): an
+    # address that spells the name looks alike for namesakes, so it must not count twice.
+    u_email_same_name: list[float] | None = None
+
+    @classmethod
+    def fits_current_levels(cls, data: dict) -> bool:
+        """Whether stored parameters were fitted for today's comparison levels."""
+        return all(len(data.get("m", {}).get(n, ())) == len(FIELD_LEVELS[n]) for n in FIELDS)
 
     def level_weights(self) -> np.ndarray:
         """(fields, max levels) table of log2(m/u); missing levels 0."""
@@ -52,12 +60,22 @@ class MatchModel:
         return float(np.log2(self.prior / (1 - self.prior)))
 
     def to_dict(self) -> dict:
-        return {"m": self.m, "u": self.u, "prior": self.prior, "tf": self.term_frequencies}
+        return {
+            "m": self.m,
+            "u": self.u,
+            "prior": self.prior,
+            "tf": self.term_frequencies,
+            "u_email_same_name": self.u_email_same_name,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "MatchModel":
         return cls(
-            m=data["m"], u=data["u"], prior=data["prior"], term_frequencies=data.get("tf") or {}
+            m=data["m"],
+            u=data["u"],
+            prior=data["prior"],
+            term_frequencies=data.get("tf") or {},
+            u_email_same_name=data.get("u_email_same_name"),
         )
 
 
@@ -99,7 +117,7 @@ def _initial_m() -> dict[str, list[float]]:
         count = len(levels)
         # Best level most likely for a match, then geometrically less; "different" is rare.
         shares = np.array([0.0] + [0.25**i for i in range(count - 1)])
-        shares[-1] = 0.005
+        shares[-1] = 0.05  # people move, change mailbox and phone: "different" is not rare
         m[name] = _normalised(shares)
     return m
 
@@ -120,7 +138,92 @@ def pair_weights(
             tf = np.array([frequencies.get(v, u_exact) for v in values], dtype=float)
             bonus = np.clip(np.log2(u_exact / np.maximum(tf, U_FLOOR)), -TF_MAX_BONUS, TF_MAX_BONUS)
             weights[exact, f] += bonus
+        _full_name_frequency(model, levels, weights, table, left_pos)
+    if model.u_email_same_name is not None:
+        f = FIELDS.index("email")
+        rows = np.flatnonzero(same_name(levels))
+        m = np.maximum(np.asarray(model.m["email"]), M_FLOOR)
+        u = np.maximum(np.asarray(model.u_email_same_name), U_FLOOR)
+        conditional = np.log2(m / u)
+        conditional[MISSING] = 0.0
+        # One mailbox is never two people, namesakes or not: identical keeps its own weight.
+        conditional[IDENTICAL] = model.level_weights()[f, IDENTICAL]
+        weights[rows, f] = conditional[levels[rows, f]]
     return weights
+
+
+def full_name_key(first: str, last: str) -> str:
+    return "|".join(sorted((first, last)))
+
+
+def _full_name_frequency(model, levels, weights, table, left_pos) -> None:
+    """Identical first *and* last name: weighed by how many customers hold that full name.
+
+    First and last names are not independent (a Polish first name comes with a Polish surname),
+    so the product of their separate frequencies makes a rare pair look rarer than it is. The two
+    name rows are capped at log2(m_first * m_last / frequency of the full name), shared in
+    proportion to what each earned on its own."""
+    frequencies = model.term_frequencies.get("full_name")
+    if not frequencies:
+        return
+    f, g = FIELDS.index("first_name"), FIELDS.index("last_name")
+    rows = np.flatnonzero((levels[:, f] == 1) & (levels[:, g] == 1))
+    if not len(rows):
+        return
+    floor = frequencies.get("", 0.0) or U_FLOOR  # "" holds 1 / customers: a name held once
+    first = table.columns["first_name"][left_pos[rows]]
+    last = table.columns["last_name"][left_pos[rows]]
+    tf = np.array(
+        [frequencies.get(full_name_key(a, b), floor) for a, b in zip(first, last, strict=True)]
+    )
+    m_first, m_last = max(model.m["first_name"][1], M_FLOOR), max(model.m["last_name"][1], M_FLOOR)
+    joint = np.log2(m_first * m_last / np.maximum(tf, U_FLOOR))
+    separate = weights[rows, f] + weights[rows, g]
+    capped = np.flatnonzero(joint < separate)  # never more than the two names earn apart
+    share = weights[rows[capped], f] / np.maximum(separate[capped], 1e-9)
+    weights[rows[capped], f] = joint[capped] * share
+    weights[rows[capped], g] = joint[capped] * (1 - share)
+
+
+def same_name(levels: np.ndarray) -> np.ndarray:
+    """Pairs whose first names agree (identical or nickname) and last names are identical."""
+    return levels[:, FIELDS.index("last_name")] == 1
+
+
+MIN_STRATUM = 50
+IDENTICAL = 1
+
+
+def estimate_u_email_same_name(
+    model: MatchModel, levels: np.ndarray, *, iterations: int = EM_ITERATIONS
+) -> list[float] | None:
+    """u of the email levels given the names agree, by EM on the blocked same-name pairs.
+
+    Inside the stratum the names say nothing more; a pair's match posterior comes from the
+    stratum's match share, the phone and address weights, and email's m against the u being
+    estimated. Non-matches' email levels, weighted by (1 - posterior), give u.
+    """
+    f = FIELDS.index("email")
+    chosen = same_name(levels) & (levels[:, f] != MISSING)
+    if chosen.sum() < MIN_STRATUM:
+        return None
+    stratum = levels[chosen]
+    weights = pair_weights(model, stratum)
+    household_adjust(stratum, weights)
+    other = np.exp2(
+        np.clip(weights[:, [FIELDS.index("phone"), FIELDS.index("address")]].sum(axis=1), -60, 60)
+    )
+    m = np.maximum(np.asarray(model.m["email"]), M_FLOOR)
+    u = np.maximum(np.asarray(model.u["email"]), U_FLOOR)
+    share = 0.5
+    email = stratum[:, f]
+    for _ in range(iterations):
+        odds = share / (1 - share) * other * m[email] / u[email]
+        posterior = odds / (1 + odds)
+        share = float(np.clip(posterior.mean(), 1e-6, 1 - 1e-6))
+        counts = np.bincount(email, weights=1 - posterior, minlength=len(m)).astype(float)
+        u = np.maximum(np.asarray(_normalised(counts + 0.5)), U_FLOOR)
+    return u.tolist()
 
 
 def probabilities(model: MatchModel, weights: np.ndarray) -> np.ndarray:
@@ -135,6 +238,14 @@ def term_frequencies(table: RecordTable) -> dict[str, dict[str, float]]:
         values = [v for v in table.columns[column] if v]
         total = len(values) or 1
         out[column] = {v: c / total for v, c in Counter(values).items() if c > 1}
+    pairs = Counter(
+        full_name_key(a, b)
+        for a, b in zip(table.columns["first_name"], table.columns["last_name"], strict=True)
+        if a and b
+    )
+    total = max(1, len(table.ids))
+    out["full_name"] = {v: c / total for v, c in pairs.items() if c > 1}
+    out["full_name"][""] = 1 / total
     return out
 
 
@@ -180,14 +291,18 @@ def estimate_prior(
 
 
 HOUSEHOLD_EVIDENCE = ("phone", "address")
+# First-name levels that let a shared contact be a household's: similar, different.
+HOUSEHOLD_FIRST_LEVELS = (4, 5, len(FIELD_LEVELS["first_name"]) - 1)
 
 
 def household_adjust(levels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Two people with different first names who share a phone or an address are a household:
     the shared contact is explained by living together, so it is no evidence of one person.
+    Merely similar first names count as different here (Julie / Julien, Stéphanie / Stéphane live
+    together too); identical names, nicknames and one name's other spellings do not.
     Sets those positive weights to 0 and returns which pairs were treated so."""
     first = levels[:, FIELDS.index("first_name")]
-    household = first == len(FIELD_LEVELS["first_name"]) - 1  # "different"
+    household = np.isin(first, HOUSEHOLD_FIRST_LEVELS)
     for name in HOUSEHOLD_EVIDENCE:
         f = FIELDS.index(name)
         shared = household & (weights[:, f] > 0)
@@ -206,6 +321,7 @@ def fit(
     model = MatchModel(
         m=estimate_m(levels), u=u, prior=0.05, term_frequencies=term_frequencies(table)
     )
+    model.u_email_same_name = estimate_u_email_same_name(model, levels)
     estimate_prior(model, levels, customers=len(table.ids))
     return model
 

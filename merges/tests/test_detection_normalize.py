@@ -8,7 +8,9 @@ from merges.detection.normalize import (
     email_parts,
     fold_text,
     german_fold,
+    mail_provider,
     match_fields,
+    name_skeleton,
     parse_street_line,
     phone_last9,
 )
@@ -175,3 +177,49 @@ def test_match_fields_builds_every_key():
     assert fields.surname_phonetic == "SM0"
     assert (fields.house_number, fields.street) == ("12", "baker street")
     assert fields.postcode == "SW1A1AA" and fields.city == "london" and fields.first_initial == "b"
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("mohammed", "muhammad", True),
+        ("fyodorov", "fjodorow", True),
+        ("vasiliev", "wassiljew", True),
+        ("youssef", "yusuf", True),
+        ("layla", "leila", True),
+        ("yulia", "iuliia", True),
+        ("mikhailov", "mikhaylov", True),
+        ("schmidt", "shmidt", True),
+        ("catherine", "katherine", True),
+        ("maria", "mario", False),  # male and female forms: the last letter differs
+        ("daniel", "daniela", False),
+        ("anna", "anne", False),
+        ("jan", "jana", False),
+        ("peter", "paul", False),
+    ],
+)
+def test_name_skeleton_meets_transliterations_not_other_names(one, other, same):
+    assert (name_skeleton(one) == name_skeleton(other)) is same
+
+
+def test_name_skeleton_of_nothing_is_empty():
+    assert name_skeleton("") == ""
+
+
+@pytest.mark.parametrize(
+    ("domain", "provider"),
+    [
+        ("gmx.net", "gmx"),
+        ("gmx.de", "gmx"),
+        ("web.com", "web"),
+        ("hotmail.de", "microsoft"),
+        ("outlook.com", "microsoft"),
+        ("live.co.uk", "microsoft"),
+        ("me.com", "icloud"),
+        ("googlemail.com", "gmail"),
+        ("praxis-weber.de", "praxis-weber"),
+        ("", ""),
+    ],
+)
+def test_mail_provider(domain, provider):
+    assert mail_provider(domain) == provider
