@@ -33,6 +33,7 @@ from segments.services import (
     segment_create,
     segment_refresh,
     segment_refresh_customers,
+    shop_derived_refresh,
 )
 from segments.signals import mirror_changed
 from segments.tests.query.mirror_data import insert_customer, rewrite_customer
@@ -313,3 +314,51 @@ def test_readers_never_see_half_an_incremental_refresh():
     assert seen_during == {c.pk for c in old} and ledger_during == 3
     assert members(segment) == {c.pk for c in new}
     assert MembershipEvent.all_shops.filter(segment=segment).count() == 3 + 5
+
+
+def test_derived_refresh_names_only_what_the_change_can_move(store):
+    agency, shop = store
+    alice = insert_customer(shop, {})
+    by_tag = segment_create(
+        agency=agency, name="VIP", query="customer_tags CONTAINS 'vip'", all_shops=True
+    )
+    by_orders = segment_create(
+        agency=agency, name="Buyers", query="number_of_orders >= 1", all_shops=True
+    )
+    by_shop = segment_create(
+        agency=agency, name="Everyone", query=f"shop = '{shop.domain}'", all_shops=True
+    )
+    buyers = group_set_create(
+        agency=agency,
+        name="Orders",
+        slug="orders",
+        groups=[{"name": "Buyers", "slug": "buyers", "query": "number_of_orders >= 1"}],
+    )
+    by_group = segment_create(
+        agency=agency, name="In buyers", query="group = 'orders:buyers'", all_shops=True
+    )
+    group_set_refresh(group_set_id=buyers.pk, now=NOW)  # alice in "other"
+
+    def refresh(changed):
+        return shop_derived_refresh(
+            shop_id=shop.pk, rescore=False, reason="data", customer_ids=[alice.pk], changed=changed
+        )
+
+    assert refresh(frozenset({"tags", "tags_normalized"})) == {
+        "group_sets": [],
+        "segments": [by_tag.pk],
+    }
+    assert refresh(frozenset({"first_name", "note"})) == {"group_sets": [], "segments": []}
+    # The group set moves nobody (alice has no orders yet), so `group = ...` is left alone.
+    assert refresh(frozenset({"number_of_orders"})) == {
+        "group_sets": [buyers.pk],
+        "segments": [by_orders.pk],
+    }
+    Customer.all_shops.filter(pk=alice.pk).update(number_of_orders=2)
+    assert refresh(frozenset({"number_of_orders"})) == {
+        "group_sets": [buyers.pk],
+        "segments": [by_orders.pk, by_group.pk],  # segments come in name order
+    }
+    everything = refresh(None)["segments"]
+    assert set(everything) == {by_tag.pk, by_orders.pk, by_shop.pk, by_group.pk}
+    assert set(refresh(frozenset({"deleted_at"}))["segments"]) == set(everything)
