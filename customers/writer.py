@@ -392,6 +392,14 @@ def customer_aggregates_refresh(*, shop_id: int, customer_ids: Sequence[int] | N
     """
     if customer_ids is not None and len(customer_ids) == 1:
         return _customer_aggregates_refresh_one(shop_id=shop_id, customer_id=customer_ids[0])
+    return customer_aggregates_refresh_set_based(shop_id=shop_id, customer_ids=customer_ids)
+
+
+def customer_aggregates_refresh_set_based(
+    *, shop_id: int, customer_ids: Sequence[int] | None = None
+) -> int:
+    """The same in one CTE + UPDATE over the shop's orders (bench/webhook_apply.py's baseline
+    calls it for one customer, as every webhook did before the single-customer statement)."""
     only, params = _id_filter("c.id", customer_ids)
     distinct = "IS DISTINCT FROM"
     sql = f"""
