@@ -410,6 +410,7 @@ def main() -> None:
     parser.add_argument("--rates", default="0.05,0.15")
     parser.add_argument("--workdir", default="/tmp/clientele-bench/dedupe")
     parser.add_argument("--json", default=None, help="also write every figure to this file")
+    parser.add_argument("--load-only", action="store_true", help="generate and load, no scan")
     parser.add_argument("--phase", choices=["all", "pipeline", "baseline"], default="all")
     parser.add_argument("--shop-id", type=int, default=None)
     args = parser.parse_args()
@@ -430,6 +431,8 @@ def main() -> None:
                 domain, args.customers, seed, rate, country, Path(args.workdir)
             )
             shop_id = load_store(domain, country, export, args.customers)
+            if args.load_only:
+                continue
             pipeline = _subprocess("pipeline", shop_id)
             baseline = _subprocess("baseline", shop_id)
             result = evaluate(shop_id, truth, baseline.pop("groups"))
@@ -441,7 +444,8 @@ def main() -> None:
                 f"scan {pipeline['seconds']:.1f}s",
                 flush=True,
             )
-    report(results)
+    if results:
+        report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
 

@@ -21,6 +21,7 @@ KEY_TABLE = BlockingKey._meta.db_table
 
 _FIELDS_SQL = """
     SELECT c.id, c.email, COALESCE(NULLIF(c.phone, ''), a.phone, ''),
+           CASE WHEN c.phone <> '' THEN c.phone_e164 END,
            COALESCE(NULLIF(c.first_name, ''), a.first_name, ''),
            COALESCE(NULLIF(c.last_name, ''), a.last_name, ''),
            COALESCE(a.address1, ''), COALESCE(NULLIF(c.default_address_zip, ''), a.zip, ''),
@@ -47,7 +48,7 @@ def match_fields_load(
     records = []
     with connection.cursor() as cursor:
         cursor.execute(_FIELDS_SQL.format(extra=extra), [shop_id])
-        for cid, email, phone, first, last, address1, postcode, city, country in cursor.fetchall():
+        for cid, email, phone, e164, first, last, address1, postcode, city, country in cursor:
             if cid in seen:  # two rows flagged default: the first wins
                 continue
             seen.add(cid)
@@ -63,15 +64,23 @@ def match_fields_load(
                     city=city,
                     country_code=country,
                     default_region=region,
+                    phone_e164=e164,  # the mirror's, when the customer's own phone is used
                 )
             )
     return records
 
 
 def _key_rows(shop_id: int, records: Iterable[MatchFields]) -> Iterable[tuple[int, int, str, str]]:
-    for record in records:
-        for key_type, key_value in blocking_keys(record):
-            yield shop_id, record.customer_id, key_type, key_value[:400]
+    """Rows in index order: the lookup index then grows at its right edge instead of splitting
+    pages at random, which makes a full rebuild several times faster."""
+    rows = [
+        (key_type, key_value[:400], record.customer_id)
+        for record in records
+        for key_type, key_value in blocking_keys(record)
+    ]
+    rows.sort()
+    for key_type, key_value, customer_id in rows:
+        yield shop_id, customer_id, key_type, key_value
 
 
 def _write(shop_id: int, records: Iterable[MatchFields]) -> int:

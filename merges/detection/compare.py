@@ -170,15 +170,38 @@ def _phone_levels(L: dict, R: dict) -> np.ndarray:
     return levels
 
 
-def _gendered_forms(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Same consonant skeleton, different last letter (see normalize.name_skeleton)."""
+_VOWELS = frozenset("aeiouy")
+
+
+def _one_vowel_more(short: str, long: str) -> bool:
+    """'stephane' / 'stephanie', 'rene' / 'renee': the longer is the shorter plus one vowel."""
+    if len(long) != len(short) + 1:
+        return False
+    i = next((i for i, (a, b) in enumerate(zip(short, long, strict=False)) if a != b), len(short))
+    return long[i] in _VOWELS and long[:i] + long[i + 1 :] == short
+
+
+def _gendered_forms(L: dict, R: dict) -> np.ndarray:
+    """One name's male and female forms: the same consonant skeleton with another last letter
+    (see normalize.name_skeleton), or one vowel more (Stéphane / Stéphanie, René / Renée)."""
     return np.fromiter(
         (
-            bool(a and b) and a[:-1] == b[:-1] and a[-1] != b[-1]
-            for a, b in zip(left, right, strict=True)
+            bool(a and b)
+            and (
+                (a[:-1] == b[:-1] and a[-1] != b[-1])
+                or _one_vowel_more(x, y)
+                or _one_vowel_more(y, x)
+            )
+            for a, b, x, y in zip(
+                L["first_name_skeleton"],
+                R["first_name_skeleton"],
+                L["first_name"],
+                R["first_name"],
+                strict=True,
+            )
         ),
         dtype=bool,
-        count=len(left),
+        count=len(L["first_name"]),
     )
 
 
@@ -195,11 +218,12 @@ def _first_name_levels(L: dict, R: dict) -> np.ndarray:
     _assign(levels, nick, 2)
     # Daniel / Daniela, Maria / Mario, Jan / Jana: one name's male and female forms (Jaro-Winkler
     # 0.92-0.98) are two people, typically partners or siblings sharing an address.
-    _assign(levels, _gendered_forms(L["first_name_skeleton"], R["first_name_skeleton"]), 7)
+    german = L["first_name_german"] == R["first_name_german"]  # Jörg / Joerg is one name
+    _assign(levels, _gendered_forms(L, R) & ~german, 7)
     skeleton = _present(L["first_name_skeleton"]) & (
         L["first_name_skeleton"] == R["first_name_skeleton"]
     )
-    _assign(levels, (L["first_name_german"] == R["first_name_german"]) | skeleton, 3)
+    _assign(levels, german | skeleton, 3)
     jw = _similarity(left, right, JaroWinkler.similarity)
     _assign(levels, jw >= 0.92, 4)
     _assign(levels, jw >= 0.88, 5)

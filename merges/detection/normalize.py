@@ -226,6 +226,7 @@ class MatchFields:
         return self.first_name[:1]
 
 
+@lru_cache(maxsize=1 << 18)
 def fold_text(raw: str | None) -> str:
     """Lowercase, accents removed, punctuation to spaces, single-spaced: 'Saint-Étienne' -> 'saint etienne'."""
     if not raw:
@@ -242,27 +243,35 @@ def german_fold(folded: str) -> str:
 
 _SKELETON_DIGRAPHS = (("kh", "k"), ("ph", "f"), ("th", "t"), ("ck", "k"), ("sch", "s"), ("sh", "s"))
 _SKELETON_LETTERS = str.maketrans({"w": "v", "c": "k", "q": "k", "z": "s", "x": "s"})
-_SKELETON_VOWELS = frozenset("aeiouyj")
 
 
 @lru_cache(maxsize=65536)
 def name_skeleton(folded: str) -> str:
     """The consonants of a name as transliterations keep them, plus its last letter, so spelling
-    variants of one name meet: Mohammed / Muhammad -> 'md·d', Fyodorov / Fjodorow -> 'fdrv·v',
-    Youssef / Yusuf -> 'sf·f', Layla / Leila -> 'l·a'. The last letter keeps Maria and Mario,
-    Anna and Anne, Jan and Jana, Daniel and Daniela apart (partners in one household are often such pairs)."""
+    variants of one name meet: Mohammed / Muhammad -> 'mhmd·d', Fyodorov / Fjodorow -> 'fdrv·v',
+    Youssef / Yusuf -> 'sf·f', Layla / Leila -> 'l·a'. An h counts only before a vowel (Hannah),
+    a j only at the start (Jana, but Fjodorow). The last letter keeps Maria and Mario, Anna and
+    Anne, Jan and Jana, Daniel and Daniela apart (partners in one household are often such pairs).
+    """
     word = folded.replace(" ", "")
     if not word:
         return ""
     for digraph, letter in _SKELETON_DIGRAPHS:
         word = word.replace(digraph, letter)
-    word = word.translate(_SKELETON_LETTERS).replace("h", "")  # Jonathan / Johnathan
-    consonants = []
-    for ch in word:
-        if ch not in _SKELETON_VOWELS and (not consonants or consonants[-1] != ch):
+    word = word.translate(_SKELETON_LETTERS)
+    consonants: list[str] = []
+    previous = ""
+    for i, ch in enumerate(word):
+        vowel = ch in _SKELETON_VOWELS or (ch == "j" and i > 0)
+        silent_h = ch == "h" and (i == len(word) - 1 or (previous and previous not in "aeiouyj"))
+        if not vowel and not silent_h and (not consonants or consonants[-1] != ch):
             consonants.append(ch)
-    last = word[-1] if word[-1] not in "yj" else "i"
-    return "".join(consonants) + "·" + last
+        previous = ch
+    last = word.rstrip("h")[-1:] or word[-1]
+    return "".join(consonants) + "·" + ("i" if last in "yj" else last)
+
+
+_SKELETON_VOWELS = frozenset("aeiouy")
 
 
 # One mail provider under several domains: a mailbox at gmx.de is also reachable at gmx.net, and
@@ -280,6 +289,7 @@ _PROVIDER_FAMILIES = {
 }
 
 
+@lru_cache(maxsize=1 << 16)
 def mail_provider(domain: str) -> str:
     """The provider behind a (corrected) domain: its first label, with known sister brands joined:
     'gmx.net' -> 'gmx', 'live.co.uk' -> 'microsoft', 'praxis-weber.de' -> 'praxis-weber'."""
@@ -287,6 +297,7 @@ def mail_provider(domain: str) -> str:
     return _PROVIDER_FAMILIES.get(label, label)
 
 
+@lru_cache(maxsize=1 << 16)
 def canonical_domain(domain: str) -> str:
     domain = domain.strip().lower()
     if not domain or domain in PROVIDER_DOMAINS:
@@ -321,11 +332,13 @@ def phone_last9(raw: str | None) -> str:
     return digits[-9:] if len(digits) >= 9 else ""
 
 
+@lru_cache(maxsize=1 << 18)
 def surname_phonetic(folded_last_name: str) -> str:
     token = folded_last_name.split(" ")[0] if folded_last_name else ""
     return jellyfish.metaphone(token).upper() if token.isascii() and token else token
 
 
+@lru_cache(maxsize=1 << 18)
 def parse_street_line(raw: str | None) -> tuple[str, str]:
     """(house number, street words): 'Flat 4, 12 Baker St' -> ('12', 'baker street')."""
     tokens = fold_text(raw).split()
@@ -350,6 +363,11 @@ def parse_street_line(raw: str | None) -> tuple[str, str]:
     return house, " ".join(words)
 
 
+@lru_cache(maxsize=1 << 16)
+def _phone(raw: str | None, region: str | None) -> str:
+    return phone_normalize(raw, region=region)
+
+
 def match_fields(
     *,
     customer_id: int,
@@ -362,25 +380,28 @@ def match_fields(
     city: str | None = "",
     country_code: str | None = "",
     default_region: str | None = "",
+    phone_e164: str | None = None,
 ) -> MatchFields:
+    """`phone_e164`: the phone already in E.164 (the mirror keeps it), to skip parsing it again."""
     email_norm, local, domain = email_parts(email)
     first = fold_text(first_name)
     last = fold_text(last_name)
     house, street = parse_street_line(address1)
     region = (country_code or default_region or "").upper() or None
+    first_token = first.split(" ")[0] if first else ""
     return MatchFields(
         customer_id=customer_id,
         email=email_norm,
         email_local=local,
         email_domain=domain,
-        phone=phone_normalize(phone, region=region),
+        phone=phone_e164 if phone_e164 is not None else _phone(phone, region),
         phone_last9=phone_last9(phone),
         first_name=first,
         last_name=last,
         first_name_german=german_fold(first),
         last_name_german=german_fold(last),
         last_name_tokens=tuple(last.split()),
-        first_formal=formal_names(first.split(" ")[0]) if first else frozenset(),
+        first_formal=formal_names(first_token) if first else frozenset(),
         surname_phonetic=surname_phonetic(last),
         house_number=house,
         street=street,

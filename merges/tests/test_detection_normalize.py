@@ -196,6 +196,10 @@ def test_match_fields_builds_every_key():
         ("anna", "anne", False),
         ("jan", "jana", False),
         ("peter", "paul", False),
+        ("johanna", "jana", False),  # a j or h that is sounded counts
+        ("hannah", "johanna", False),
+        ("mohammed", "ahmed", False),
+        ("huseyin", "yasin", False),
     ],
 )
 def test_name_skeleton_meets_transliterations_not_other_names(one, other, same):
