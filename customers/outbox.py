@@ -21,7 +21,7 @@ Correctness (PostgreSQL, READ COMMITTED):
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -75,7 +75,11 @@ def _outbox_write(*, shop_id: int, rows: list[tuple], now) -> bool:
             cursor.execute(insert + ", ".join(["(%s, %s, %s, %s)"] * len(rows)), values)
             cursor.execute(_CLAIM_DRAIN, claim)
         (enqueued_at,) = cursor.fetchone()
-    return enqueued_at == (adapt(now) if isinstance(enqueued_at, str) else now)
+    if isinstance(enqueued_at, str):
+        return enqueued_at == adapt(now)
+    if timezone.is_naive(enqueued_at):  # SQLite answers naive UTC
+        enqueued_at = enqueued_at.replace(tzinfo=UTC)
+    return enqueued_at == now
 
 
 def _drain_enqueue(shop_id: int, reason: str) -> None:
