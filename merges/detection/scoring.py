@@ -374,6 +374,16 @@ def waterfall(
             "likely a household: they share a phone or address but have different first names,"
             " so the shared contact counts as no evidence"
         )
+    email = int(scored.levels[index, FIELDS.index("email")])
+    if (
+        model.u_email_same_name is not None
+        and email > IDENTICAL
+        and same_name(scored.levels[index : index + 1])
+    ):
+        notes.append(
+            "same surname: the e-mail addresses are weighed by how often people sharing a surname"
+            " have such addresses (an address that spells the name is no extra evidence)"
+        )
     return {
         "rows": rows,
         "total_weight": round(model.prior_weight + float(scored.weights[index].sum()), 2),

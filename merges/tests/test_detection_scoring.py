@@ -255,6 +255,8 @@ def test_namesakes_with_name_only_addresses_stay_below_review(store):
     email = FIELDS.index("email")
     assert scored.weights[0, email] <= 0.5
     assert scored.probability[0] < 0.7
+    notes = waterfall(store[1], scored, 0, left={}, right={})["notes"]
+    assert any("same surname" in note for note in notes)
 
 
 def test_identical_mailbox_keeps_its_full_weight_among_namesakes(store):
