@@ -132,6 +132,7 @@ class GroupSetSerializer(serializers.ModelSerializer):
             "slug",
             "all_shops",
             "write_back_tags",
+            "tag_prefix",
             "groups",
             "last_refreshed_at",
         ]
@@ -171,12 +172,30 @@ class GroupSetCreateSerializer(serializers.Serializer):
     all_shops = serializers.BooleanField(default=True)
     shop_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     groups = GroupInputSerializer(many=True, required=False)
+    write_back_tags = serializers.BooleanField(
+        default=False, help_text="Custom sets only; built-in sets: switch it on with PATCH."
+    )
 
     def validate(self, data):
         if not data.get("built_in") and not (
             data.get("name") and data.get("slug") and data.get("groups")
         ):
             raise serializers.ValidationError("Give built_in, or name, slug and groups.")
+        if data.get("built_in") and data.get("write_back_tags"):
+            raise serializers.ValidationError(
+                {"write_back_tags": ["Install the built-in set, then PATCH write_back_tags."]}
+            )
+        return data
+
+
+class GroupSetUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=200)
+    write_back_tags = serializers.BooleanField(required=False)
+    tag_prefix = serializers.CharField(required=False, max_length=40, trim_whitespace=False)
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError("Give name, write_back_tags or tag_prefix.")
         return data
 
 

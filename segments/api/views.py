@@ -286,7 +286,7 @@ class SegmentViewSet(
     @action(detail=True, methods=["post"])
     def refresh(self, request, *args, **kwargs):
         segment = self.get_object()
-        run = svc.segment_refresh(segment_id=segment.pk, reason="manual")
+        run = svc.segment_refresh(segment_id=segment.pk, reason="manual", actor=self.tenant.actor)
         return Response(
             {
                 "refresh": run.pk,
@@ -343,7 +343,11 @@ class GroupSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
     queryset = GroupSet.objects
     serializer_class = s.GroupSetSerializer
     tenant_field = "agency"
-    action_permissions = {"create": Permission.EDIT_SEGMENTS, "refresh": Permission.EDIT_SEGMENTS}
+    action_permissions = {
+        "create": Permission.EDIT_SEGMENTS,
+        "partial_update": Permission.EDIT_SEGMENTS,
+        "refresh": Permission.EDIT_SEGMENTS,
+    }
 
     def create(self, request, *args, **kwargs):
         body = s.GroupSetCreateSerializer(data=request.data)
@@ -362,6 +366,7 @@ class GroupSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
                     groups=[dict(g) for g in data["groups"]],
                     all_shops=data["all_shops"],
                     shop_ids=data["shop_ids"],
+                    write_back_tags=data["write_back_tags"],
                     actor=self.tenant.actor,
                 )
         except SegmentQueryError as error:
@@ -372,10 +377,27 @@ class GroupSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
             raise ValidationError(error.message_dict) from error
         return Response(s.GroupSetSerializer(group_set).data, status=status.HTTP_201_CREATED)
 
+    def partial_update(self, request, *args, **kwargs):
+        """Settings: `name`, `write_back_tags` (keep group tags in Shopify), `tag_prefix`."""
+        group_set = self.get_object()
+        body = s.GroupSetUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            group_set = svc.group_set_update(
+                agency=self.tenant.agency,
+                group_set_id=group_set.pk,
+                actor=self.tenant.actor,
+                **body.validated_data,
+            )
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        return Response(s.GroupSetSerializer(group_set).data)
+
     @action(detail=True, methods=["post"])
     def refresh(self, request, *args, **kwargs):
         group_set = self.get_object()
-        return Response({"moves": svc.group_set_refresh(group_set_id=group_set.pk)})
+        moves = svc.group_set_refresh(group_set_id=group_set.pk, actor=self.tenant.actor)
+        return Response({"moves": moves})
 
     @action(detail=True, methods=["get"])
     def stats(self, request, *args, **kwargs):

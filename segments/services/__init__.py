@@ -2,6 +2,7 @@
 
 from segments.services.definitions import (
     SegmentConflict,
+    group_set_update,
     segment_create,
     segment_delete,
     segment_restore,
@@ -34,6 +35,7 @@ __all__ = [
     "group_set_install_built_in",
     "group_set_refresh",
     "group_set_refresh_customers",
+    "group_set_update",
     "group_tags_write_back",
     "segment_create",
     "segment_delete",

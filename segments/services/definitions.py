@@ -1,16 +1,18 @@
-"""Segment definitions: create, edit (every edit a version with its diff), restore, delete."""
+"""Segment definitions: create, edit (every edit a version with its diff), restore, delete;
+group set settings (name, tag write-back)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from audit.services import audit_event_record
-from segments.models import Segment, SegmentVersion
+from segments.models import GroupSet, Segment, SegmentVersion
 from segments.query import parse_query
 from segments.query.serialise import to_dict, uses_relative_dates
-from segments.selectors import check_context, scope_shops
+from segments.selectors import check_context, group_set_shops, scope_shops
 from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.models import Agency
 
@@ -247,3 +249,59 @@ def segment_template_apply(
         )
         for shop in shops
     ]
+
+
+_GROUP_SET_SETTINGS = ("name", "write_back_tags", "tag_prefix")
+
+
+@transaction.atomic
+def group_set_update(
+    *, agency: Agency, group_set_id: int, actor: Actor = SYSTEM_ACTOR, **changes
+) -> GroupSet:
+    """Change a group set's settings: `name`, `write_back_tags`, `tag_prefix`. Switching the
+    write-back on (or changing the prefix while it is on) queues a write-back per shop on commit,
+    so Shopify catches up without waiting for the next move."""
+    unknown = set(changes) - set(_GROUP_SET_SETTINGS)
+    if unknown:
+        raise ValidationError({field: "Not a group set setting." for field in sorted(unknown)})
+    group_set = GroupSet.objects.select_for_update().get(pk=group_set_id, agency=agency)
+    if "name" in changes:
+        changes["name"] = (changes["name"] or "").strip()
+        if not changes["name"]:
+            raise ValidationError({"name": "A group set needs a name."})
+    if "tag_prefix" in changes:
+        prefix = changes["tag_prefix"] or ""
+        # Shopify splits tags on commas and trims them, so such a prefix would not round-trip.
+        if not prefix.strip() or "," in prefix or prefix != prefix.strip():
+            raise ValidationError(
+                {"tag_prefix": "A prefix such as 'group:', without commas or edge spaces."}
+            )
+    diff = {
+        field: [getattr(group_set, field), value]
+        for field, value in changes.items()
+        if getattr(group_set, field) != value
+    }
+    if not diff:
+        return group_set
+    for field, (_, value) in diff.items():
+        setattr(group_set, field, value)
+    group_set.save(update_fields=sorted(diff))
+    audit_event_record(
+        agency_id=agency.pk,
+        event="group_set.updated",
+        target_type="group_set",
+        target_id=group_set.pk,
+        data={"fields": sorted(diff), "write_back_tags": group_set.write_back_tags},
+        **actor.audit_kwargs(),
+    )
+    if group_set.write_back_tags and {"write_back_tags", "tag_prefix"} & set(diff):
+        for shop_id in [s.pk for s in group_set_shops(group_set)]:
+            transaction.on_commit(
+                lambda shop_id=shop_id: async_task(
+                    "segments.tasks.group_tags_write_back_task",
+                    group_set.pk,
+                    shop_id,
+                    group="segments-tags",
+                )
+            )
+    return group_set

@@ -171,8 +171,11 @@ def _write_back_on_commit(group_set: GroupSet, shop_ids) -> None:
         )
 
 
-def group_set_refresh(*, group_set_id: int, now: datetime | None = None) -> int:
-    """Put every customer of the scope in its group; record each move. Returns the moves."""
+def group_set_refresh(
+    *, group_set_id: int, now: datetime | None = None, actor: Actor = SYSTEM_ACTOR
+) -> int:
+    """Put every customer of the scope in its group; record each move. Returns the moves.
+    `actor`: the person or key who asked for it (the system for triggered refreshes)."""
     now = now or timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
     assignments, moves = GroupAssignment._meta.db_table, GroupMove._meta.db_table
@@ -229,6 +232,7 @@ def group_set_refresh(*, group_set_id: int, now: datetime | None = None) -> int:
             target_type="group_set",
             target_id=group_set.pk,
             data={"moves": moved},
+            **actor.audit_kwargs(),
         )
     return moved
 

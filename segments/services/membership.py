@@ -50,9 +50,14 @@ def _matching_sql(segment: Segment, now: datetime) -> tuple[str, list]:
 
 
 def segment_refresh(
-    *, segment_id: int, reason: str = "manual", now: datetime | None = None
+    *,
+    segment_id: int,
+    reason: str = "manual",
+    now: datetime | None = None,
+    actor: Actor = SYSTEM_ACTOR,
 ) -> SegmentRefresh:
-    """Bring the segment's membership up to date and record who entered and who exited."""
+    """Bring the segment's membership up to date and record who entered and who exited.
+    `actor`: the person or key who asked for it (the system for triggered refreshes)."""
     now = now or timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
     with transaction.atomic():
@@ -132,6 +137,7 @@ def segment_refresh(
             target_type="segment",
             target_id=segment.pk,
             data={"refresh": run.pk, "reason": reason, "entered": entered, "exited": exited},
+            **actor.audit_kwargs(),
         )
     return run
 

@@ -4,6 +4,10 @@ Only customers whose group changed since the last write are touched (GroupTag re
 was written); each customer is recorded as soon as Shopify accepted its change, so a run that
 stops half-way resumes with the rest. tagsAdd/tagsRemove are idempotent in Shopify, and the
 client paces calls by the cost budget Shopify reports (THROTTLED/429 back off and retry).
+
+A customer Shopify refuses (deleted there before our mirror heard of it, too many tags...) is
+skipped and listed in the run's audit event; the run goes on with the others. Failures of the
+shop as a whole (token revoked, Shopify unreachable) still stop the run, which resumes later.
 """
 
 from __future__ import annotations
@@ -19,12 +23,17 @@ from customers.models import Customer
 from segments.models import OTHER_GROUP, GroupAssignment, GroupSet, GroupTag
 from tenants.models import Shop
 from tenants.shopify import operations
+from tenants.shopify.errors import ShopifyNotFound, ShopifyUserErrors
+
+# How many skipped customers (id and Shopify's reason) one audit event lists.
+SKIPPED_LISTED = 100
 
 
 @dataclass(frozen=True)
 class WriteBack:
     changed: int
-    remaining: int
+    remaining: int  # still to write, not counting the skipped ones
+    skipped: int = 0  # refused by Shopify for this customer alone; tried again next run
 
 
 def _wanted_tag(group_set: GroupSet, group_slug: str | None) -> str:
@@ -59,13 +68,18 @@ def group_tags_write_back(
     group_set = GroupSet.objects.get(pk=group_set_id)
     shop = Shop.objects.get(pk=shop_id, agency_id=group_set.agency_id)
     changed_ids: list[int] = []
+    skipped: dict[int, str] = {}
     for customer_id, gid, written, wanted in _pending(group_set, shop):
-        if limit is not None and len(changed_ids) >= limit:
+        if limit is not None and len(changed_ids) + len(skipped) >= limit:
             break
-        if written:
-            operations.tags_remove(shop, gid, [written])
-        if wanted:
-            operations.tags_add(shop, gid, [wanted])
+        try:
+            if written:
+                operations.tags_remove(shop, gid, [written])
+            if wanted:
+                operations.tags_add(shop, gid, [wanted])
+        except (ShopifyUserErrors, ShopifyNotFound) as error:
+            skipped[customer_id] = str(error)[:300]
+            continue
         GroupTag.all_shops.update_or_create(
             shop=shop,
             group_set=group_set,
@@ -73,7 +87,7 @@ def group_tags_write_back(
             defaults={"tag": wanted, "written_at": timezone.now()},
         )
         changed_ids.append(customer_id)
-    remaining = sum(1 for _ in _pending(group_set, shop))
+    remaining = sum(1 for row in _pending(group_set, shop) if row[0] not in skipped)
     with transaction.atomic():
         audit_event_record(
             agency_id=group_set.agency_id,
@@ -85,6 +99,11 @@ def group_tags_write_back(
                 "customers": changed_ids[:1000],
                 "changed": len(changed_ids),
                 "remaining": remaining,
+                "skipped": len(skipped),
+                "skipped_customers": [
+                    {"customer": customer_id, "reason": reason}
+                    for customer_id, reason in list(skipped.items())[:SKIPPED_LISTED]
+                ],
             },
         )
-    return WriteBack(changed=len(changed_ids), remaining=remaining)
+    return WriteBack(changed=len(changed_ids), remaining=remaining, skipped=len(skipped))

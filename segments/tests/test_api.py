@@ -266,3 +266,55 @@ def test_readers_list_snapshots_but_cannot_freeze_one(world):
     )
     assert refused.status_code == 403
     assert Segment.objects.get(pk=segment_id).snapshots.count() == 1
+
+
+def test_group_set_write_back_is_switched_on_through_the_api(world):
+    _, _, _, client, reader = world
+    set_id = client.post("/api/v1/group-sets/", {"built_in": "lifecycle"}, format="json").json()[
+        "id"
+    ]
+    url = f"/api/v1/group-sets/{set_id}/"
+    assert reader.patch(url, {"write_back_tags": True}, format="json").status_code == 403
+    bad = client.patch(url, {"write_back_tags": True, "tag_prefix": "a,b"}, format="json")
+    assert bad.status_code == 400 and "tag_prefix" in bad.json()["error"]["fields"]
+    assert client.get(url).json()["write_back_tags"] is False  # nothing changed
+    assert client.patch(url, {}, format="json").status_code == 400
+
+    on = client.patch(url, {"write_back_tags": True, "tag_prefix": "seg:"}, format="json")
+    assert on.status_code == 200, on.json()
+    assert (on.json()["write_back_tags"], on.json()["tag_prefix"]) == (True, "seg:")
+    event = AuditEvent.objects.get(event="group_set.updated", target_id=str(set_id))
+    assert event.actor.startswith("api_key:")
+    assert event.data["fields"] == ["tag_prefix", "write_back_tags"]
+
+    custom = client.post(
+        "/api/v1/group-sets/",
+        {
+            "name": "Buyers",
+            "slug": "buyers",
+            "groups": [{"name": "Buyers", "slug": "buyers", "query": "number_of_orders >= 1"}],
+            "write_back_tags": True,
+        },
+        format="json",
+    )
+    assert custom.status_code == 201 and custom.json()["write_back_tags"] is True
+
+
+def test_refreshes_asked_for_by_a_caller_are_audited_with_the_caller(world):
+    _, _, _, client, _ = world
+    segment_id = client.post(
+        "/api/v1/segments/",
+        {"name": "All", "query": "number_of_orders >= 0", "all_shops": True},
+        format="json",
+    ).json()["id"]
+    set_id = client.post("/api/v1/group-sets/", {"built_in": "lifecycle"}, format="json").json()[
+        "id"
+    ]
+    assert client.post(f"/api/v1/segments/{segment_id}/refresh/").status_code == 200
+    assert client.post(f"/api/v1/group-sets/{set_id}/refresh/").status_code == 200
+    refreshed = AuditEvent.objects.get(event="segment.refreshed", target_id=str(segment_id))
+    moved = AuditEvent.objects.get(event="group_set.refreshed", target_id=str(set_id))
+    assert refreshed.actor.startswith("api_key:") and moved.actor.startswith("api_key:")
+    segment_refresh(segment_id=segment_id)  # triggered by the system: says so
+    latest = AuditEvent.objects.filter(event="segment.refreshed").order_by("-pk").first()
+    assert latest.actor == "system"

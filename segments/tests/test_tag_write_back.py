@@ -68,3 +68,41 @@ def test_group_tags_follow_the_groups(db, sandbox_store):
         assert moved.changed == 1 and adds.call_count == 1 and removes.call_count == 1
     assert tags_of("buyer") == {"keep-me", "group:dormant"}
     assert AuditEvent.objects.filter(event="group_set.tags_written", shop_id=shop.pk).count() == 4
+
+
+def test_a_customer_deleted_in_shopify_is_skipped_and_the_run_goes_on(db, sandbox_store):
+    agency = agency_factory()
+    shop = shop_factory(
+        agency=agency,
+        domain=sandbox_store.domain,
+        token=sandbox_store.token,
+        api_base_url=sandbox_store.base_url,
+    )
+    people = []
+    for name in ("first", "gone", "last"):
+        gid = sandbox_store.create_customer({"firstName": name, "email": f"{name}@example.com"})[
+            "id"
+        ]
+        person = insert_customer(
+            shop, {"number_of_orders": 0, "shopify_id": int(gid.rsplit("/", 1)[1])}
+        )
+        Customer.all_shops.filter(pk=person.pk).update(gid=gid)
+        person.gid = gid
+        people.append(person)
+    # Deleted in Shopify; the mirror has not heard of it yet.
+    sandbox_store.delete_customer(people[1].gid.rsplit("/", 1)[1])
+    lifecycle = group_set_install_built_in(agency=agency, kind="lifecycle")
+    group_set_refresh(group_set_id=lifecycle.pk)
+
+    run = group_tags_write_back(group_set_id=lifecycle.pk, shop_id=shop.pk)
+
+    assert (run.changed, run.skipped, run.remaining) == (2, 1, 0)
+    for person in (people[0], people[2]):
+        assert "group:prospects" in operations.customer_fetch(shop, person.gid)["tags"]
+    event = AuditEvent.objects.get(event="group_set.tags_written", shop_id=shop.pk)
+    assert event.data["skipped"] == 1
+    (skipped,) = event.data["skipped_customers"]
+    assert skipped["customer"] == people[1].pk and "does not exist" in skipped["reason"]
+    # Not recorded as written: the next run tries it again (until the mirror drops it).
+    again = group_tags_write_back(group_set_id=lifecycle.pk, shop_id=shop.pk)
+    assert (again.changed, again.skipped) == (0, 1)
