@@ -285,7 +285,10 @@ class _Checker:
                     value.span,
                     text=value.source,
                     expected=values,
-                    suggestion=_maybe_quote(_closest(value.text, values)),
+                    suggestion=_maybe_quote(
+                        (attribute.value_aliases.get(value.text.lower()) if attribute else None)
+                        or _closest(value.text, values)
+                    ),
                 )
         elif kind in (Kind.STRING, Kind.STRING_LIST):
             if value.kind != LiteralKind.STRING:

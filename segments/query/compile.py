@@ -326,6 +326,13 @@ def _group(compiler, condition):
     return found if condition.operator == Operator.EQ else ~found
 
 
+def _duplicate_status(compiler, condition):
+    from segments.query.duplicates import duplicate_status_q
+
+    found = duplicate_status_q(condition.value.text)
+    return found if condition.operator == Operator.EQ else ~found
+
+
 def _shop(compiler, condition):
     return compiler.compare("shop__domain", condition, _text)
 
@@ -350,6 +357,7 @@ _RULES: dict[str, Callable[[_Compiler, ast.Condition], Q]] = {
     "rfm_group": _rfm_group,
     "shop": _shop,
     "group": _group,
+    "duplicate_status": _duplicate_status,
 }
 
 

@@ -7,8 +7,8 @@ Customer facts (keys are attribute names):
     shop: str (domain)                 amount_spent: Decimal          number_of_orders: int
     customer_tags / customer_countries / customer_regions / customer_cities / group: list[str]
     customer_email_domain, customer_language, customer_account_status,
-    email_subscription_status, sms_subscription_status, predicted_spend_tier, rfm_group,
-    duplicate_status: str | None
+    email_subscription_status, sms_subscription_status, predicted_spend_tier, rfm_group: str | None
+    duplicate_status: str (the customer's one status, NONE when never suspected)
     customer_added_date, first_order_date, last_order_date, abandoned_checkout_date:
         aware datetime | None
     orders: list of {"date": aware datetime | None, "amount": Decimal,

@@ -78,6 +78,8 @@ class Attribute:
     params: tuple[Parameter, ...] = field(default=())
     # Set while the data behind an attribute is not in Clientele yet: the checker refuses it.
     unavailable: str = ""
+    # Other names people use for enum values (lower case) -> the value, for suggestions only.
+    value_aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def operators(self) -> tuple[Operator, ...]:
@@ -111,8 +113,9 @@ EMAIL_MARKETING_STATES = (
     "INVALID",
 )
 SMS_MARKETING_STATES = ("SUBSCRIBED", "NOT_SUBSCRIBED", "PENDING", "UNSUBSCRIBED", "REDACTED")
-# Ours: where the customer stands in duplicate review (merges app + the mirror's merged_into).
-DUPLICATE_STATUSES = ("NONE", "SUSPECTED", "MERGE_REQUESTED", "MERGED")
+# Ours: where the customer stands in duplicate review (merges app + the mirror's merged_into);
+# the rule that picks one per customer is in segments/query/duplicates.py.
+DUPLICATE_STATUSES = ("NONE", "OPEN", "MERGE_REQUESTED", "MERGED", "DISMISSED")
 
 _DATE = "a date: 2024-05-30, 2024-05-30T16:00:00, -7d, -2w, -3m, -1y, today or yesterday"
 
@@ -255,11 +258,20 @@ _ATTRIBUTES = (
     Attribute(
         "duplicate_status",
         Kind.ENUM,
-        "Where the customer stands in duplicate review",
+        "Where the customer stands in duplicate review: OPEN = suspected duplicates waiting for"
+        " review, MERGE_REQUESTED, MERGED (absorbed a duplicate, or merged away), DISMISSED ="
+        " reviewed as different people, NONE = never suspected",
         "Clientele",
         values=DUPLICATE_STATUSES,
         origin="clientele",
-        unavailable="duplicate detection (merges) has not landed yet",
+        value_aliases={
+            "has_open_duplicates": "OPEN",
+            "suspected": "OPEN",
+            "pending": "OPEN",
+            "duplicate": "OPEN",
+            "not_duplicate": "DISMISSED",
+            "unique": "NONE",
+        },
     ),
     Attribute(
         "group",

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerAddress, Order
 from customers.normalize import tags_normalize
+from merges.models import DuplicateCandidate
 from segments.models import CustomerScore
 from segments.query.compile import city_key
 
@@ -58,6 +59,17 @@ def _insert_related(shop, customer: Customer, spec: dict) -> None:
             product_tags_normalized=tags_normalize(order["product_tags"]),
             cancelled_at=timezone.now() if order.get("cancelled") else None,
         )
+    for status in spec.get("duplicate_candidates", []):
+        # The other member is an id no customer has, so each customer's status is its own.
+        DuplicateCandidate.all_shops.create(
+            shop=shop,
+            members=sorted([customer.pk, 10**12 + next(_ids)]),
+            probability=0.9,
+            tier="high",
+            status=status,
+            detector_version="test",
+            detected_at=timezone.now(),
+        )
     score = spec.get("score")
     if score:
         CustomerScore.all_shops.create(
@@ -82,7 +94,25 @@ def rewrite_customer(customer: Customer, spec: dict) -> None:
     Customer.all_shops.filter(pk=customer.pk).update(**_customer_fields(spec))
     for model in (CustomerAddress, Order, CustomerScore):
         model.all_shops.filter(customer=customer).delete()
+    candidates = DuplicateCandidate.all_shops.filter(shop_id=customer.shop_id)
+    candidates.filter(pk__in=[c.pk for c in candidates if customer.pk in c.members]).delete()
     _insert_related(customer.shop, customer, spec)
+
+
+def duplicate_status_of(candidate_statuses, *, merged_away: bool = False) -> str:
+    """The documented rule (docs/segment-language.md), written out plainly."""
+    statuses = set(candidate_statuses)
+    if merged_away:
+        return "MERGED"
+    if "merge_requested" in statuses:
+        return "MERGE_REQUESTED"
+    if "open" in statuses:
+        return "OPEN"
+    if "merged" in statuses:
+        return "MERGED"
+    if "dismissed" in statuses:
+        return "DISMISSED"
+    return "NONE"
 
 
 def facts_of(shop, spec: dict) -> dict:
@@ -122,6 +152,7 @@ def facts_of(shop, spec: dict) -> dict:
         or score.get("predicted_spend_tier")
         or None,
         "rfm_group": score.get("rfm_group"),
+        "duplicate_status": duplicate_status_of(spec.get("duplicate_candidates", [])),
         "orders": [
             {
                 "date": order["processed_at"],

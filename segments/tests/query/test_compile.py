@@ -207,3 +207,43 @@ def test_day_edges_in_the_shop_zone(db, text, expected):
     for name, at in edges.items():
         in_python = matches(root, {"last_order_date": at}, now=NOW, zone=ZoneInfo("Europe/Paris"))
         assert in_python == (name in expected), name
+
+
+@pytest.mark.django_db
+def test_duplicate_status_picks_one_status_per_customer():
+    from customers.models import Customer
+
+    shop = shop_factory(agency=agency_factory())
+    people = {
+        name: insert_customer(shop, {"duplicate_candidates": statuses})
+        for name, statuses in {
+            "reviewing": ["open", "dismissed"],  # open wins over dismissed
+            "requested": ["open", "merge_requested"],
+            "survivor": ["merged"],
+            "different": ["dismissed"],
+            "alone": [],
+        }.items()
+    }
+    absorbed = insert_customer(shop, {"duplicate_candidates": ["merged"]})
+    Customer.all_shops.filter(pk=absorbed.pk).update(merged_into=people["survivor"])
+
+    def who(query, customers):
+        root = parse_query(query).root
+        with shop_scope([shop.pk]):
+            ids = set(
+                customers()
+                .filter(compile_for_shops(root, shops=[shop], now=NOW))
+                .values_list("pk", flat=True)
+            )
+        return {name for name, row in people.items() if row.pk in ids} | (
+            {"absorbed"} if absorbed.pk in ids else set()
+        )
+
+    assert who("duplicate_status = 'OPEN'", live_customers) == {"reviewing"}
+    assert who("duplicate_status = 'MERGE_REQUESTED'", live_customers) == {"requested"}
+    assert who("duplicate_status = 'DISMISSED'", live_customers) == {"different"}
+    assert who("duplicate_status = 'NONE'", live_customers) == {"alone"}
+    assert who("duplicate_status = 'MERGED'", live_customers) == {"survivor"}
+    # Segments hold live customers only; over every row, merged-away profiles are MERGED too.
+    assert who("duplicate_status = 'MERGED'", Customer.objects.all) == {"survivor", "absorbed"}
+    assert who("duplicate_status != 'NONE'", live_customers) == set(people) - {"alone"}

@@ -153,6 +153,9 @@ def customers(zone, edges):
                 ),
             ),
             "orders": st.lists(orders(zone, edges), max_size=3),
+            "duplicate_candidates": st.lists(
+                st.sampled_from(["open", "dismissed", "merge_requested", "merged"]), max_size=2
+            ),
         }
     )
 

@@ -1,9 +1,12 @@
 """Malformed queries: each error names the problem, where it is and what was expected."""
 
+from unittest import mock
+
 import pytest
 
 from segments.query import SegmentQueryError, parse_query
 from segments.query.check import CheckContext
+from segments.query.registry import ATTRIBUTES, Attribute, Kind
 
 
 def errors_of(text, **kwargs):
@@ -146,9 +149,31 @@ def test_shops_are_checked_against_the_context():
 
 
 def test_attributes_whose_data_has_not_landed_are_refused_with_the_reason():
-    error = only_error("duplicate_status = 'SUSPECTED'")
+    waiting = Attribute(
+        "loyalty_points", Kind.INTEGER, "Points", "Clientele", unavailable="no loyalty data yet"
+    )
+    with mock.patch.dict(ATTRIBUTES, {"loyalty_points": waiting}):
+        error = only_error("loyalty_points > 3")
     assert error.code == "unsupported_attribute"
-    assert "cannot be used yet" in error.message
+    assert "cannot be used yet: no loyalty data yet" in error.message
+
+
+@pytest.mark.parametrize(
+    ("written", "suggestion"),
+    [
+        ("open", "'OPEN'"),
+        ("has_open_duplicates", "'OPEN'"),
+        ("SUSPECTED", "'OPEN'"),
+        ("merged", "'MERGED'"),
+        ("MERGE_REQUEST", "'MERGE_REQUESTED'"),
+    ],
+)
+def test_duplicate_status_values_are_checked_with_suggestions(written, suggestion):
+    parse_query("duplicate_status = 'OPEN' OR duplicate_status != 'NONE'")
+    error = only_error(f"duplicate_status = '{written}'")
+    assert (error.code, error.suggestion, error.column) == ("unknown_value", suggestion, 20)
+    assert "DISMISSED" in error.expected
+    assert only_error("duplicate_status CONTAINS 'OPEN'").code == "wrong_operator"
 
 
 def test_error_serialises_for_the_api():
