@@ -34,6 +34,8 @@ EVENTS: dict[str, str] = {
     "segment.refreshed": "A segment's membership was refreshed (entered/exited counts)",
     "snapshot.created": "A segment's membership was frozen as a named snapshot",
     "group_set.created": "A group set (ordered, exclusive groups) was created",
+    "webhook_subscription.created": "An outgoing webhook subscription was created (URL, what it follows)",
+    "webhook_subscription.deleted": "An outgoing webhook subscription was deleted with its deliveries",
     "group_set.updated": "A group set's settings changed (name, tag write-back, tag prefix)",
     "group_set.refreshed": "Customers were placed in their groups; moves were recorded",
     "group_set.tags_written": "Group tags were written to changed customers in Shopify",

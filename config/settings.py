@@ -14,6 +14,11 @@ FIELD_ENCRYPTION_KEY = secret("FIELD_ENCRYPTION_KEY", "Fernet key that encrypts 
 FIELD_ENCRYPTION_OLD_KEYS = env_list("FIELD_ENCRYPTION_OLD_KEYS")
 
 DEBUG = env_bool("DEBUG", default=not IS_PRODUCTION)
+# Outgoing webhooks may post to private/loopback addresses (the tests' receiver is on
+# 127.0.0.1); production refuses them (notifications/addresses.py).
+OUTGOING_WEBHOOKS_ALLOW_PRIVATE = env_bool(
+    "OUTGOING_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG or RUNNING_TESTS
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 APP_URL = (env_str("APP_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 CSRF_TRUSTED_ORIGINS = [APP_URL]
@@ -54,6 +59,7 @@ INSTALLED_APPS = [
     "customers",
     "segments",
     "merges",
+    "notifications",
 ]
 if env_bool("SANDBOX_APP", default=not IS_PRODUCTION):
     # Only for its management command; production code never imports it.

@@ -8,6 +8,7 @@ api_v1_patterns = [
     path("", include("customers.api.urls")),
     path("", include("segments.api.urls")),
     path("", include("merges.api.urls")),
+    path("", include("notifications.api.urls")),
 ]
 
 urlpatterns = [

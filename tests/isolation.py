@@ -134,6 +134,17 @@ def _duplicate_candidate(agency, shop, marker):
     )  # fmt: skip
 
 
+def _webhook_subscription(agency, shop, marker):
+    from notifications.services import webhook_subscription_create
+
+    return webhook_subscription_create(
+        agency=agency,
+        url=f"http://127.0.0.1:9/{marker}",
+        description=marker,
+        segment_ids=[_segment(agency, shop, f"{marker} w").pk],
+    ).subscription
+
+
 # "app_label.ModelName" -> builder(agency, shop, marker) making one row the agency owns.
 BUILDERS: dict[str, Callable] = {
     "tenants.Shop": lambda agency, shop, marker: shop,
@@ -147,6 +158,7 @@ BUILDERS: dict[str, Callable] = {
     "segments.Snapshot": _snapshot,
     "segments.GroupSet": _group_set,
     "merges.DuplicateCandidate": _duplicate_candidate,
+    "notifications.WebhookSubscription": _webhook_subscription,
 }
 
 # URL kwargs other than the view's own lookup -> the model whose id they carry.

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from audit.services import audit_event_record
+from notifications.emit import group_set_changed_queue
 from segments.models import OTHER_GROUP, Group, GroupAssignment, GroupMove, GroupSet
 from segments.query import SegmentQueryError, parse_query
 from segments.query.compile import compile_for_shops, live_customers
@@ -234,6 +235,8 @@ def group_set_refresh(
             data={"moves": moved},
             **actor.audit_kwargs(),
         )
+        if moved:  # outgoing webhooks read the moves once the refresh is visible
+            transaction.on_commit(lambda: group_set_changed_queue(group_set_id=group_set.pk))
     return moved
 
 

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from notifications.emit import segment_changed_queue
 from segments.models import (
     MembershipEvent,
     Segment,
@@ -139,6 +140,8 @@ def segment_refresh(
             data={"refresh": run.pk, "reason": reason, "entered": entered, "exited": exited},
             **actor.audit_kwargs(),
         )
+        if entered or exited:  # outgoing webhooks read the ledger once the refresh is visible
+            transaction.on_commit(lambda: segment_changed_queue(segment_id=segment.pk))
     return run
 
 
