@@ -339,3 +339,32 @@ class GroupTag(ShopOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.tag or '-'} on customer {self.customer_id}"
+
+
+class SegmentTemplate(models.Model):
+    """An agency's own ready segment: a query with `{name}` placeholders and typed parameters
+    (segments.templates), applied to many shops at once like the library's."""
+
+    agency = models.ForeignKey(
+        "tenants.Agency", on_delete=models.CASCADE, related_name="segment_templates"
+    )
+    key = models.SlugField(max_length=60)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    query = models.TextField()
+    # [{"name", "kind": integer|number|string|date, "default", "description"}, ...]
+    parameters = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "key"], name="segment_template_unique_key")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -134,6 +134,18 @@ def _duplicate_candidate(agency, shop, marker):
     )  # fmt: skip
 
 
+def _segment_template(agency, shop, marker):
+    from segments.services import segment_template_create
+
+    return segment_template_create(
+        agency=agency,
+        key=f"template-{agency.pk}",
+        name=marker,
+        query="customer_tags CONTAINS {tag}",
+        parameters=[{"name": "tag", "kind": "string", "default": marker}],
+    )
+
+
 def _webhook_subscription(agency, shop, marker):
     from notifications.services import webhook_subscription_create
 
@@ -158,6 +170,7 @@ BUILDERS: dict[str, Callable] = {
     "segments.Snapshot": _snapshot,
     "segments.GroupSet": _group_set,
     "merges.DuplicateCandidate": _duplicate_candidate,
+    "segments.SegmentTemplate": _segment_template,
     "notifications.WebhookSubscription": _webhook_subscription,
 }
 

@@ -1,7 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from segments.models import GroupSet, Segment, SegmentVersion, Snapshot
+from segments.models import GroupSet, Segment, SegmentTemplate, SegmentVersion, Snapshot
+from segments.templates import KINDS
 
 
 class SegmentSerializer(serializers.ModelSerializer):
@@ -200,10 +201,58 @@ class GroupSetUpdateSerializer(serializers.Serializer):
 
 
 class TemplateApplySerializer(serializers.Serializer):
-    template = serializers.CharField()
+    template = serializers.CharField(help_text="A library key or one of the agency's templates.")
     params = serializers.DictField(required=False, default=dict)
-    shop_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
-    one_per_shop = serializers.BooleanField(default=True)
+    shop_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        default=list,
+        help_text="Empty: every installed shop of the agency.",
+    )
+    one_per_shop = serializers.BooleanField(
+        default=True, help_text="One segment per shop (default), or one over all of them."
+    )
+    name = serializers.CharField(
+        required=False, max_length=200, help_text="Default: the template's."
+    )
+
+
+class AgencyTemplateApplySerializer(TemplateApplySerializer):
+    template = None
+
+
+class TemplateParameterInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=40)
+    kind = serializers.ChoiceField(choices=KINDS)
+    default = serializers.JSONField(required=False, allow_null=True, default=None)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AgencyTemplateSerializer(serializers.ModelSerializer):
+    parameters = TemplateParameterInputSerializer(many=True, required=False, default=list)
+
+    class Meta:
+        model = SegmentTemplate
+        fields = [
+            "id",
+            "key",
+            "name",
+            "description",
+            "query",
+            "parameters",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"description": {"required": False}, "key": {"validators": []}}
+
+
+class AgencyTemplateUpdateSerializer(serializers.Serializer):
+    key = serializers.SlugField(required=False, max_length=60)
+    name = serializers.CharField(required=False, max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    query = serializers.CharField(required=False)
+    parameters = TemplateParameterInputSerializer(many=True, required=False)
 
 
 class TemplateParameterSerializer(serializers.Serializer):
@@ -213,6 +262,8 @@ class TemplateParameterSerializer(serializers.Serializer):
 
 
 class TemplateSerializer(serializers.Serializer):
+    origin = serializers.ChoiceField(choices=["library", "agency"])
+    id = serializers.IntegerField(allow_null=True, help_text="Agency templates only.")
     key = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()

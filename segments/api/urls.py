@@ -9,6 +9,7 @@ router = SimpleRouter()
 router.register("segments", views.SegmentViewSet, basename="segment")
 router.register("snapshots", views.SnapshotViewSet, basename="snapshot")
 router.register("group-sets", views.GroupSetViewSet, basename="group-set")
+router.register("agency-templates", views.AgencyTemplateViewSet, basename="agency-template")
 
 urlpatterns = [
     path("segment-templates/", views.SegmentTemplatesView.as_view(), name="segment-templates"),

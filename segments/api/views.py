@@ -19,6 +19,7 @@ from segments.models import (
     MembershipEvent,
     Segment,
     SegmentMembership,
+    SegmentTemplate,
     Snapshot,
     SnapshotMember,
 )
@@ -205,6 +206,7 @@ class SegmentViewSet(
                 params=data["params"],
                 shop_ids=data["shop_ids"],
                 one_per_shop=data["one_per_shop"],
+                name=data.get("name"),
                 actor=self.tenant.actor,
             )
         except SegmentQueryError as error:
@@ -421,24 +423,103 @@ class GroupSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
         return Response({"cursor": str(moves[-1]["id"] if moves else since), "moves": moves})
 
 
+def _template_row(t, *, origin: str, pk=None) -> dict:
+    return {
+        "origin": origin,
+        "id": pk,
+        "key": t.key,
+        "name": t.name,
+        "description": t.description,
+        "query": t.query,
+        "parameters": [
+            {"name": p.name, "kind": p.kind, "default": p.default} for p in t.parameters
+        ],
+    }
+
+
 class SegmentTemplatesView(TenantScopedAPIView):
-    """GET /segment-templates/: the library of ready segments with their parameters."""
+    """GET /segment-templates/: the library of ready segments and the agency's own templates,
+    with their parameters (apply either with POST /segments/templates/apply/)."""
 
     @extend_schema(responses=s.TemplateSerializer(many=True))
     def get(self, request, *args, **kwargs):
-        from segments.templates import LIBRARY
+        from segments.templates import LIBRARY, template_of
 
-        return Response(
-            [
-                {
-                    "key": t.key,
-                    "name": t.name,
-                    "description": t.description,
-                    "query": t.query,
-                    "parameters": [
-                        {"name": p.name, "kind": p.kind, "default": p.default} for p in t.parameters
-                    ],
-                }
-                for t in LIBRARY.values()
-            ]
+        rows = [_template_row(t, origin="library") for t in LIBRARY.values()]
+        for stored in SegmentTemplate.objects.filter(agency=self.tenant.agency):
+            rows.append(_template_row(template_of(stored), origin="agency", pk=stored.pk))
+        return Response(rows)
+
+
+class AgencyTemplateViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    TenantScopedViewSet,
+):
+    """The agency's own templates: a query with `{name}` placeholders and typed parameters."""
+
+    queryset = SegmentTemplate.objects
+    serializer_class = s.AgencyTemplateSerializer
+    tenant_field = "agency"
+    action_permissions = {
+        "create": Permission.EDIT_SEGMENTS,
+        "partial_update": Permission.EDIT_SEGMENTS,
+        "destroy": Permission.EDIT_SEGMENTS,
+        "apply": Permission.EDIT_SEGMENTS,
+    }
+
+    def _saved(self, call, **kwargs):
+        try:
+            template = call(agency=self.tenant.agency, actor=self.tenant.actor, **kwargs)
+        except SegmentQueryError as error:
+            return _query_error(error)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        return Response(s.AgencyTemplateSerializer(template).data)
+
+    def create(self, request, *args, **kwargs):
+        body = s.AgencyTemplateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        answer = self._saved(svc.segment_template_create, **body.validated_data)
+        if answer.status_code == status.HTTP_200_OK:
+            answer.status_code = status.HTTP_201_CREATED
+        return answer
+
+    def partial_update(self, request, *args, **kwargs):
+        template = self.get_object()
+        body = s.AgencyTemplateUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._saved(
+            svc.segment_template_update, template_id=template.pk, **body.validated_data
         )
+
+    def perform_destroy(self, instance):
+        svc.segment_template_delete(
+            agency=self.tenant.agency, template_id=instance.pk, actor=self.tenant.actor
+        )
+
+    @action(detail=True, methods=["post"], serializer_class=s.AgencyTemplateApplySerializer)
+    def apply(self, request, *args, **kwargs):
+        """Create segments from this template: one per shop (default) or one over them all."""
+        template = self.get_object()
+        body = s.AgencyTemplateApplySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            made = svc.segment_template_apply(
+                agency=self.tenant.agency,
+                template_key=template.key,
+                params=data["params"],
+                shop_ids=data["shop_ids"],
+                one_per_shop=data["one_per_shop"],
+                name=data.get("name"),
+                actor=self.tenant.actor,
+            )
+        except SegmentQueryError as error:
+            return _query_error(error)
+        except selectors.UnknownShops as error:
+            return _shop_error(error)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        return Response(s.SegmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)

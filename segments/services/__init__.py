@@ -24,6 +24,11 @@ from segments.services.membership import (
 )
 from segments.services.scores import ScoreRefresh, customer_scores_refresh
 from segments.services.tags import WriteBack, group_tags_write_back
+from segments.services.templates import (
+    segment_template_create,
+    segment_template_delete,
+    segment_template_update,
+)
 
 __all__ = [
     "BUILT_IN",
@@ -43,6 +48,9 @@ __all__ = [
     "segment_refresh_customers",
     "segment_restore",
     "segment_template_apply",
+    "segment_template_create",
+    "segment_template_delete",
+    "segment_template_update",
     "segment_update",
     "shop_derived_refresh",
     "snapshot_create",

@@ -216,18 +216,41 @@ def segment_template_apply(
     name: str | None = None,
     actor: Actor = SYSTEM_ACTOR,
 ) -> list[Segment]:
-    """Create segments from a library template for many shops at once: one segment per shop
-    (named "<name> · <shop>") or one segment over all of them. All or nothing."""
-    from segments.templates import LIBRARY, render
+    """Create segments from a library or agency template (by key) for many shops at once: one
+    segment per shop (named "<name> · <shop>", the default) or one segment over all of them.
+    No `shop_ids` = all the agency's installed shops. All or nothing; audited as
+    `segment_template.applied` besides each `segment.created`."""
+    from segments.models import SegmentTemplate
+    from segments.templates import LIBRARY, render, template_of
 
     template = LIBRARY.get(template_key)
+    if template is None:
+        row = SegmentTemplate.objects.filter(agency=agency, key=template_key).first()
+        template = template_of(row) if row is not None else None
     if template is None:
         raise ValidationError({"template": f"No template {template_key!r}."})
     query = render(template, params)
     shops = scope_shops(agency=agency, all_shops=not shop_ids, shop_ids=shop_ids)
-    base = name or template.name
-    if not one_per_shop:
-        return [
+    if one_per_shop and not shops:
+        raise ValidationError({"shop_ids": "The agency has no installed shop to apply it to."})
+    base = (name or template.name).strip()
+    longest = max([len(f"{base} · {shop.domain}") for shop in shops] if one_per_shop else [0])
+    if len(base) > 200 or longest > 200:
+        raise ValidationError({"name": "Segment names are at most 200 characters."})
+    if one_per_shop:
+        made = [
+            segment_create(
+                agency=agency,
+                name=f"{base} · {shop.domain}",
+                query=query,
+                shop_ids=[shop.pk],
+                description=template.description,
+                actor=actor,
+            )
+            for shop in shops
+        ]
+    else:
+        made = [
             segment_create(
                 agency=agency,
                 name=base,
@@ -238,17 +261,19 @@ def segment_template_apply(
                 actor=actor,
             )
         ]
-    return [
-        segment_create(
-            agency=agency,
-            name=f"{base} · {shop.domain}",
-            query=query,
-            shop_ids=[shop.pk],
-            description=template.description,
-            actor=actor,
-        )
-        for shop in shops
-    ]
+    audit_event_record(
+        agency_id=agency.pk,
+        event="segment_template.applied",
+        target_type="segment_template",
+        target_id=template.key,
+        data={
+            "segments": [segment.pk for segment in made],
+            "params": sorted(params or {}),
+            "one_per_shop": one_per_shop,
+        },
+        **actor.audit_kwargs(),
+    )
+    return made
 
 
 _GROUP_SET_SETTINGS = ("name", "write_back_tags", "tag_prefix")

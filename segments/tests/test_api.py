@@ -318,3 +318,68 @@ def test_refreshes_asked_for_by_a_caller_are_audited_with_the_caller(world):
     segment_refresh(segment_id=segment_id)  # triggered by the system: says so
     latest = AuditEvent.objects.filter(event="segment.refreshed").order_by("-pk").first()
     assert latest.actor == "system"
+
+
+def test_agency_templates_over_the_api(world):
+    _, shops, _, client, reader = world
+    body = {
+        "key": "vip-spenders",
+        "name": "VIP spenders",
+        "query": "customer_tags CONTAINS {tag} AND amount_spent >= {amount}",
+        "parameters": [
+            {"name": "tag", "kind": "string", "default": "vip"},
+            {"name": "amount", "kind": "number"},
+        ],
+    }
+    assert reader.post("/api/v1/agency-templates/", body, format="json").status_code == 403
+    bad = client.post(
+        "/api/v1/agency-templates/",
+        {**body, "query": "customer_tag CONTAINS {tag} AND amount_spent >= {amount}"},
+        format="json",
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_query"
+    created = client.post("/api/v1/agency-templates/", body, format="json")
+    assert created.status_code == 201, created.json()
+    template_id = created.json()["id"]
+    listed = reader.get("/api/v1/segment-templates/").json()
+    mine = [t for t in listed if t["origin"] == "agency"]
+    assert [(t["id"], t["key"]) for t in mine] == [(template_id, "vip-spenders")]
+
+    apply = f"/api/v1/agency-templates/{template_id}/apply/"
+    missing = client.post(apply, {}, format="json")
+    assert missing.status_code == 400 and "amount" in missing.json()["error"]["fields"]
+    wrong = client.post(apply, {"params": {"amount": "much"}}, format="json")
+    assert (
+        wrong.status_code == 400 and "not a number" in wrong.json()["error"]["fields"]["amount"][0]
+    )
+    made = client.post(apply, {"params": {"amount": 10}}, format="json")
+    assert made.status_code == 201, made.json()
+    assert sorted(s["shop_ids"][0] for s in made.json()) == sorted(s.pk for s in shops)
+    assert {s["query"] for s in made.json()} == {
+        "customer_tags CONTAINS 'vip' AND amount_spent >= 10"
+    }
+    # The same through the segments route, by key, as one segment over two shops.
+    one = client.post(
+        "/api/v1/segments/templates/apply/",
+        {
+            "template": "vip-spenders",
+            "params": {"amount": 5},
+            "one_per_shop": False,
+            "name": "VIP everywhere",
+            "shop_ids": [s.pk for s in shops],
+        },
+        format="json",
+    )
+    assert one.status_code == 201 and one.json()[0]["name"] == "VIP everywhere"
+
+    renamed = client.patch(
+        f"/api/v1/agency-templates/{template_id}/", {"name": "VIPs"}, format="json"
+    )
+    assert renamed.status_code == 200 and renamed.json()["name"] == "VIPs"
+    assert client.delete(f"/api/v1/agency-templates/{template_id}/").status_code == 204
+    assert {e.event for e in AuditEvent.objects.filter(target_type="segment_template")} >= {
+        "segment_template.created",
+        "segment_template.updated",
+        "segment_template.applied",
+        "segment_template.deleted",
+    }
