@@ -55,6 +55,26 @@ def _shop_error(error: selectors.UnknownShops) -> Response:
     )
 
 
+def _template_apply(view, template_key: str, data: dict) -> Response:
+    try:
+        made = svc.segment_template_apply(
+            agency=view.tenant.agency,
+            template_key=template_key,
+            params=data["params"],
+            shop_ids=data["shop_ids"],
+            one_per_shop=data["one_per_shop"],
+            name=data.get("name"),
+            actor=view.tenant.actor,
+        )
+    except SegmentQueryError as error:
+        return _query_error(error)
+    except selectors.UnknownShops as error:
+        return _shop_error(error)
+    except DjangoValidationError as error:
+        raise ValidationError(error.message_dict) from error
+    return Response(s.SegmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)
+
+
 def _visible_shop_ids(view, raw: str | None) -> list[int]:
     ids = list(view.tenant.shop_ids)
     if not raw:
@@ -198,24 +218,7 @@ class SegmentViewSet(
         """Create segments from a template for many shops at once (one per shop by default)."""
         body = s.TemplateApplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = body.validated_data
-        try:
-            made = svc.segment_template_apply(
-                agency=self.tenant.agency,
-                template_key=data["template"],
-                params=data["params"],
-                shop_ids=data["shop_ids"],
-                one_per_shop=data["one_per_shop"],
-                name=data.get("name"),
-                actor=self.tenant.actor,
-            )
-        except SegmentQueryError as error:
-            return _query_error(error)
-        except selectors.UnknownShops as error:
-            return _shop_error(error)
-        except DjangoValidationError as error:
-            raise ValidationError(error.message_dict) from error
-        return Response(s.SegmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)
+        return _template_apply(self, body.validated_data["template"], body.validated_data)
 
     @action(detail=True, methods=["get"])
     def members(self, request, *args, **kwargs):
@@ -505,21 +508,4 @@ class AgencyTemplateViewSet(
         template = self.get_object()
         body = s.AgencyTemplateApplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = body.validated_data
-        try:
-            made = svc.segment_template_apply(
-                agency=self.tenant.agency,
-                template_key=template.key,
-                params=data["params"],
-                shop_ids=data["shop_ids"],
-                one_per_shop=data["one_per_shop"],
-                name=data.get("name"),
-                actor=self.tenant.actor,
-            )
-        except SegmentQueryError as error:
-            return _query_error(error)
-        except selectors.UnknownShops as error:
-            return _shop_error(error)
-        except DjangoValidationError as error:
-            raise ValidationError(error.message_dict) from error
-        return Response(s.SegmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)
+        return _template_apply(self, template.key, body.validated_data)
