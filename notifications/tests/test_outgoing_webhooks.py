@@ -281,3 +281,20 @@ def test_bad_input_is_refused_and_changes_are_audited(world, receiver):
     assert client.delete(f"{url}{created['id']}/").status_code == 204
     assert AuditEvent.objects.filter(event="webhook_subscription.deleted").count() == 1
     assert client.get(f"{url}{created['id']}/").status_code == 404
+
+
+def test_incremental_refreshes_send_their_own_delivery(
+    world, receiver, django_capture_on_commit_callbacks
+):
+    from customers.models import Customer
+    from segments.services import segment_refresh_customers
+
+    segment_refresh(segment_id=world["segment"].pk)
+    subscribe(world, receiver, segments=[world["segment"].pk])
+    leaver = world["buyers"][0]
+    Customer.all_shops.filter(pk=leaver.pk).update(number_of_orders=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        segment_refresh_customers(segment_id=world["segment"].pk, customer_ids=[leaver.pk])
+    (hit,) = receiver.received
+    assert hit.signature_ok
+    assert [(e["customer"], e["kind"]) for e in hit.payload["events"]] == [(leaver.pk, "exited")]

@@ -301,4 +301,5 @@ def group_set_refresh_customers(
             target_id=group_set.pk,
             data={"moves": len(moves), "customers": len(ids)},
         )
+        transaction.on_commit(lambda: group_set_changed_queue(group_set_id=group_set.pk))
     return len(moves)

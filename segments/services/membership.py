@@ -238,6 +238,7 @@ def segment_refresh_customers(
                 "customers": len(ids),
             },
         )
+        transaction.on_commit(lambda: segment_changed_queue(segment_id=segment.pk))
     return run
 
 
