@@ -22,16 +22,39 @@ def schedules_ensure(**_signal_kwargs) -> None:
     )
 
 
-def segment_refresh_enqueue(*, segment_id: int, reason: str) -> None:
-    async_task("segments.tasks.segment_refresh_task", segment_id, reason, group="segments")
+def segment_refresh_enqueue(*, segment_id: int, reason: str, actor=None) -> None:
+    """`actor`: who caused it (a definition edit), named in the refresh's audit event."""
+    user_id = getattr(getattr(actor, "user", None), "pk", None)
+    api_key_id = getattr(getattr(actor, "api_key", None), "pk", None)
+    async_task(
+        "segments.tasks.segment_refresh_task",
+        segment_id,
+        reason,
+        user_id,
+        api_key_id,
+        group="segments",
+    )
 
 
-def segment_refresh_task(segment_id: int, reason: str) -> None:
+def _actor(user_id: int | None, api_key_id: int | None):
+    from django.contrib.auth import get_user_model
+
+    from tenants.actors import SYSTEM_ACTOR, Actor
+    from tenants.models import ApiKey
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    api_key = ApiKey.objects.filter(pk=api_key_id).first() if api_key_id else None
+    return Actor(user=user, api_key=api_key) if user or api_key else SYSTEM_ACTOR
+
+
+def segment_refresh_task(
+    segment_id: int, reason: str, user_id: int | None = None, api_key_id: int | None = None
+) -> None:
     from segments.models import Segment
     from segments.services import segment_refresh
 
     if Segment.objects.filter(pk=segment_id).exists():  # deleted meanwhile: nothing to do
-        segment_refresh(segment_id=segment_id, reason=reason)
+        segment_refresh(segment_id=segment_id, reason=reason, actor=_actor(user_id, api_key_id))
 
 
 def shop_derived_refresh_enqueue(

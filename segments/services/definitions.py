@@ -33,10 +33,12 @@ def _state(segment: Segment, shop_ids: list[int]) -> dict:
     }
 
 
-def _enqueue_refresh(segment_id: int, reason: str) -> None:
+def _enqueue_refresh(segment_id: int, reason: str, actor: Actor) -> None:
     from segments.tasks import segment_refresh_enqueue
 
-    transaction.on_commit(lambda: segment_refresh_enqueue(segment_id=segment_id, reason=reason))
+    transaction.on_commit(
+        lambda: segment_refresh_enqueue(segment_id=segment_id, reason=reason, actor=actor)
+    )
 
 
 def _validated(
@@ -101,7 +103,7 @@ def segment_create(
         data={"version": 1, "attributes": segment.attributes},
         **actor.audit_kwargs(),
     )
-    _enqueue_refresh(segment.pk, "definition")
+    _enqueue_refresh(segment.pk, "definition", actor)
     return segment
 
 
@@ -169,7 +171,7 @@ def segment_update(
         **actor.audit_kwargs(),
     )
     if {"query", "all_shops", "shop_ids"} & set(diff):
-        _enqueue_refresh(segment.pk, "definition")
+        _enqueue_refresh(segment.pk, "definition", actor)
     return segment
 
 

@@ -383,3 +383,20 @@ def test_agency_templates_over_the_api(world):
         "segment_template.applied",
         "segment_template.deleted",
     }
+
+
+def test_the_refresh_after_a_definition_edit_names_the_editor(
+    world, django_capture_on_commit_callbacks
+):
+    _, _, _, client, _ = world
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(
+            "/api/v1/segments/",
+            {"name": "Buyers", "query": "number_of_orders >= 1", "all_shops": True},
+            format="json",
+        )
+    assert created.status_code == 201
+    refreshed = AuditEvent.objects.get(
+        event="segment.refreshed", target_id=str(created.json()["id"])
+    )
+    assert refreshed.data["reason"] == "definition" and refreshed.actor.startswith("api_key:")
