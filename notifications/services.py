@@ -177,14 +177,20 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, s
         return None, f"{type(error).__name__}: {reason}"
 
 
-def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> WebhookDelivery:
+def webhook_delivery_attempt(
+    *, delivery_id: int, now: datetime | None = None
+) -> WebhookDelivery | None:
     """One signed POST of the delivery, when it is due. A 2xx answer delivers it; anything
     else (other status, timeout, refused connection) schedules the next attempt after an
-    exponential backoff, and after MAX_ATTEMPTS marks it failed."""
+    exponential backoff, and after MAX_ATTEMPTS marks it failed. None when the delivery is
+    gone (its subscription was deleted meanwhile)."""
     now = now or timezone.now()
     if not _claim(delivery_id, now):
-        return WebhookDelivery.objects.get(pk=delivery_id)
-    delivery = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
+        return WebhookDelivery.objects.filter(pk=delivery_id).first()
+    delivery = WebhookDelivery.objects.select_related("subscription").filter(pk=delivery_id)
+    delivery = delivery.first()
+    if delivery is None:
+        return None
     subscription = delivery.subscription
     body = json.dumps(
         {"delivery": delivery.pk, **delivery.payload}, separators=(",", ":"), sort_keys=True

@@ -298,3 +298,23 @@ def test_incremental_refreshes_send_their_own_delivery(
     (hit,) = receiver.received
     assert hit.signature_ok
     assert [(e["customer"], e["kind"]) for e in hit.payload["events"]] == [(leaver.pk, "exited")]
+
+
+def test_a_delivery_of_a_deleted_subscription_is_dropped_quietly(
+    world, receiver, django_capture_on_commit_callbacks
+):
+    from notifications.services import webhook_delivery_attempt
+
+    created = subscribe(world, receiver, segments=[world["segment"].pk])
+    receiver.then = 500
+    with django_capture_on_commit_callbacks(execute=True):
+        segment_refresh(segment_id=world["segment"].pk)
+    delivery_id = WebhookDelivery.objects.get().pk
+    assert (
+        world["client"].delete(f"/api/v1/webhook-subscriptions/{created['id']}/").status_code == 204
+    )
+    assert (
+        webhook_delivery_attempt(delivery_id=delivery_id, now=timezone.now() + timedelta(hours=1))
+        is None
+    )
+    assert len(receiver.received) == 1  # only the first attempt, before the deletion
