@@ -142,7 +142,7 @@ class BulkIngest:
                     batch.updated += result.updated
                     batch.skipped += len(result.skipped)
             if self._late:
-                self._apply_late_children(self._late)
+                late_children_apply(shop_id=self.shop_id, children=self._late)
             if self.on_flush is not None:
                 self.on_flush(lines_done, batch)
         self._customers, self._addresses, self._orders, self._late = [], {}, [], []
@@ -160,29 +160,31 @@ class BulkIngest:
     def _write_orders(self, rows: list[dict[str, Any]]) -> writer.UpsertResult:
         return writer.orders_upsert(shop_id=self.shop_id, rows=rows, sync_run_id=self.sync_run_id)
 
-    def _apply_late_children(self, children: list[dict[str, Any]]) -> None:
-        """Children whose parent was written in an earlier batch (not contiguous in the file)."""
-        addresses = [c for c in children if gid_type(c["id"]) == "MailingAddress"]
-        items = [c for c in children if gid_type(c["id"]) == "LineItem"]
-        logger.info("bulk ingest: %d children arrived after their parent's batch", len(children))
-        owners = writer.customer_local_ids(
-            shop_id=self.shop_id, shopify_ids={gid_id(a["__parentId"]) for a in addresses}
+
+def late_children_apply(*, shop_id: int, children: list[dict[str, Any]]) -> None:
+    """Children whose parent was written earlier (not contiguous in the file): add addresses,
+    merge line items into their order's product ids and tags."""
+    addresses = [c for c in children if gid_type(c["id"]) == "MailingAddress"]
+    items = [c for c in children if gid_type(c["id"]) == "LineItem"]
+    logger.info("bulk ingest: %d children arrived after their parent's batch", len(children))
+    owners = writer.customer_local_ids(
+        shop_id=shop_id, shopify_ids={gid_id(a["__parentId"]) for a in addresses}
+    )
+    CustomerAddress.all_shops.bulk_create(
+        CustomerAddress(
+            shop_id=shop_id,
+            customer_id=owners[gid_id(a["__parentId"])],
+            **address_from_graphql(a),
         )
-        CustomerAddress.all_shops.bulk_create(
-            CustomerAddress(
-                shop_id=self.shop_id,
-                customer_id=owners[gid_id(a["__parentId"])],
-                **address_from_graphql(a),
-            )
-            for a in addresses
-            if gid_id(a["__parentId"]) in owners
-        )
-        by_order: dict[int, list[dict[str, Any]]] = {}
-        for item in items:
-            by_order.setdefault(gid_id(item["__parentId"]), []).append(item)
-        for order in Order.all_shops.filter(shop_id=self.shop_id, shopify_id__in=by_order):
-            ids, tags = reduce_line_items_graphql(by_order[order.shopify_id])
-            order.product_ids = sorted(set(order.product_ids) | set(ids))
-            order.product_tags = sorted(set(order.product_tags) | set(tags))
-            order.product_tags_normalized = tags_normalize(order.product_tags)
-            order.save(update_fields=["product_ids", "product_tags", "product_tags_normalized"])
+        for a in addresses
+        if gid_id(a["__parentId"]) in owners
+    )
+    by_order: dict[int, list[dict[str, Any]]] = {}
+    for item in items:
+        by_order.setdefault(gid_id(item["__parentId"]), []).append(item)
+    for order in Order.all_shops.filter(shop_id=shop_id, shopify_id__in=by_order):
+        ids, tags = reduce_line_items_graphql(by_order[order.shopify_id])
+        order.product_ids = sorted(set(order.product_ids) | set(ids))
+        order.product_tags = sorted(set(order.product_tags) | set(tags))
+        order.product_tags_normalized = tags_normalize(order.product_tags)
+        order.save(update_fields=["product_ids", "product_tags", "product_tags_normalized"])

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import SYSTEM, audit_event_record
-from customers import writer
+from customers import staging, writer
 from customers.hooks import mirror_changed_notify
 from customers.ingest import BulkIngest, IngestStats
 from customers.models import Customer, SyncRun
@@ -126,6 +126,8 @@ def _run_for(shop: Shop, kind: str, sync_run_id: int | None) -> SyncRun:
     latest = SyncRun.all_shops.filter(shop=shop, kind=kind).order_by("-created_at", "-id").first()
     if unfinished is not None and unfinished == latest and unfinished.checkpoint:
         return unfinished  # a crashed run: resume it
+    if unfinished is not None and connection.vendor == "postgresql":
+        staging.stage_tables_drop(unfinished.id)  # superseded: its staged rows are not needed
     return SyncRun.all_shops.create(shop=shop, kind=kind, requested_by=SYSTEM)
 
 
@@ -163,9 +165,12 @@ def shop_full_sync(
             error="",
         )
         try:
-            for phase in PHASES:
-                _full_sync_phase(shop, run, phase, source, batch_size, on_progress)
-            _finish(shop, run, reason="full_sync")
+            if connection.vendor == "postgresql":
+                _staged_full_sync(shop, run, source, batch_size, on_progress)
+            else:  # SQLite (the demo): batch by batch straight into the mirror
+                for phase in PHASES:
+                    _full_sync_phase(shop, run, phase, source, batch_size, on_progress)
+                _finish(shop, run, reason="full_sync")
         except Exception as error:
             _run_update(
                 run,
@@ -175,6 +180,78 @@ def shop_full_sync(
             )
             raise
     return run
+
+
+def _staged_full_sync(shop, run, source, batch_size, on_progress) -> None:
+    """PostgreSQL: load both exports into the run's staging tables, then apply them at once."""
+    for phase in PHASES:
+        _stage_phase(shop, run, phase, source, batch_size, on_progress)
+    _run_update(run, phase="applying")
+    with transaction.atomic():
+        now = timezone.now()
+        customers = staging.customers_apply(shop_id=shop.id, run_id=run.id, now=now)
+        orders = staging.orders_apply(shop_id=shop.id, run_id=run.id)
+        staging.late_children_apply_staged(shop_id=shop.id, run_id=run.id)
+        snapshot = {p: datetime.fromisoformat(run.checkpoint[p]["started_at"]) for p in PHASES}
+        deleted = writer.customers_mark_missing_deleted(
+            shop_id=shop.id, sync_run_id=run.id, snapshot_at=snapshot["customers"], deleted_at=now
+        )
+        writer.orders_mark_missing_deleted(
+            shop_id=shop.id, sync_run_id=run.id, snapshot_at=snapshot["orders"], deleted_at=now
+        )
+        _run_update(
+            run,
+            records_created=customers.created + orders.created,
+            records_updated=customers.updated + orders.updated,
+            records_deleted=deleted,
+        )
+        _finish(shop, run, reason="full_sync")
+    staging.stage_tables_drop(run.id)
+
+
+def _stage_phase(shop, run, phase, source, batch_size, on_progress) -> None:
+    state = dict(run.checkpoint.get(phase) or {})
+    if state.get("loaded") and staging.staged_rows(run.id, phase) == state.get("rows"):
+        return
+    _run_update(run, phase=phase)
+    if not state.get("operation_id"):
+        operation = source.start(phase)
+        state.update(operation_id=operation["id"], started_at=timezone.now().isoformat())
+        _checkpoint(run, phase, state)
+    if "url" not in state:
+        operation = source.wait(state["operation_id"])
+        state.update(url=operation.get("url"), objects=int(operation.get("objectCount") or 0))
+        _checkpoint(run, phase, state)
+        _run_update(run, progress_total=_total_objects(run))
+    if staging.staged_rows(run.id, phase) != state.get("rows", 0) or not state.get("rows"):
+        # First load, or the staged rows were lost (a server crash empties UNLOGGED tables).
+        staging.stage_phase_reset(run.id, phase)
+        state.update(lines_done=0, rows=0, read=0, loaded=False)
+        _checkpoint(run, phase, state)
+
+    def on_flush(lines_done: int, parents: int, rows: int) -> None:
+        state.update(lines_done=lines_done, rows=state["rows"] + rows, read=state["read"] + parents)
+        run.checkpoint = {**run.checkpoint, phase: dict(state)}
+        _run_update(
+            run,
+            checkpoint=run.checkpoint,
+            records_read=sum(int((run.checkpoint.get(p) or {}).get("read") or 0) for p in PHASES),
+            progress_done=_lines_done(run),
+        )
+        if on_progress is not None:
+            on_progress(run)
+
+    if state["url"]:
+        load = staging.StagedLoad(
+            run_id=run.id,
+            phase=phase,
+            shop_country=shop.country_code,
+            batch_size=batch_size,
+            on_flush=on_flush,
+        )
+        load.consume(source.lines(state["url"]), skip=state["lines_done"])
+    state["loaded"] = True
+    _checkpoint(run, phase, state)
 
 
 def _full_sync_phase(shop, run, phase, source, batch_size, on_progress) -> None:

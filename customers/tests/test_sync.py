@@ -7,6 +7,7 @@ import pytest
 from customers import hooks
 from customers.models import Customer, Order, SyncRun
 from customers.sources import FileSource
+from customers.staging import staged_rows
 from customers.sync import shop_full_sync, sync_run_request
 from customers.tests.test_ingest import address_line, customer_line, item_line, order_line
 from tenants.tests.factories import agency_factory, shop_factory, user_factory
@@ -77,22 +78,66 @@ def test_customers_missing_from_the_next_full_sync_are_tombstoned(shop, tmp_path
 
 
 def test_a_crashed_sync_leaves_the_mirror_usable_and_the_next_run_resumes(shop, tmp_path):
+    shop_full_sync(shop_id=shop.id, source=store(tmp_path, 5, tag="before"))
     source = store(tmp_path, 20)
     crashing = CrashingSource(source.paths, phase="orders", at_line=15)
     with pytest.raises(Crash):
         shop_full_sync(shop_id=shop.id, source=crashing, batch_size=4)
-    failed = SyncRun.all_shops.get(shop=shop)
+    failed = SyncRun.all_shops.filter(shop=shop).first()
     assert failed.status == SyncRun.Status.FAILED and "worker killed" in failed.error
-    assert failed.checkpoint["customers"]["done"] is True
+    assert failed.checkpoint["customers"]["loaded"] is True
     assert failed.checkpoint["orders"]["lines_done"] == 8  # two batches of four orders (+ items)
-    assert Customer.all_shops.filter(shop=shop, deleted_at=None).count() == 20
-    assert Order.all_shops.filter(shop=shop).count() == 4
+    # The mirror is still the previous sync's, whole: nothing half-applied.
+    assert Customer.all_shops.filter(shop=shop, deleted_at=None).count() == 5
+    assert Order.all_shops.filter(shop=shop).count() == 5
 
     resumed = shop_full_sync(shop_id=shop.id, source=source, batch_size=4)
     assert resumed.id == failed.id and resumed.status == SyncRun.Status.SUCCEEDED
     assert Order.all_shops.filter(shop=shop).count() == 20
     assert resumed.records_read == 40  # nothing read twice
+    assert (resumed.records_created, resumed.records_updated) == (30, 10)
     assert Customer.all_shops.filter(shop=shop, deleted_at__isnull=False).count() == 0
+    assert staged_rows(resumed.id, "customers") is None  # staging dropped on success
+
+
+def test_a_crash_while_applying_rolls_back_whole_and_the_rerun_applies(shop, tmp_path, monkeypatch):
+    from customers import staging
+
+    source = store(tmp_path, 6)
+
+    def fail(**kwargs):
+        raise Crash("killed while applying")
+
+    monkeypatch.setattr(staging, "orders_apply", fail)
+    with pytest.raises(Crash):
+        shop_full_sync(shop_id=shop.id, source=source)
+    failed = SyncRun.all_shops.get(shop=shop)
+    assert failed.checkpoint["orders"]["loaded"] is True
+    assert Customer.all_shops.filter(shop=shop).count() == 0  # the customers' apply rolled back
+    monkeypatch.undo()
+    rerun = shop_full_sync(shop_id=shop.id, source=source)
+    assert rerun.id == failed.id and rerun.status == SyncRun.Status.SUCCEEDED
+    assert Customer.all_shops.filter(shop=shop).count() == 6
+    assert Order.all_shops.filter(shop=shop, customer__isnull=False).count() == 6
+
+
+def test_staged_rows_lost_in_a_server_crash_are_loaded_again(shop, tmp_path, monkeypatch):
+    from django.db import connection
+
+    from customers import staging
+
+    source = store(tmp_path, 7)
+    monkeypatch.setattr(staging, "orders_apply", lambda **kw: (_ for _ in ()).throw(Crash()))
+    with pytest.raises(Crash):
+        shop_full_sync(shop_id=shop.id, source=source)
+    monkeypatch.undo()
+    run = SyncRun.all_shops.get(shop=shop)
+    with connection.cursor() as cursor:  # what crash recovery does to UNLOGGED tables
+        cursor.execute(f"TRUNCATE {staging.table_name(run.id, 'customers')}")
+    rerun = shop_full_sync(shop_id=shop.id, source=source)
+    assert rerun.status == SyncRun.Status.SUCCEEDED
+    assert Customer.all_shops.filter(shop=shop).count() == 7
+    assert rerun.records_read == 14
 
 
 def test_finished_sync_notifies_registered_hooks_after_commit(
