@@ -26,21 +26,16 @@ from typing import Any
 import orjson
 from django.db import connection, transaction
 
+from customers import bulkrows
 from customers.ingest import PARENT_TYPES, late_children_apply
-from customers.mapping import (
-    address_from_graphql,
-    customer_from_graphql,
-    gid_type,
-    order_from_graphql,
-)
+from customers.mapping import gid_type
 from customers.writer import ADDRESS_COLUMNS, ADDRESS_FIELDS, CUSTOMER_FIELDS, ORDER_FIELDS
 
 logger = logging.getLogger(__name__)
 
-CUSTOMER_COLUMNS = list(customer_from_graphql({"id": "gid://shopify/Customer/1"})[0])
-ORDER_COLUMNS = list(order_from_graphql({"id": "gid://shopify/Order/1"}))
-STAGED_ADDRESS_COLUMNS = ["customer_shopify_id", *ADDRESS_COLUMNS[2:]]
-JSON_COLUMNS = {"tags", "merge_blockers", "product_ids", "product_tags"}
+CUSTOMER_COLUMNS = bulkrows.CUSTOMER_COLUMNS
+ORDER_COLUMNS = bulkrows.ORDER_COLUMNS
+STAGED_ADDRESS_COLUMNS = bulkrows.ADDRESS_COLUMNS
 TABLES = {
     "customers": ("customers", "addresses", "customers_late"),
     "orders": ("orders", "orders_late"),
@@ -89,6 +84,22 @@ def stage_phase_reset(run_id: int, phase: str) -> None:
             cursor.execute(f"TRUNCATE {table_name(run_id, what)}")
 
 
+def stage_phase_analyze(run_id: int, phase: str) -> None:
+    """Statistics for the planner: without them it guesses tiny tables and picks nested loops."""
+    with connection.cursor() as cursor:
+        for what in TABLES[phase]:
+            cursor.execute(f"ANALYZE {table_name(run_id, what)}")
+
+
+def apply_settings() -> None:
+    """For the apply transaction: everything is set-based over the whole shop, so hash joins and
+    in-memory sorts; the planner's statistics on the mirror are stale mid-transaction and would
+    otherwise choose nested loops (measured: 162 s instead of < 1 s for 60k orders)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute("SET LOCAL work_mem = '128MB'")
+
+
 def staged_rows(run_id: int, phase: str) -> int | None:
     """Rows a phase has staged, or None when its tables are gone."""
     with connection.cursor() as cursor:
@@ -108,10 +119,10 @@ FlushCallback = Callable[[int, int, int], None]  # (lines_done, parents in batch
 
 
 @dataclass
-class _Batch:
-    parents: list[list[Any]]
-    addresses: list[list[Any]]
-    late: list[list[Any]]
+class _Batch:  # COPY text lines
+    parents: list[str]
+    addresses: list[str]
+    late: list[str]
 
     def rows(self) -> int:
         return len(self.parents) + len(self.addresses) + len(self.late)
@@ -159,7 +170,7 @@ class StagedLoad:
             elif self._pending is not None and self._pending[1]["id"] == parent_gid:
                 self._pending[2].append(node)
             else:  # a child whose parent is not the line before it: resolved after the apply
-                self._batch.late.append([index, orjson.dumps(node).decode()])
+                self._batch.late.append(f"{index}\t{bulkrows._json(node)}\n")
         self._finish_pending()
         self._flush(lines_done=max(index, skip))
 
@@ -168,25 +179,16 @@ class StagedLoad:
             return
         kind, node, children = self._pending
         self._pending = None
-        line = self._line
+        prefix = f"{self._line}\t"
         if kind == "Order":
-            row = order_from_graphql(node, line_items=children or None)
-            self._batch.parents.append([line, *_values(row, ORDER_COLUMNS)])
+            self._batch.parents.append(bulkrows.order_line(node, children or None, prefix))
             return
-        addresses = [
-            address_from_graphql(c) for c in children if gid_type(c["id"]) == "MailingAddress"
-        ]
+        addresses = [c for c in children if gid_type(c["id"]) == "MailingAddress"]
         if not children and node.get("addresses") is not None:
             addresses = None  # inline list on the node itself
-        row, addresses = customer_from_graphql(
-            node, addresses=addresses, shop_country=self.shop_country
-        )
-        self._batch.parents.append([line, *_values(row, CUSTOMER_COLUMNS)])
-        owner = row["shopify_id"]
-        for address in addresses:
-            self._batch.addresses.append(
-                [line, owner, *(address[c] for c in STAGED_ADDRESS_COLUMNS[1:])]
-            )
+        line, address_lines = bulkrows.customer_lines(node, addresses, self.shop_country, prefix)
+        self._batch.parents.append(line)
+        self._batch.addresses.extend(address_lines)
 
     def _flush(self, *, lines_done: int) -> None:
         batch, self._batch = self._batch, _Batch([], [], [])
@@ -207,16 +209,9 @@ class StagedLoad:
                 self.on_flush(lines_done, len(batch.parents), batch.rows())
 
 
-def _values(row: dict[str, Any], columns: list[str]) -> list[Any]:
-    dumps = orjson.dumps
-    return [dumps(row[c]).decode() if c in JSON_COLUMNS else row[c] for c in columns]
-
-
-def _copy(cursor, table: str, columns: list[str], rows: list[list[Any]]) -> None:
+def _copy(cursor, table: str, columns: list[str], lines: list[str]) -> None:
     with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        write = copy.write_row
-        for row in rows:
-            write(row)
+        copy.write("".join(lines).encode())
 
 
 # --- apply -------------------------------------------------------------------------------------

@@ -188,6 +188,7 @@ def _staged_full_sync(shop, run, source, batch_size, on_progress) -> None:
         _stage_phase(shop, run, phase, source, batch_size, on_progress)
     _run_update(run, phase="applying")
     with transaction.atomic():
+        staging.apply_settings()
         now = timezone.now()
         customers = staging.customers_apply(shop_id=shop.id, run_id=run.id, now=now)
         orders = staging.orders_apply(shop_id=shop.id, run_id=run.id)
@@ -250,6 +251,7 @@ def _stage_phase(shop, run, phase, source, batch_size, on_progress) -> None:
             on_flush=on_flush,
         )
         load.consume(source.lines(state["url"]), skip=state["lines_done"])
+    staging.stage_phase_analyze(run.id, phase)
     state["loaded"] = True
     _checkpoint(run, phase, state)
 
