@@ -62,14 +62,21 @@ def write_exports(customers: int, workdir: Path, seed: int) -> dict[str, str]:
 
     workdir.mkdir(parents=True, exist_ok=True)
     paths = {
-        "customers": workdir / f"customers-{customers}-{seed}.jsonl",
-        "orders": workdir / f"orders-{customers}-{seed}.jsonl",
+        "customers": workdir / f"customers-{customers}-{seed}-utf8.jsonl",
+        "orders": workdir / f"orders-{customers}-{seed}-utf8.jsonl",
     }
     if all(p.exists() for p in paths.values()):
         return {k: str(v) for k, v in paths.items()}
     started = time.perf_counter()
-    dumps = json.dumps
-    with open(paths["customers"], "w") as cout, open(paths["orders"], "w") as oout:
+
+    # UTF-8 as Shopify (and the sandbox) write bulk results, not ASCII with \u escapes.
+    def dumps(value):
+        return json.dumps(value, ensure_ascii=False)
+
+    with (
+        open(paths["customers"], "w", encoding="utf-8") as cout,
+        open(paths["orders"], "w", encoding="utf-8") as oout,
+    ):
         for record in generate_customers(shop_domain=SHOP, count=customers, seed=seed):
             customer_gid = record["id"]
             orders = write_customer_export(cout, record)

@@ -8,6 +8,7 @@ customers/tests/test_bulkrows.py loads both mappings into staging tables and req
 rows, so a change to customers.mapping that is not mirrored here fails the tests.
 """
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -57,13 +58,24 @@ def _s(value: Any) -> str:
     return text
 
 
-def _raw(value: Any) -> str:
+_escaped = _s
+
+
+def _plain(value: Any) -> str:
+    """mapping._s for a node whose JSON line holds no backslash: JSON must escape a backslash,
+    tab, newline or carriage return inside a string, so none of its values needs COPY escaping."""
+    if value is None:
+        return ""
+    return value if type(value) is str else _s(value)
+
+
+def _raw(value: Any, s=_s) -> str:
     """A value PostgreSQL parses (timestamp, amount) as sent, or NULL when empty."""
-    return _s(value) if value else NULL
+    return s(value) if value else NULL
 
 
-def _json(value: Any) -> str:
-    return _s(orjson.dumps(value).decode())
+def _json(value: Any, s=_s) -> str:
+    return s(orjson.dumps(value).decode())
 
 
 def _bool(value: Any) -> str:
@@ -74,17 +86,22 @@ def _id(gid: Any) -> str:
     """mapping.gid_id as text ("\\N" for none)."""
     if gid is None or gid == "":
         return NULL
-    if isinstance(gid, int):
+    if type(gid) is str:
+        tail = gid[gid.rfind("/") + 1 :]
+        if tail.isascii() and tail.isdigit() and tail[0] != "0":
+            return tail  # what int() would give back, without the round trip
+    elif isinstance(gid, int):
         return str(gid)
     return str(int(str(gid).rsplit("/", 1)[-1].split("?", 1)[0]))
 
 
-def _amount(value: Any) -> str:
-    return "0" if value in (None, "") else _s(value)
+def _amount(value: Any, s=_s) -> str:
+    return "0" if value in (None, "") else s(value)
 
 
-def address_values(node: dict[str, Any]) -> list[Any]:
+def address_values(node: dict[str, Any], _s=None) -> list[Any]:
     """address_from_graphql as [shopify_id, raw fields...] (is_default decided by the caller)."""
+    _s = _s or _escaped
     g = node.get
     return [
         _id(g("id")),
@@ -102,10 +119,16 @@ def address_values(node: dict[str, Any]) -> list[Any]:
 
 
 def customer_lines(
-    node: dict[str, Any], addresses: list[dict[str, Any]] | None, shop_country: str, prefix: str
+    node: dict[str, Any],
+    addresses: list[dict[str, Any]] | None,
+    shop_country: str,
+    prefix: str,
+    *,
+    clean: bool = False,
 ) -> tuple[str, list[str]]:
     """(customer COPY line, address COPY lines), each starting with `prefix`;
-    `addresses` None = the node's inline list."""
+    `addresses` None = the node's inline list; `clean`: no backslash in the node's JSON lines."""
+    _s = _plain if clean else _escaped
     g = node.get
     if addresses is None:
         addresses = g("addresses") or []
@@ -132,7 +155,7 @@ def customer_lines(
 
     default = g("defaultAddress") or {}
     default_id = _id(default.get("id"))
-    rows = [address_values(a) for a in addresses]
+    rows = [address_values(a, _s) for a in addresses]
     address_lines = []
     if default and default_id == NULL and not rows:  # an inline default address without id
         city, province, country, zip_code = (
@@ -160,28 +183,28 @@ def customer_lines(
         _s(email_raw),
         _s(phone_raw),
         state,
-        _json(tags),
-        _s(tags_normalize(tags)),
+        _json(tags, _s),
+        _s(_tags_text(tuple(tags))),
         _s(g("note")),
         _bool(g("verifiedEmail")),
         _bool(g("taxExempt")),
         _s(g("locale")),
         _bool(orders is not None and spent is not None),
         str(int(orders)) if orders is not None else "0",
-        _amount(spent["amount"]) if spent else "0",
+        _amount(spent["amount"], _s) if spent else "0",
         _s(spent.get("currencyCode")) if spent else "",
-        _raw(g("lastAbandonedCheckoutAt")),
-        _raw(g("createdAt")),
-        _raw(g("updatedAt")),
+        _raw(g("lastAbandonedCheckoutAt"), _s),
+        _raw(g("createdAt"), _s),
+        _raw(g("updatedAt"), _s),
         _s(email.get("marketingState") or email_consent.get("marketingState")),
         _s(email.get("marketingOptInLevel") or email_consent.get("marketingOptInLevel")),
-        _raw(email.get("marketingUpdatedAt") or email_consent.get("consentUpdatedAt")),
+        _raw(email.get("marketingUpdatedAt") or email_consent.get("consentUpdatedAt"), _s),
         _s(phone.get("marketingState") or sms_consent.get("marketingState")),
         _s(phone.get("marketingOptInLevel") or sms_consent.get("marketingOptInLevel")),
-        _raw(phone.get("marketingUpdatedAt") or sms_consent.get("consentUpdatedAt")),
+        _raw(phone.get("marketingUpdatedAt") or sms_consent.get("consentUpdatedAt"), _s),
         _s(statistics.get("predictedSpendTier")),
         _nullable_bool(mergeable.get("isMergeable")) if mergeable else NULL,
-        _json(list(mergeable.get("errorFields") or ())) if mergeable else "[]",
+        _json(list(mergeable.get("errorFields") or ()), _s) if mergeable else "[]",
         city,
         province,
         country,
@@ -193,6 +216,11 @@ def customer_lines(
         _s(postcode_normalize(_unescaped(zip_code), country_code=_unescaped(country))),
     ]
     return prefix + "\t".join(values) + "\n", address_lines
+
+
+@lru_cache(maxsize=1 << 14)  # tag sets repeat across customers and orders
+def _tags_text(tags: tuple[str, ...]) -> str:
+    return tags_normalize(list(tags))
 
 
 def _nullable_bool(value: Any) -> str:
@@ -209,8 +237,16 @@ def _unescaped(text: str) -> str:
     ).replace("\0", "\\")
 
 
-def order_line(node: dict[str, Any], line_items: list[dict[str, Any]] | None, prefix: str) -> str:
-    """order_from_graphql as a COPY line after `prefix`; `line_items` None = the inline list."""
+def order_line(
+    node: dict[str, Any],
+    line_items: list[dict[str, Any]] | None,
+    prefix: str,
+    *,
+    clean: bool = False,
+) -> str:
+    """order_from_graphql as a COPY line after `prefix`; `line_items` None = the inline list;
+    `clean`: no backslash in the JSON lines of the order and its items."""
+    _s = _plain if clean else _escaped
     g = node.get
     if line_items is None:
         inline = g("lineItems") or []
@@ -220,10 +256,10 @@ def order_line(node: dict[str, Any], line_items: list[dict[str, Any]] | None, pr
     for key in ("currentTotalPriceSet", "totalPriceSet"):
         money = (g(key) or {}).get("shopMoney")
         if money:
-            total, currency = _amount(money.get("amount")), _s(money.get("currencyCode"))
+            total, currency = _amount(money.get("amount"), _s), _s(money.get("currencyCode"))
             break
     else:
-        total, currency = _amount(g("totalPrice")), _s(g("currencyCode"))
+        total, currency = _amount(g("totalPrice"), _s), _s(g("currencyCode"))
     ids: dict[int, None] = {}
     tags: dict[str, None] = {}
     for item in line_items:
@@ -243,17 +279,17 @@ def order_line(node: dict[str, Any], line_items: list[dict[str, Any]] | None, pr
                 _id(node["id"]),
                 _id(customer.get("id")),
                 _s(g("name")),
-                _raw(created),
-                _raw(g("processedAt") or created),
-                _raw(g("updatedAt") or created),
+                _raw(created, _s),
+                _raw(g("processedAt") or created, _s),
+                _raw(g("updatedAt") or created, _s),
                 total,
                 currency,
                 _s(g("displayFinancialStatus")),
-                _raw(g("cancelledAt")),
+                _raw(g("cancelledAt"), _s),
                 _bool(g("test")),
-                _json(sorted(ids)),
-                _json(product_tags),
-                _s(tags_normalize(product_tags)),
+                _json(sorted(ids), _s),
+                _json(product_tags, _s),
+                _s(_tags_text(tuple(product_tags))),
             ]
         )
         + "\n"

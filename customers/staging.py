@@ -21,7 +21,6 @@ recovery; the checkpoint records how many rows were staged, so a mismatch restar
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from django.db import connection, transaction
@@ -147,47 +146,51 @@ class StagedLoad:
         self.run_id, self.phase, self.shop_country = run_id, phase, shop_country
         self.batch_size = batch_size
         self.on_flush = on_flush
-        self._pending: tuple[str, dict[str, Any], list[dict[str, Any]]] | None = None
         self._batch = _Batch([], [], [])
-        self._line = 0
 
     def consume(self, lines: Iterable[bytes | str], *, skip: int = 0) -> None:
         loads = orjson.loads
         index = 0
+        pending = None  # (kind, node, children, clean)
         for index, raw in enumerate(lines, start=1):
             if index <= skip or not raw.strip():
                 continue
             node = loads(raw)
+            # JSON escapes every backslash, tab and newline inside strings with a backslash:
+            # a line without one needs no COPY escaping (bulkrows' fast path).
+            clean = (b"\\" if type(raw) is bytes else "\\") not in raw
             parent_gid = node.get("__parentId")
             if parent_gid is None:
-                self._finish_pending()
+                if pending is not None:
+                    self._finish(*pending)
                 if len(self._batch.parents) >= self.batch_size:
                     self._flush(lines_done=index - 1)
-                if gid_type(node["id"]) not in PARENT_TYPES:
+                kind = gid_type(node["id"])
+                if kind not in PARENT_TYPES:
                     raise ValueError(f"line {index}: unexpected top-level object {node['id']!r}")
-                self._line = index
-                self._pending = (gid_type(node["id"]), node, [])
-            elif self._pending is not None and self._pending[1]["id"] == parent_gid:
-                self._pending[2].append(node)
+                pending = [kind, node, [], clean, index]
+            elif pending is not None and pending[1]["id"] == parent_gid:
+                pending[2].append(node)
+                pending[3] = pending[3] and clean
             else:  # a child whose parent is not the line before it: resolved after the apply
                 self._batch.late.append(f"{index}\t{bulkrows._json(node)}\n")
-        self._finish_pending()
+        if pending is not None:
+            self._finish(*pending)
         self._flush(lines_done=max(index, skip))
 
-    def _finish_pending(self) -> None:
-        if self._pending is None:
-            return
-        kind, node, children = self._pending
-        self._pending = None
-        prefix = f"{self._line}\t"
+    def _finish(self, kind: str, node: dict, children: list[dict], clean: bool, line: int) -> None:
+        prefix = f"{line}\t"
         if kind == "Order":
-            self._batch.parents.append(bulkrows.order_line(node, children or None, prefix))
+            order = bulkrows.order_line(node, children or None, prefix, clean=clean)
+            self._batch.parents.append(order)
             return
         addresses = [c for c in children if gid_type(c["id"]) == "MailingAddress"]
         if not children and node.get("addresses") is not None:
             addresses = None  # inline list on the node itself
-        line, address_lines = bulkrows.customer_lines(node, addresses, self.shop_country, prefix)
-        self._batch.parents.append(line)
+        customer, address_lines = bulkrows.customer_lines(
+            node, addresses, self.shop_country, prefix, clean=clean
+        )
+        self._batch.parents.append(customer)
         self._batch.addresses.extend(address_lines)
 
     def _flush(self, *, lines_done: int) -> None:

@@ -39,10 +39,14 @@ def reference_rows(kind, node, children, shop_country):
 
 def fast_lines(kind, node, children, shop_country, line_no):
     prefix = f"{line_no}\t"
+    # As StagedLoad decides: the fast path when the JSON lines hold no backslash.
+    clean = all("\\" not in json.dumps(o, ensure_ascii=False) for o in [node, *children])
     if kind == "orders":
-        return [bulkrows.order_line(node, children or None, prefix)], []
+        return [bulkrows.order_line(node, children or None, prefix, clean=clean)], []
     addresses = children if children or node.get("addresses") is None else None
-    line, address_lines = bulkrows.customer_lines(node, addresses, shop_country, prefix)
+    line, address_lines = bulkrows.customer_lines(
+        node, addresses, shop_country, prefix, clean=clean
+    )
     return [line], address_lines
 
 
