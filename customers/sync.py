@@ -9,7 +9,9 @@ phase has read the whole export.
 """
 
 import logging
+import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -184,30 +186,50 @@ def shop_full_sync(
 
 def _staged_full_sync(shop, run, source, batch_size, on_progress) -> None:
     """PostgreSQL: load both exports into the run's staging tables, then apply them at once."""
+    timings: dict[str, float] = {}
     for phase in PHASES:
-        _stage_phase(shop, run, phase, source, batch_size, on_progress)
+        with _timed(timings, f"load_{phase}"):
+            _stage_phase(shop, run, phase, source, batch_size, on_progress)
     _run_update(run, phase="applying")
     with transaction.atomic():
         staging.apply_settings()
         now = timezone.now()
-        customers = staging.customers_apply(shop_id=shop.id, run_id=run.id, now=now)
-        orders = staging.orders_apply(shop_id=shop.id, run_id=run.id)
-        staging.late_children_apply_staged(shop_id=shop.id, run_id=run.id)
+        with _timed(timings, "apply_customers"):
+            customers = staging.customers_apply(shop_id=shop.id, run_id=run.id, now=now)
+        with _timed(timings, "apply_orders"):
+            orders = staging.orders_apply(shop_id=shop.id, run_id=run.id)
+            staging.late_children_apply_staged(shop_id=shop.id, run_id=run.id)
         snapshot = {p: datetime.fromisoformat(run.checkpoint[p]["started_at"]) for p in PHASES}
-        deleted = writer.customers_mark_missing_deleted(
-            shop_id=shop.id, sync_run_id=run.id, snapshot_at=snapshot["customers"], deleted_at=now
-        )
-        writer.orders_mark_missing_deleted(
-            shop_id=shop.id, sync_run_id=run.id, snapshot_at=snapshot["orders"], deleted_at=now
-        )
+        with _timed(timings, "tombstones"):
+            deleted = writer.customers_mark_missing_deleted(
+                shop_id=shop.id,
+                sync_run_id=run.id,
+                snapshot_at=snapshot["customers"],
+                deleted_at=now,
+            )
+            writer.orders_mark_missing_deleted(
+                shop_id=shop.id, sync_run_id=run.id, snapshot_at=snapshot["orders"], deleted_at=now
+            )
         _run_update(
             run,
             records_created=customers.created + orders.created,
             records_updated=customers.updated + orders.updated,
             records_deleted=deleted,
         )
+        finishing = time.perf_counter()
         _finish(shop, run, reason="full_sync")
+    timings["aggregates_and_commit"] = round(time.perf_counter() - finishing, 3)
     staging.stage_tables_drop(run.id)
+    # Where the time went, for operators and bench/ingest.py.
+    _run_update(run, checkpoint={**run.checkpoint, "seconds": timings})
+    logger.info("full sync %s of shop %s: seconds %s", run.id, shop.id, timings)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str):
+    started = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - started, 3)
 
 
 def _stage_phase(shop, run, phase, source, batch_size, on_progress) -> None:
