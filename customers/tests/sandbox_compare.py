@@ -36,7 +36,11 @@ def _minor(amount: Decimal) -> int:
 
 
 def expected_customer(c) -> dict:
+    from sandbox.merge import hard_blockers
+    from sandbox.resolvers.customers import predicted_spend_tier
+
     default = c.default_address()
+    blockers = [blocker.error_field for blocker in hard_blockers(c)]
     counted = c.counted_orders()
     processed = [o.processed_at or o.created_at for o in counted]
     return {
@@ -62,6 +66,9 @@ def expected_customer(c) -> dict:
         "default_address_zip": _s(default.zip) if default else "",
         "first_order_at": _at(min(processed)) if processed else None,
         "last_order_at": _at(max(processed)) if processed else None,
+        "predicted_spend_tier": predicted_spend_tier(c),
+        "is_mergeable": not blockers,
+        "merge_blockers": blockers,
         "addresses": sorted(
             (
                 a.id,
@@ -101,6 +108,9 @@ def mirrored_customer(m: Customer) -> dict:
         "default_address_zip": m.default_address_zip,
         "first_order_at": _second(m.first_order_at),
         "last_order_at": _second(m.last_order_at),
+        "predicted_spend_tier": m.predicted_spend_tier,
+        "is_mergeable": m.is_mergeable,
+        "merge_blockers": m.merge_blockers,
         "addresses": sorted(
             (a.shopify_id, a.address1, a.city, a.zip, a.country_code, a.is_default)
             for a in CustomerAddress.all_shops.filter(customer=m)
@@ -135,8 +145,14 @@ def mirrored_order(m: Order) -> dict:
     }
 
 
-def mirror_differences(shop, store) -> list[str]:
-    """Every field where the mirror differs from the sandbox store (empty list = identical)."""
+# Read by the full sync's bulk query only (webhook payloads and deltas do not carry them).
+FULL_SYNC_ONLY = {"predicted_spend_tier", "is_mergeable", "merge_blockers"}
+
+
+def mirror_differences(shop, store, *, full_sync_fields: bool = False) -> list[str]:
+    """Every field where the mirror differs from the sandbox store (empty list = identical).
+
+    `full_sync_fields` also compares what only a full sync reads (FULL_SYNC_ONLY)."""
     problems = []
     mirror = {m.shopify_id: m for m in Customer.all_shops.filter(shop=shop)}
     for customer_id, customer in store.customers.items():
@@ -147,7 +163,7 @@ def mirror_differences(shop, store) -> list[str]:
         problems += [
             f"customer {customer_id} {key}: sandbox {want[key]!r} != mirror {got[key]!r}"
             for key in want
-            if want[key] != got[key]
+            if want[key] != got[key] and (full_sync_fields or key not in FULL_SYNC_ONLY)
         ]
     for shopify_id, m in mirror.items():
         if shopify_id not in store.customers and m.deleted_at is None:

@@ -116,6 +116,8 @@ BULK_CUSTOMERS_QUERY = """
           phoneNumber marketingState marketingOptInLevel marketingUpdatedAt marketingCollectedFrom
         }
         defaultAddress { id }
+        statistics { predictedSpendTier }
+        mergeable { isMergeable errorFields }
         addressesV2 {
           edges {
             node {
