@@ -351,9 +351,12 @@ def orders_apply(*, shop_id: int, run_id: int) -> ApplyStats:
 def _counts(cursor, applied: str, stage: str) -> ApplyStats:
     cursor.execute(
         f"SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created),"
-        f" (SELECT count(DISTINCT shopify_id) FROM {stage}) FROM {applied}"
+        f" (SELECT count(*) FROM {stage}) FROM {applied}"
     )
     created, updated, staged = cursor.fetchone()
+    if staged != created + updated:  # refused by the guard, or an id staged twice
+        cursor.execute(f"SELECT count(DISTINCT shopify_id) FROM {stage}")
+        staged = cursor.fetchone()[0]
     return ApplyStats(created=created, updated=updated, skipped=staged - created - updated)
 
 

@@ -174,3 +174,18 @@ def test_sync_request_is_audited_and_refuses_unknown_kinds(shop):
     with pytest.raises(Conflict, match="uninstalled"):
         sync_run_request(shop=shop)
     assert SyncRun.all_shops.filter(shop=shop).count() == 1
+
+
+def test_a_full_sync_never_moves_a_newer_mirror_row_backwards(shop, tmp_path):
+    from datetime import UTC, datetime
+
+    shop_full_sync(shop_id=shop.id, source=store(tmp_path, 4, tag="a"))
+    newer = datetime(2030, 1, 1, tzinfo=UTC)  # e.g. a webhook applied during the export
+    Customer.all_shops.filter(shop=shop, shopify_id=2).update(
+        first_name="From a webhook", updated_at_shopify=newer
+    )
+    run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 4, tag="b"))
+    assert (run.records_created, run.records_updated) == (0, 7)  # 3 customers + 4 orders
+    kept = Customer.all_shops.get(shop=shop, shopify_id=2)
+    assert (kept.first_name, kept.deleted_at) == ("From a webhook", None)
+    assert kept.last_seen_sync_run_id == run.id  # seen, so not tombstoned
