@@ -106,8 +106,11 @@ def test_customers_with_addresses_jsonl(shop):
     assert list(ada) == [
         "id", "legacyResourceId", "firstName", "lastName", "displayName", "note", "tags", "state",
         "verifiedEmail", "taxExempt", "locale", "numberOfOrders", "createdAt", "updatedAt",
-        "amountSpent", "defaultEmailAddress", "defaultPhoneNumber", "defaultAddress",
+        "amountSpent", "defaultEmailAddress", "defaultPhoneNumber", "defaultAddress", "statistics",
+        "mergeable",
     ]  # fmt: skip
+    assert ada["statistics"]["predictedSpendTier"] in {"LOW", "MEDIUM", "HIGH"}
+    assert ada["mergeable"] == {"isMergeable": True, "errorFields": []}
     # The bulk file says what a normal paged read of the same customer says.
     normal = shop.graphql(
         "query($id: ID!) { customer(id: $id) { id firstName updatedAt amountSpent { amount } } }",
