@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0005_privacy_exports_and_account_invites'),
+        ('customers', '0006_mirror_change_outbox'),
         ('tenants', '0004_invitation'),
     ]
 
