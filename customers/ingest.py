@@ -1,4 +1,7 @@
-"""Streaming ingest of Shopify bulk-operation JSONL into the mirror.
+"""Streaming ingest of Shopify bulk-operation JSONL straight into the mirror, batch by batch.
+
+The full sync uses this on SQLite (the demo); on PostgreSQL it stages the whole export first
+(customers.staging) and uses only `late_children_apply` from here.
 
 Lines are read one at a time; a parent line (Customer, Order) is followed by its children
 (MailingAddress, LineItem) carrying `__parentId`. Parents are collected into batches of

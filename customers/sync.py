@@ -1,11 +1,13 @@
 """Sync services: request a sync, run a full sync by bulk operation, run an updated_at delta.
 
-A full sync has two phases, customers (+ addresses) then orders (+ line items), one bulk query
-each (Shopify runs one bulk query per shop at a time). Its SyncRun.checkpoint records, per phase,
-the bulk operation, its result URL and how many JSONL lines are already in the mirror, committed
-with each batch; rerunning a crashed sync resumes from there. The mirror stays usable throughout:
-rows are only ever upserted (never older over newer) and tombstones are written only after a
-phase has read the whole export.
+A full sync reads two bulk exports, customers (+ addresses) then orders (+ line items), one bulk
+query each (Shopify runs one bulk query per shop at a time). On PostgreSQL (customers.staging)
+both exports are first loaded into the run's UNLOGGED staging tables, a batch per transaction
+with the checkpoint (bulk operation, result URL, lines and rows staged per phase), and then
+applied in one transaction: upserts that never move a row backwards, tombstones for what the
+export no longer holds, aggregates. A crash while loading leaves the mirror as it was and the
+rerun continues at the checkpoint; a crash while applying rolls back whole and the rerun applies
+again. SQLite (the demo) writes batch by batch straight into the mirror (customers.ingest).
 """
 
 import logging
