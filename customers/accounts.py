@@ -72,11 +72,14 @@ def account_invites_request(
     wanted = sorted(set(int(i) for i in customer_ids))
     if not wanted:
         raise ValueError("no customers to invite")
-    customers = list(
-        Customer.all_shops.filter(shop=shop, id__in=wanted)
+    customers = [
+        customer
+        # In slices: a segment may have hundreds of thousands of members (SQLite caps parameters).
+        for start in range(0, len(wanted), 5000)
+        for customer in Customer.all_shops.filter(shop=shop, id__in=wanted[start : start + 5000])
         .only("id", "state", "email", "deleted_at", "merged_into", "redacted_at")
         .order_by("id")
-    )
+    ]
     unknown = sorted(set(wanted) - {c.id for c in customers})
     if unknown:
         raise ValueError(

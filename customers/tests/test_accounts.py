@@ -141,3 +141,16 @@ def test_sending_invites_through_the_sandbox_is_audited_resumable_and_records_re
     account_invites_send(shop=shop, batch_id=batch.id)
     assert len(sandbox_store.store.extras.get("sent_invites", [])) == 1
     assert AccountInviteBatch.all_shops.get(pk=batch.pk).status == "done"
+
+
+def test_a_batch_larger_than_one_slice_records_every_customer_once(
+    shop, django_capture_on_commit_callbacks
+):
+    lines = [json.dumps(customer_line(n, state="DISABLED")) for n in range(1, 6002)]
+    BulkIngest(shop_id=shop.id).consume(lines)
+    ids = list(Customer.all_shops.filter(shop=shop).values_list("id", flat=True))
+    with django_capture_on_commit_callbacks():
+        batch = account_invites_request(shop=shop, customer_ids=ids)
+    invited = AccountInvite.all_shops.filter(batch=batch)
+    assert invited.count() == len(ids) == 6001
+    assert set(invited.values_list("customer_id", flat=True)) == set(ids)
