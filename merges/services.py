@@ -1,7 +1,7 @@
 """Duplicate candidates: the full scan that proposes them and the reviewer's dismissal."""
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -270,6 +270,52 @@ def duplicates_check_customers(*, shop_id: int, customer_ids: Sequence[int]) -> 
             [_candidate(shop_id, g, e, now) for g, e in proposals]
         )
     return len(proposals)
+
+
+# Customer fields whose change can change a candidate: what matching reads (names, contact, the
+# default address), whether the profile is still active, and Shopify's merge blockers. Consent,
+# tags, notes and order totals are not among them: a change of only those needs no check.
+MATCH_RELEVANT_FIELDS = frozenset(
+    {
+        "email", "email_normalized", "phone", "phone_e164", "first_name", "last_name",
+        "last_name_key", "default_address_zip", "default_address_city",
+        "default_address_country_code", "addresses", "deleted_at", "merged_into",
+        "redacted_at", "is_mergeable", "merge_blockers",
+    }
+)  # fmt: skip
+# Above this many changed customers one pass over the key table beats a lookup per customer.
+INCREMENTAL_MAX_CUSTOMERS = 2_000
+# Full re-reads of the store: the data the weights were fitted on may have shifted, so refit.
+REFIT_REASONS = frozenset({"full_sync", "reconcile"})
+
+
+def duplicates_check_needed(*, changed: Iterable[str] | None) -> bool:
+    """Whether a mirror change that touched these Customer fields (None: any) can change a
+    duplicate candidate."""
+    return changed is None or not MATCH_RELEVANT_FIELDS.isdisjoint(changed)
+
+
+def duplicates_mirror_changed(
+    *, shop_id: int, customer_ids: Sequence[int] | None, reason: str
+) -> str:
+    """Bring the shop's open candidates up to date after a mirror change; says what it ran.
+
+    Incremental for a few customers; one scan with the stored weights (their keys refreshed
+    first) for many, or when the ids are unknown; a scan with a refit only after a full
+    re-read or while the shop has no fitted model."""
+    has_model = MatcherFit.all_shops.filter(shop_id=shop_id).exists()
+    if not has_model or (customer_ids is None and reason in REFIT_REASONS):
+        duplicates_find(shop_id=shop_id, full=True, refit=True)
+        return "scan+refit"
+    if customer_ids is None:
+        duplicates_find(shop_id=shop_id, full=True, refit=False)
+        return "scan"
+    if len(customer_ids) > INCREMENTAL_MAX_CUSTOMERS:
+        blocking.blocking_keys_refresh(shop_id=shop_id, customer_ids=list(customer_ids))
+        duplicates_find(shop_id=shop_id, full=False, refit=False)
+        return "scan"
+    duplicates_check_customers(shop_id=shop_id, customer_ids=customer_ids)
+    return "incremental"
 
 
 DISMISS_REASON_MAX = 500

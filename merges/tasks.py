@@ -7,18 +7,19 @@ def duplicates_check_enqueue(*, shop_id: int, customer_ids: list[int] | None, re
     async_task("merges.tasks.duplicates_check_task", shop_id, customer_ids, reason, group="merges")
 
 
-def duplicates_check_task(shop_id: int, customer_ids: list[int] | None, reason: str) -> None:
-    from merges.services import duplicates_check_customers, duplicates_find
+def duplicates_check_task(shop_id: int, customer_ids: list[int] | None, reason: str) -> str:
+    from merges.services import duplicates_mirror_changed
     from tenants.models import Shop
 
     if not Shop.objects.filter(pk=shop_id, status=Shop.Status.INSTALLED).exists():
-        return
-    if customer_ids is None:  # a full or delta sync: anything may have changed
-        duplicates_find(shop_id=shop_id, full=True)
-    else:
-        duplicates_check_customers(shop_id=shop_id, customer_ids=customer_ids)
+        return "skipped: shop not installed"
+    return duplicates_mirror_changed(shop_id=shop_id, customer_ids=customer_ids, reason=reason)
 
 
-def mirror_changed(*, shop_id: int, customer_ids=None, reason: str = "", **_) -> None:
-    """customers.hooks.on_mirror_changed: the mirror committed a change; check it for duplicates."""
-    duplicates_check_enqueue(shop_id=shop_id, customer_ids=customer_ids, reason=reason)
+def mirror_changed(*, shop_id: int, customer_ids=None, reason: str = "", changed=None, **_) -> None:
+    """customers.hooks.on_mirror_changed: the mirror committed a change; check it for duplicates
+    unless only fields matching ignores changed (consent, tags, orders)."""
+    from merges.services import duplicates_check_needed
+
+    if duplicates_check_needed(changed=changed):
+        duplicates_check_enqueue(shop_id=shop_id, customer_ids=customer_ids, reason=reason)

@@ -1,0 +1,114 @@
+"""What a mirror change triggers: nothing for fields matching ignores, the incremental check for a
+few customers, a scan with the stored weights for unknown ids, a refit only after a full re-read."""
+
+import pytest
+
+from customers.models import Customer
+from merges.models import DuplicateCandidate, MatcherFit
+from merges.services import (
+    MATCH_RELEVANT_FIELDS,
+    duplicates_check_needed,
+    duplicates_find,
+    duplicates_mirror_changed,
+)
+from merges.tasks import mirror_changed
+from merges.tests.stores import load_generated
+from tenants.tests.factories import agency_factory, shop_factory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scanned():
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    ids, truth = load_generated(shop, count=500, seed=21)
+    duplicates_find(shop_id=shop.id, full=True)
+    return shop, ids, truth
+
+
+def copy_of(shop, customer: Customer, shopify_id: int) -> Customer:
+    """A second profile of the same person, as a customers/create webhook would mirror it."""
+    return Customer.all_shops.create(
+        shop=shop,
+        shopify_id=shopify_id,
+        gid=f"gid://shopify/Customer/{shopify_id}",
+        first_name=customer.first_name or "Anna",
+        last_name=customer.last_name or "Quill",
+        email=customer.email,
+        phone=customer.phone,
+    )
+
+
+def proposed_with(shop, customer_id: int) -> list[list[int]]:
+    return [
+        c.members
+        for c in DuplicateCandidate.all_shops.filter(shop=shop, status="open")
+        if customer_id in c.members
+    ]
+
+
+def test_relevant_fields_are_customer_fields():
+    names = {f.name for f in Customer._meta.get_fields()}
+    assert names >= MATCH_RELEVANT_FIELDS
+    assert duplicates_check_needed(changed=None)
+    assert duplicates_check_needed(changed=frozenset({"email", "tags"}))
+    consent = {"email_marketing_state", "email_marketing_opt_in_level", "updated_at_shopify"}
+    assert not duplicates_check_needed(changed=frozenset(consent))
+    orders = {"orders", "number_of_orders", "amount_spent", "last_order_at"}
+    assert not duplicates_check_needed(changed=frozenset(orders))
+
+
+def test_hook_skips_changes_matching_ignores_and_checks_the_others(scanned):
+    shop, ids, truth = scanned
+    original = Customer.all_shops.get(pk=ids[truth.clusters[0][0]])
+    newcomer = copy_of(shop, original, 888_000_001)
+
+    for changed in ({"orders", "number_of_orders"}, {"sms_marketing_state"}, {"tags"}):
+        mirror_changed(
+            shop_id=shop.id,
+            customer_ids=[newcomer.pk],
+            reason="webhook",
+            changed=frozenset(changed),
+        )
+        assert proposed_with(shop, newcomer.pk) == []
+
+    mirror_changed(
+        shop_id=shop.id, customer_ids=[newcomer.pk], reason="webhook", changed=frozenset({"email"})
+    )
+    assert any(original.pk in members for members in proposed_with(shop, newcomer.pk))
+
+    # A caller of the old interface (no `changed`) is checked as "anything may have changed".
+    other = Customer.all_shops.get(pk=ids[truth.clusters[1][0]])
+    second = copy_of(shop, other, 888_000_002)
+    mirror_changed(shop_id=shop.id, customer_ids=[second.pk], reason="webhook")
+    assert any(other.pk in members for members in proposed_with(shop, second.pk))
+
+
+def test_small_changes_never_refit_and_only_full_reads_do(scanned):
+    shop, ids, truth = scanned
+    fitted = MatcherFit.all_shops.get(shop=shop).fitted_at
+    original = Customer.all_shops.get(pk=ids[truth.clusters[2][0]])
+    newcomer = copy_of(shop, original, 888_000_003)
+
+    ran = duplicates_mirror_changed(shop_id=shop.id, customer_ids=[newcomer.pk], reason="webhook")
+    assert ran == "incremental" and proposed_with(shop, newcomer.pk)
+    assert duplicates_mirror_changed(shop_id=shop.id, customer_ids=None, reason="delta") == "scan"
+    assert MatcherFit.all_shops.get(shop=shop).fitted_at == fitted
+    assert proposed_with(shop, newcomer.pk)
+
+    ran = duplicates_mirror_changed(shop_id=shop.id, customer_ids=None, reason="full_sync")
+    assert ran == "scan+refit" and MatcherFit.all_shops.get(shop=shop).fitted_at > fitted
+
+
+def test_a_deleted_customer_leaves_its_open_candidates(scanned):
+    shop, _, _ = scanned
+    candidate = DuplicateCandidate.all_shops.filter(shop=shop, status="open").first()
+    gone = candidate.members[0]
+    Customer.all_shops.filter(pk=gone).update(deleted_at="2026-01-01T00:00:00Z")
+    mirror_changed(
+        shop_id=shop.id,
+        customer_ids=[gone],
+        reason="webhook",
+        changed=frozenset({"deleted_at", "merged_into", "updated_at_shopify"}),
+    )
+    assert proposed_with(shop, gone) == []
