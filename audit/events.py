@@ -45,6 +45,7 @@ EVENTS: dict[str, str] = {
     "group_set.tags_written": "Group tags were written to changed customers in Shopify",
     "duplicates.scanned": "A shop was scanned for duplicate customers (candidate counts)",
     "duplicate.dismissed": "A reviewer dismissed a duplicate candidate (its pairs are remembered)",
+    "duplicates.matcher_refit": "A shop's matching weights were refitted with reviewer labels",
 }
 
 

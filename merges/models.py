@@ -105,6 +105,8 @@ class MatcherFit(ShopOwnedModel):
     the full scan and read by the incremental check so both score with the same weights."""
 
     params = models.JSONField()
+    # How reviewer labels changed the weights (merges.fitting.matcher_save); {} without labels.
+    calibration = models.JSONField(default=dict, blank=True)
     detector_version = models.CharField(max_length=32)
     fitted_at = models.DateTimeField()
 

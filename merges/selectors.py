@@ -1,7 +1,7 @@
-"""Reads of the duplicate queue: the member profiles a reviewer compares side by side."""
+"""Reads of the duplicate queue: member profiles, the raw fields matching reads, labels."""
 
-from customers.models import Customer
-from merges.models import DuplicateCandidate
+from customers.models import Customer, CustomerAddress
+from merges.models import DismissedPair, DuplicateCandidate
 
 MEMBER_FIELDS = (
     "id",
@@ -39,3 +39,55 @@ def candidate_member_profiles(*, candidate: DuplicateCandidate) -> list[dict]:
         profile["is_survivor"] = customer_id == candidate.survivor_id
         profiles.append(profile)
     return profiles
+
+
+def customer_contacts(*, shop_id: int, customer_ids) -> dict[int, dict[str, str]]:
+    """The fields matching reads, as typed, for these customers (active or not): the customer's
+    own values, the default address filling what the customer row lacks."""
+    ids = list(customer_ids)
+    addresses = {
+        a.customer_id: a
+        for a in CustomerAddress.all_shops.filter(
+            shop_id=shop_id, customer_id__in=ids, is_default=True
+        ).order_by("-pk")
+    }
+    out = {}
+    for c in Customer.all_shops.filter(shop_id=shop_id, pk__in=ids):
+        a = addresses.get(c.pk)
+        out[c.pk] = {
+            "email": c.email,
+            "phone": c.phone or (a.phone if a else ""),
+            "first_name": c.first_name or (a.first_name if a else ""),
+            "last_name": c.last_name or (a.last_name if a else ""),
+            "address1": a.address1 if a else "",
+            "postcode": c.default_address_zip or (a.zip if a else ""),
+            "city": c.default_address_city or (a.city if a else ""),
+            "country_code": c.default_address_country_code or (a.country_code if a else ""),
+        }
+    return out
+
+
+def labelled_pairs(*, shop_id: int) -> dict[tuple[int, int], bool]:
+    """Reviewer and Shopify decisions as pair labels: True = one person (members of merged or
+    merge-requested candidates, customers Shopify merged into another), False = different people
+    (dismissed pairs). A pair labelled both ways is left out."""
+    matches: set[tuple[int, int]] = set()
+    decided = DuplicateCandidate.all_shops.filter(
+        shop_id=shop_id,
+        status__in=[DuplicateCandidate.Status.MERGED, DuplicateCandidate.Status.MERGE_REQUESTED],
+    ).values_list("members", flat=True)
+    for members in decided:
+        ordered = sorted(members)
+        matches.update((a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :])
+    merged = Customer.all_shops.filter(shop_id=shop_id, merged_into__isnull=False).values_list(
+        "pk", "merged_into_id"
+    )
+    matches.update((min(a, b), max(a, b)) for a, b in merged)
+    different = set(
+        DismissedPair.all_shops.filter(shop_id=shop_id).values_list(
+            "customer_low_id", "customer_high_id"
+        )
+    )
+    labels = {pair: True for pair in matches - different}
+    labels.update({pair: False for pair in different - matches})
+    return labels

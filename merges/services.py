@@ -1,6 +1,7 @@
 """Duplicate candidates: the full scan that proposes them and the reviewer's dismissal."""
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -9,10 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
-from customers.models import Customer, CustomerAddress, CustomerState
+from customers.models import Customer, CustomerState
+from merges import fitting, selectors
 from merges.detection import blocking, groups, scoring
 from merges.detection.compare import RecordTable
 from merges.detection.normalize import MatchFields
+from merges.fitting import matcher_model
 from merges.models import DismissedPair, DuplicateCandidate, MatcherFit
 from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.errors import Conflict, DomainError
@@ -72,25 +75,16 @@ def _members(shop_id: int, ids: Sequence[int]) -> dict[int, groups.Member]:
 
 def _raw_values(shop_id: int, ids: Sequence[int]) -> dict[int, dict[str, str]]:
     """What the reviewer sees per field: the values as typed, not the normalised keys."""
-    addresses = {
-        a.customer_id: a
-        for a in CustomerAddress.all_shops.filter(
-            shop_id=shop_id, customer_id__in=list(ids), is_default=True
-        )
-    }
-    out = {}
-    for c in Customer.all_shops.filter(shop_id=shop_id, pk__in=list(ids)):
-        a = addresses.get(c.pk)
-        out[c.pk] = {
-            "email": c.email,
-            "phone": c.phone or (a.phone if a else ""),
-            "first_name": c.first_name or (a.first_name if a else ""),
-            "last_name": c.last_name or (a.last_name if a else ""),
-            "address": ", ".join(p for p in (a.address1, a.zip, a.city) if p)
-            if a
-            else c.default_address_zip,
+    return {
+        pk: {
+            "email": c["email"],
+            "phone": c["phone"],
+            "first_name": c["first_name"],
+            "last_name": c["last_name"],
+            "address": ", ".join(p for p in (c["address1"], c["postcode"], c["city"]) if p),
         }
-    return out
+        for pk, c in selectors.customer_contacts(shop_id=shop_id, customer_ids=ids).items()
+    }
 
 
 @dataclass
@@ -98,24 +92,24 @@ class ScanResult:
     customers: int
     pairs: int
     candidates: int
+    seconds: float = 0.0
+
+    @property
+    def customers_per_second(self) -> float:
+        return self.customers / self.seconds if self.seconds else 0.0
 
 
-def matcher_model(*, shop_id: int) -> scoring.MatchModel | None:
-    fit = MatcherFit.all_shops.filter(shop_id=shop_id).first()
-    if fit is None or not scoring.MatchModel.fits_current_levels(fit.params):
-        return None  # never fitted, or fitted for other comparison levels: refit
-    return scoring.MatchModel.from_dict(fit.params)
+def _timed(progress: Progress | None) -> Callable[[str], float]:
+    """A progress reporter that stamps each message with the seconds since the scan started."""
+    started = time.monotonic()
 
+    def say(message: str) -> float:
+        elapsed = time.monotonic() - started
+        if progress is not None:
+            progress(f"[{elapsed:6.1f} s] {message}")
+        return elapsed
 
-def _matcher_save(shop_id: int, model: scoring.MatchModel) -> None:
-    MatcherFit.all_shops.update_or_create(
-        shop_id=shop_id,
-        defaults={
-            "params": model.to_dict(),
-            "detector_version": DETECTOR_VERSION,
-            "fitted_at": timezone.now(),
-        },
-    )
+    return say
 
 
 def _propose(
@@ -183,22 +177,28 @@ def duplicates_find(
     """Scan a shop: rebuild blocking keys (`full`), fit the model (`refit`, else the stored one),
     score the blocked pairs, form guarded groups and replace the shop's *open* candidates
     (dismissed and requested ones are kept as they are)."""
-    say = progress or (lambda _message: None)
+    say = _timed(progress)
     shop = Shop.objects.get(pk=shop_id)
     records = blocking.match_fields_load(shop_id=shop_id)
-    say(f"{len(records)} active customers")
+    say(f"{len(records):,} active customers loaded")
     if full:
-        blocking.blocking_keys_rebuild(shop_id=shop_id, records=records)
-        say("blocking keys rebuilt")
+        keys = blocking.blocking_keys_rebuild(shop_id=shop_id, records=records)
+        say(f"{keys:,} blocking keys rebuilt")
     pairs = blocking.candidate_pairs(shop_id=shop_id)
-    say(f"{len(pairs)} candidate pairs")
+    say(f"{len(pairs):,} candidate pairs ({len(pairs) / max(1, len(records)):.1f} per customer)")
     model = None if refit else matcher_model(shop_id=shop_id)
     if model is None and len(pairs):
-        table = RecordTable.build(records)
-        model = scoring.fit(table, table.positions(pairs[:, 0]), table.positions(pairs[:, 1]))
-        _matcher_save(shop_id, model)
-        say("model fitted")
+        model, report = fitting.matcher_fit(shop_id=shop_id, records=records, pairs=pairs)
+        fitting.matcher_save(shop_id=shop_id, model=model, report=report, version=DETECTOR_VERSION)
+        say(
+            "model fitted"
+            + (" and refitted with reviewer labels" if report and report.stored else "")
+        )
+    say("scoring and grouping")
+    before_scoring = time.monotonic()
     proposals = _propose(shop_id, model, records, pairs) if model is not None else []
+    scored = max(time.monotonic() - before_scoring, 1e-9)
+    say(f"{len(proposals):,} groups formed ({len(pairs) / scored:,.0f} pairs/s)")
     now = timezone.now()
     with transaction.atomic():
         DuplicateCandidate.all_shops.filter(
@@ -220,8 +220,10 @@ def duplicates_find(
                 "full": full,
             },
         )
-    say(f"{len(proposals)} open candidates")
-    return ScanResult(customers=len(records), pairs=len(pairs), candidates=len(proposals))
+    seconds = say(f"{len(proposals):,} open candidates stored")
+    return ScanResult(
+        customers=len(records), pairs=len(pairs), candidates=len(proposals), seconds=seconds
+    )
 
 
 def _open_touching(shop_id: int, customer_ids: set[int]) -> list[DuplicateCandidate]:
