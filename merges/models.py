@@ -1,5 +1,6 @@
 """Duplicate detection state kept per shop."""
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from tenants.scoping import ShopOwnedModel
@@ -65,6 +66,8 @@ class DuplicateCandidate(ShopOwnedModel):
     class Meta:
         indexes = [
             models.Index(fields=["shop", "status", "-probability"], name="candidate_queue"),
+            # "the open candidates holding customer X" (incremental check): members @> [X]
+            GinIndex(fields=["members"], name="candidate_members", opclasses=["jsonb_path_ops"]),
         ]
 
     def __str__(self) -> str:

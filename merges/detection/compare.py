@@ -124,8 +124,14 @@ def _present(values: np.ndarray) -> np.ndarray:
     return values.astype(bool)
 
 
+# Below this many pairs a thread pool costs more than it saves (~5 ms a call on a busy machine,
+# eight calls per scoring: the incremental check of one customer scores a handful of pairs).
+PARALLEL_MIN_PAIRS = 10_000
+
+
 def _similarity(left: np.ndarray, right: np.ndarray, scorer) -> np.ndarray:
-    return process.cpdist(list(left), list(right), scorer=scorer, workers=-1)
+    workers = -1 if len(left) >= PARALLEL_MIN_PAIRS else 1
+    return process.cpdist(list(left), list(right), scorer=scorer, workers=workers)
 
 
 def _assign(levels: np.ndarray, condition: np.ndarray, level: int) -> None:

@@ -7,6 +7,8 @@ from customers.models import Customer
 from merges.models import DuplicateCandidate, MatcherFit
 from merges.services import (
     MATCH_RELEVANT_FIELDS,
+    duplicate_dismiss,
+    duplicates_check_customers,
     duplicates_check_needed,
     duplicates_find,
     duplicates_mirror_changed,
@@ -130,3 +132,33 @@ def test_a_deleted_customer_leaves_its_open_candidates(scanned):
         changed=frozenset({"deleted_at", "merged_into", "updated_at_shopify"}),
     )
     assert proposed_with(shop, gone) == []
+
+
+def test_incremental_check_keeps_dismissed_pairs_apart_until_matching_fields_change(scanned):
+    shop, _, _ = scanned
+    candidate = next(
+        c for c in DuplicateCandidate.all_shops.filter(shop=shop, status="open")
+        if len(c.members) == 2
+    )  # fmt: skip
+    low, high = candidate.members
+    duplicate_dismiss(candidate=candidate, reason="siblings")
+
+    def together() -> bool:
+        return any(high in members for members in proposed_with(shop, low))
+
+    duplicates_check_customers(shop_id=shop.id, customer_ids=[low])
+    assert not together()
+    Customer.all_shops.filter(pk=high).update(note="called back", tags=["vip"])
+    duplicates_check_customers(shop_id=shop.id, customer_ids=[high])
+    assert not together()
+
+    # A matching field changes on one side: the pair is a new question for the reviewer.
+    other = Customer.all_shops.get(pk=low)
+    Customer.all_shops.filter(pk=high).update(
+        email=other.email or "same.person@example.org",
+        first_name=other.first_name or "Anna",
+        last_name=other.last_name or "Quill",
+    )
+    Customer.all_shops.filter(pk=low).update(email=other.email or "same.person@example.org")
+    duplicates_check_customers(shop_id=shop.id, customer_ids=[high])
+    assert together()

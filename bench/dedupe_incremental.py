@@ -1,0 +1,223 @@
+"""The incremental duplicate check of one new or changed customer against a large store.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientele_dupqueue_bench \\
+        .venv/bin/python -m bench.dedupe_incremental --customers 1000000 --samples 200
+
+The store is generated in SQL (generate_series: synthetic names from syllables, emails, phones,
+postcodes; every 20th customer a second profile of the previous person with a typo'd email and
+a nickname-free copy of the name), then scanned once in full (keys, fit, candidates) by
+`merges.services.duplicates_find`, which is the first baseline: what re-checking the store
+would cost without an incremental path. Then, one at a time, `samples` customers are changed
+(half: an existing customer's email and first name are rewritten; half: a new profile copying a
+random person arrives) and `duplicates_check_customers(shop_id, [id])` is timed: p50 / p95 / max.
+The second baseline is checking one customer *without* the key table: scoring it against every
+customer of the store (records already in memory, so only the comparison is timed).
+The store is reused by later runs of the same size (the generation and the scan are the slow
+part at 1M); `--rescan` forces the scan again. Migrates the database first.
+"""
+
+import argparse
+import os
+import random
+import resource
+import statistics
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import django
+
+django.setup()
+
+import numpy as np  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from customers.models import Customer  # noqa: E402
+from merges.detection import blocking, scoring  # noqa: E402
+from merges.detection.compare import RecordTable  # noqa: E402
+from merges.models import DuplicateCandidate, MatcherFit  # noqa: E402
+from merges.services import duplicates_check_customers, duplicates_find, matcher_model  # noqa: E402
+from tenants.models import Agency, Shop  # noqa: E402
+
+SYLLABLES = "'ber','man','stein','ko','wal','ski','mar','tin','hof','ler','san','der','ro','vic','lin','gar','mo','ren','tal','bau'"
+FIRST = "'Anna','Lukas','Mia','Leon','Emma','Paul','Lena','Jonas','Sofia','Felix','Hannah','Noah','Lea','Elias','Clara','Ben','Marie','Finn','Laura','Tim','Julia','Max','Sara','David','Nina','Jan','Eva','Tom','Ida','Erik'"
+CITIES = "'Berlin','Hamburg','Munich','Cologne','Frankfurt','Stuttgart','Leipzig','Bremen'"
+DOMAINS = "'gmail.com','web.de','gmx.de','outlook.com','yahoo.de','t-online.de'"
+
+# person p: surname from three syllables (8,000 surnames), first name from 30; the 20th customer
+# of each block is a second profile of the customer before it.
+FILL_SQL = f"""
+WITH numbered AS (
+  SELECT g, CASE WHEN g %% 20 = 0 THEN g - 1 ELSE g END AS p FROM generate_series(1, %s) AS g
+), people AS (
+  SELECT g, p,
+    (ARRAY[{FIRST}])[1 + (p * 7) %% 30] AS first_name,
+    initcap((ARRAY[{SYLLABLES}])[1 + p %% 20] || (ARRAY[{SYLLABLES}])[1 + (p / 20) %% 20]
+            || (ARRAY[{SYLLABLES}])[1 + (p / 400) %% 20]) AS last_name,
+    (ARRAY[{CITIES}])[1 + p %% 8] AS city,
+    lpad(((p * 7919) %% 99999)::text, 5, '0') AS zip,
+    (ARRAY[{DOMAINS}])[1 + p %% 6] AS domain
+  FROM numbered
+)
+INSERT INTO customers_customer (
+  shop_id, shopify_id, gid, first_name, last_name, email, phone, state, tags, tags_normalized,
+  note, verified_email, tax_exempt, locale, number_of_orders, amount_spent, amount_spent_currency,
+  aggregates_from_shopify, email_marketing_state, email_marketing_opt_in_level,
+  sms_marketing_state, sms_marketing_opt_in_level, default_address_city,
+  default_address_province_code, default_address_country_code, default_address_zip,
+  predicted_spend_tier, merge_blockers, email_normalized, phone_e164, first_name_key,
+  last_name_key, postcode_normalized, created_at_shopify)
+SELECT %s, g, 'gid://shopify/Customer/' || g, first_name, last_name,
+  lower(first_name) || '.' || lower(last_name)
+    || (p %% 89)::text || '@' || CASE WHEN g <> p THEN replace(domain, 'gmail', 'gmial') ELSE domain END,
+  CASE WHEN p %% 3 = 0 THEN '+49151' || lpad(p::text, 8, '0') ELSE '' END,
+  CASE WHEN g %% 2 = 0 THEN 'ENABLED' ELSE 'DISABLED' END, '[]'::jsonb, '', '', g %% 5 = 0, false,
+  'de', g %% 7, (g %% 500)::numeric, 'EUR', true, 'NOT_SUBSCRIBED', '', 'NOT_SUBSCRIBED', '',
+  city, '', 'DE', zip, '', '[]'::jsonb, '', '', '', '', '', now() - (g %% 900 || ' days')::interval
+FROM people
+"""
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_shop(customers: int) -> tuple[Shop, bool]:
+    agency, _ = Agency.objects.get_or_create(
+        slug=f"dedupe-incr-{customers}", defaults={"name": f"Incremental bench {customers:,}"}
+    )
+    shop, _ = Shop.objects.get_or_create(
+        agency=agency,
+        domain=f"dedupe-incr-{customers}.myshopify.com",
+        defaults={"country_code": "DE"},
+    )
+    have = Customer.all_shops.filter(shop=shop, shopify_id__lte=customers).count()
+    if have == customers:
+        # Undo earlier runs' changes: their new profiles go, rewritten ones are scanned anew.
+        Customer.all_shops.filter(shop=shop, shopify_id__gt=customers).delete()
+        return shop, False
+    Customer.all_shops.filter(shop=shop).delete()
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(FILL_SQL, [customers, shop.pk])
+        cursor.execute("ANALYZE customers_customer")
+    print(f"generated {customers:,} customers in SQL in {time.perf_counter() - started:.1f} s")
+    return shop, True
+
+
+def change_one(shop: Shop, customers: int, rng: random.Random, serial: int) -> int:
+    """Half the time rewrite an existing customer's email and first name; otherwise a new profile
+    arrives copying a random person (a duplicate to find). Returns the customer's id."""
+    if serial % 2 == 0:
+        target = Customer.all_shops.get(shop=shop, shopify_id=rng.randint(1, customers))
+        target.email = f"renamed{serial}.{target.last_name.lower()}@example.org"
+        target.first_name = rng.choice(["Ole", "Mila", "Theo", "Greta"])
+        target.save(update_fields=["email", "first_name"])
+        return target.pk
+    model = Customer.all_shops.get(shop=shop, shopify_id=rng.randint(1, customers))
+    new_id = customers + serial + 1
+    return Customer.all_shops.create(
+        shop=shop,
+        shopify_id=new_id,
+        gid=f"gid://shopify/Customer/{new_id}",
+        first_name=model.first_name,
+        last_name=model.last_name,
+        email=model.email.upper(),
+        phone=model.phone,
+        default_address_zip=model.default_address_zip,
+        default_address_city=model.default_address_city,
+        default_address_country_code="DE",
+    ).pk
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def without_key_table(shop: Shop, samples: int, rng: random.Random) -> list[float]:
+    """Baseline: one customer scored against every customer (records already in memory)."""
+    records = blocking.match_fields_load(shop_id=shop.id)
+    table = RecordTable.build(records)
+    model = matcher_model(shop_id=shop.id)
+    everyone = np.arange(len(records))
+    times = []
+    for _ in range(samples):
+        one = np.full(len(records), rng.randrange(len(records)))
+        started = time.perf_counter()
+        scoring.score_pairs(model, table, one, everyone)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--baseline-samples", type=int, default=5)
+    parser.add_argument("--rescan", action="store_true")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    load = os.getloadavg()
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    shop, generated = bench_shop(args.customers)
+    scanned = MatcherFit.all_shops.filter(shop=shop).exists()
+    scan_seconds = None
+    if generated or args.rescan or not scanned:
+        started = time.perf_counter()
+        result = duplicates_find(shop_id=shop.id, full=True, progress=lambda m: print(" ", m))
+        scan_seconds = time.perf_counter() - started
+        print(
+            f"full scan: {result.customers:,} customers, {result.pairs:,} pairs,"
+            f" {result.candidates:,} candidates in {scan_seconds:.1f} s"
+        )
+    open_candidates = DuplicateCandidate.all_shops.filter(shop=shop, status="open").count()
+    print(f"open candidates: {open_candidates:,}; peak RSS so far {peak_rss_mib():,.0f} MiB")
+
+    rng = random.Random(7)
+    times, cpu, found = [], [], 0
+    for serial in range(args.samples):
+        customer_id = change_one(shop, args.customers, rng, serial)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        duplicates_check_customers(shop_id=shop.id, customer_ids=[customer_id])
+        times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+        if (
+            serial % 2
+            and DuplicateCandidate.all_shops.filter(
+                shop=shop, status="open", members__contains=[customer_id]
+            ).exists()
+        ):
+            found += 1
+    ms = [t * 1000 for t in times]
+    print(
+        f"incremental check, one customer ({args.samples} samples): p50 {statistics.median(ms):.1f}"
+        f" ms, p95 {percentile(ms, 0.95):.1f} ms, max {max(ms):.1f} ms;"
+        f" new copies proposed with their original: {found}/{args.samples // 2}"
+    )
+    cpu_ms = [t * 1000 for t in cpu]
+    print(
+        f"  of which this process's CPU: p50 {statistics.median(cpu_ms):.1f} ms,"
+        f" p95 {percentile(cpu_ms, 0.95):.1f} ms (the rest is waiting: database, other processes)"
+    )
+    load = os.getloadavg()
+    print(f"load average after the samples: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    baseline = [t * 1000 for t in without_key_table(shop, args.baseline_samples, rng)]
+    base_p50 = statistics.median(baseline)
+    print(
+        f"baseline, one customer scored against all {args.customers:,} (no key table):"
+        f" p50 {base_p50:.0f} ms ({args.baseline_samples} samples)"
+    )
+    p95 = percentile(ms, 0.95)
+    print(f"ratio: incremental p95 is {base_p50 / p95:,.0f}x faster than the no-key-table baseline")
+    if scan_seconds is not None:
+        print(
+            f"ratio: incremental p95 is {scan_seconds * 1000 / p95:,.0f}x faster than a full scan"
+        )
+    print(
+        f"target p95 <= 50 ms: {'met' if p95 <= 50 else 'MISSED'}; peak RSS {peak_rss_mib():,.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
