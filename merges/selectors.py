@@ -91,3 +91,34 @@ def labelled_pairs(*, shop_id: int) -> dict[tuple[int, int], bool]:
     labels = {pair: True for pair in matches - different}
     labels.update({pair: False for pair in different - matches})
     return labels
+
+
+QUEUE_PAGE = 100
+
+
+def candidate_queue(*, shop_ids, status: str = DuplicateCandidate.Status.OPEN, tier: str = ""):
+    """The reviewer's queue: the shops' candidates in one status, strongest first."""
+    queryset = DuplicateCandidate.all_shops.filter(shop_id__in=list(shop_ids), status=status)
+    if tier:
+        queryset = queryset.filter(tier=tier)
+    return queryset.select_related("shop").order_by("-probability", "-pk")[:QUEUE_PAGE]
+
+
+def member_names(*, candidates) -> dict[int, str]:
+    """customer id -> "First Last <email>" for the members of these candidates (queue rows)."""
+    ids = {m for c in candidates for m in c.members}
+    rows = Customer.all_shops.filter(pk__in=ids).values_list(
+        "pk", "first_name", "last_name", "email"
+    )
+    return {
+        pk: " ".join(p for p in (first, last) if p) + (f" <{email}>" if email else "")
+        for pk, first, last, email in rows
+    }
+
+
+def candidate_of_shops(*, shop_ids, candidate_id: int) -> DuplicateCandidate | None:
+    return (
+        DuplicateCandidate.all_shops.filter(pk=candidate_id, shop_id__in=list(shop_ids))
+        .select_related("shop")
+        .first()
+    )
