@@ -402,8 +402,13 @@ def duplicate_dismiss(
     return candidate
 
 
+ERASED_REASON = "(reason erased with a customer's personal data)"
+
+
 def duplicates_erase(*, shop_id: int, customer_ids: Sequence[int]) -> None:
-    """Privacy eraser: candidates holding an erased customer carry its raw values; delete them."""
+    """Privacy eraser: candidates holding an erased customer carry its raw values; delete them,
+    and the dismissals of its pairs. The other members' pairs from the same decision stay
+    remembered, but their free-text reason may name the erased customer: it is blanked."""
     erased = set(customer_ids)
     doomed = [
         pk
@@ -412,6 +417,9 @@ def duplicates_erase(*, shop_id: int, customer_ids: Sequence[int]) -> None:
         )
         if erased & set(members)
     ]
+    DismissedPair.all_shops.filter(shop_id=shop_id, candidate_id__in=doomed).update(
+        reason=ERASED_REASON
+    )
     DuplicateCandidate.all_shops.filter(pk__in=doomed).delete()
     DismissedPair.all_shops.filter(shop_id=shop_id, customer_low_id__in=erased).delete()
     DismissedPair.all_shops.filter(shop_id=shop_id, customer_high_id__in=erased).delete()
