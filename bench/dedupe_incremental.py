@@ -55,7 +55,7 @@ WITH numbered AS (
     initcap((ARRAY[{SYLLABLES}])[1 + p %% 20] || (ARRAY[{SYLLABLES}])[1 + (p / 20) %% 20]
             || (ARRAY[{SYLLABLES}])[1 + (p / 400) %% 20]) AS last_name,
     (ARRAY[{CITIES}])[1 + p %% 8] AS city,
-    lpad(((p * 7919) %% 99999)::text, 5, '0') AS zip,
+    lpad(((p::bigint * 7919) %% 99999)::text, 5, '0') AS zip,
     (ARRAY[{DOMAINS}])[1 + p %% 6] AS domain
   FROM numbered
 )

@@ -57,21 +57,22 @@ class RefitReport:
     stored: bool = True
 
 
-# shop id -> (fitted_at, model): the incremental check runs per webhook, and the stored model
+# shop id -> (changed_at, model): the incremental check runs per webhook, and the stored model
 # (term frequencies of every name held twice) is megabytes of JSON in a large store.
 _MODELS: dict[int, tuple[object, scoring.MatchModel]] = {}
 
 
 def matcher_model(*, shop_id: int) -> scoring.MatchModel | None:
-    fitted_at = (
-        MatcherFit.all_shops.filter(shop_id=shop_id).values_list("fitted_at", flat=True).first()
+    changed_at = (
+        MatcherFit.all_shops.filter(shop_id=shop_id).values_list("changed_at", flat=True).first()
     )
-    if fitted_at is None:
+    if changed_at is None:
+        _MODELS.pop(shop_id, None)
         return None
     cached = _MODELS.get(shop_id)
-    if cached is None or cached[0] != fitted_at:
+    if cached is None or cached[0] != changed_at:
         params = MatcherFit.all_shops.filter(shop_id=shop_id).values_list("params", flat=True)[0]
-        cached = _MODELS[shop_id] = (fitted_at, scoring.MatchModel.from_dict(params))
+        cached = _MODELS[shop_id] = (changed_at, scoring.MatchModel.from_dict(params))
     return cached[1]
 
 

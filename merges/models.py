@@ -112,6 +112,8 @@ class MatcherFit(ShopOwnedModel):
     calibration = models.JSONField(default=dict, blank=True)
     detector_version = models.CharField(max_length=32)
     fitted_at = models.DateTimeField()
+    # Any write (a refit, the privacy eraser dropping names): processes caching the model reload.
+    changed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop"], name="matcherfit_one_per_shop")]

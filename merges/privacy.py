@@ -10,4 +10,4 @@ def matcher_fit_names_erase(*, shop_id: int, customer_ids) -> None:
     fit = MatcherFit.all_shops.filter(shop_id=shop_id).first()
     if fit is not None and fit.params.get("tf"):
         fit.params = {**fit.params, "tf": {}}
-        fit.save(update_fields=["params"])
+        fit.save(update_fields=["params", "changed_at"])  # changed_at: cached models reload

@@ -9,7 +9,7 @@ from django.db.models.functions import Cast
 from customers.models import Customer, CustomerAddress
 from customers.privacy import customer_redact
 from merges.models import DismissedPair, DuplicateCandidate
-from merges.services import ERASED_REASON, duplicate_dismiss, duplicates_find
+from merges.services import ERASED_REASON, duplicate_dismiss, duplicates_find, matcher_model
 from merges.tests.stores import load_generated
 from tenants.tests.factories import agency_factory, shop_factory
 
@@ -90,7 +90,10 @@ def test_redacted_customer_leaves_no_personal_data_in_merges_tables():
     }
     assert rows_holding(f"{local}.zqv")  # the key table holds the normalised form
 
+    assert matcher_model(shop_id=shop.id).term_frequencies  # now cached in this process
     customer_redact(shop=shop, shopify_customer_id=victim.shopify_id)
+    # The eraser dropped the fit's name frequencies; the cached copy is not used any more.
+    assert not matcher_model(shop_id=shop.id).term_frequencies
 
     checked = [v for v in values if not held_by_others(v, victim)]
     assert victim.email in checked
