@@ -72,7 +72,13 @@ def matcher_model(*, shop_id: int) -> scoring.MatchModel | None:
     cached = _MODELS.get(shop_id)
     if cached is None or cached[0] != changed_at:
         params = MatcherFit.all_shops.filter(shop_id=shop_id).values_list("params", flat=True)[0]
-        cached = _MODELS[shop_id] = (changed_at, scoring.MatchModel.from_dict(params))
+        # Fitted for other comparison levels (an older detector): None, so the caller refits.
+        model = (
+            scoring.MatchModel.from_dict(params)
+            if scoring.MatchModel.fits_current_levels(params)
+            else None
+        )
+        cached = _MODELS[shop_id] = (changed_at, model)
     return cached[1]
 
 

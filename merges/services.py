@@ -17,7 +17,7 @@ from merges.detection import blocking, groups, scoring
 from merges.detection.compare import RecordTable
 from merges.detection.normalize import MatchFields
 from merges.fitting import matcher_model
-from merges.models import DismissedPair, DuplicateCandidate, MatcherFit
+from merges.models import DismissedPair, DuplicateCandidate
 from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.errors import Conflict, DomainError
 from tenants.models import Shop
@@ -326,7 +326,7 @@ def duplicates_mirror_changed(
     Incremental for a few customers; one scan with the stored weights (their keys refreshed
     first) for many, or when the ids are unknown; a scan with a refit only after a full
     re-read or while the shop has no fitted model."""
-    has_model = MatcherFit.all_shops.filter(shop_id=shop_id).exists()
+    has_model = matcher_model(shop_id=shop_id) is not None  # None too for an outdated fit
     if not has_model or (customer_ids is None and reason in REFIT_REASONS):
         duplicates_find(shop_id=shop_id, full=True, refit=True)
         return "scan+refit"
