@@ -60,6 +60,25 @@ def _webhook_payloads_naming(shop: Shop, shopify_id: int, order_ids: list[int]):
     return WebhookDelivery.all_shops.filter(shop=shop).filter(names)
 
 
+def delivery_payload_erase_if_redacted(*, shop: Shop, delivery, shopify_customer_ids) -> bool:
+    """A delivery that arrives after its customer was erased (a retried customers/update, a late
+    order update) changes nothing in the mirror, but its stored payload still carries the
+    customer's personal data: replace it, as the erasure did for the deliveries it found."""
+    from tenants.webhooks.models import WebhookDelivery
+
+    ids = {i for i in shopify_customer_ids if i}
+    if (
+        not ids
+        or not Customer.all_shops.filter(
+            shop=shop, shopify_id__in=ids, redacted_at__isnull=False
+        ).exists()
+    ):
+        return False
+    WebhookDelivery.all_shops.filter(pk=delivery.pk).update(payload={"redacted": True})
+    delivery.payload = {"redacted": True}
+    return True
+
+
 @transaction.atomic
 def customer_redact(
     *,

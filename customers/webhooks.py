@@ -24,6 +24,7 @@ from customers.hooks import AGGREGATE_FIELDS, ORDERS_CHANGED
 from customers.mapping import customer_gid, gid_id, parse_datetime
 from customers.models import Customer, Order
 from customers.outbox import mirror_change_record
+from customers.privacy import delivery_payload_erase_if_redacted
 from tenants.webhooks.routing import webhook_handler
 from tenants.webhooks.services import DeliveryUnusable
 
@@ -70,6 +71,12 @@ def _customer_read(shop, shopify_id: int) -> CustomerRead:
     return CustomerRead(shopify_id=shopify_id, node=node, read_at=read_at)
 
 
+def _erase_if_redacted(shop, delivery, *shopify_customer_ids: int | None) -> None:
+    delivery_payload_erase_if_redacted(
+        shop=shop, delivery=delivery, shopify_customer_ids=shopify_customer_ids
+    )
+
+
 def _record(shop, customer_ids: list[int], changed: frozenset[str] | None) -> None:
     if customer_ids and changed != frozenset():
         mirror_change_record(
@@ -106,6 +113,7 @@ def prepare_customer_change(*, shop, payload, delivery) -> CustomerRead | None:
 @webhook_handler("customers/disable", prepare=prepare_customer_change)
 def apply_customer_change(*, shop, payload, delivery, prepared: CustomerRead | None) -> None:
     _apply_read(shop, prepared)
+    _erase_if_redacted(shop, delivery, _payload_id(payload.get("id")))
 
 
 def prepare_customer_tags_change(*, shop, payload, delivery) -> CustomerRead | None:
@@ -120,6 +128,8 @@ def prepare_customer_tags_change(*, shop, payload, delivery) -> CustomerRead | N
 def apply_customer_tags_change(*, shop, payload, delivery, prepared: CustomerRead | None) -> None:
     # The whole customer was re-read: record what actually differs (normally just the tags).
     _apply_read(shop, prepared)
+    customer = payload.get("customerId") or payload.get("customer_id")
+    _erase_if_redacted(shop, delivery, _payload_id(customer))
 
 
 # --- customers/delete, customers/merge ---------------------------------------------------------
@@ -134,6 +144,7 @@ def apply_customer_delete(*, shop, payload, delivery) -> None:
         shop=shop, shopify_id=shopify_id, deleted_at=_event_time(payload, delivery)
     )
     _record(shop, [customer.id], incremental.TOMBSTONE_CHANGED)
+    _erase_if_redacted(shop, delivery, shopify_id)
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,7 @@ def apply_customer_merge(*, shop, payload, delivery, prepared: MergeRead | None)
     )
     # The survivor was re-read whole and took over the other's orders: anything may differ.
     _record(shop, [c.id for c in (survivor, gone) if c is not None], None)
+    _erase_if_redacted(shop, delivery, prepared.kept.shopify_id, prepared.deleted_shopify_id)
 
 
 # --- consent -----------------------------------------------------------------------------------
@@ -242,6 +254,7 @@ def apply_consent(*, shop, payload, delivery, prepared: ConsentChange) -> None:
         raise CustomerNotMirroredYet(f"customer {prepared.shopify_id} is not in the mirror")
     if customer_id:
         _record(shop, [customer_id], frozenset(incremental.CONSENT_COLUMNS[prepared.channel]))
+    _erase_if_redacted(shop, delivery, prepared.shopify_id)
 
 
 # --- orders ------------------------------------------------------------------------------------
@@ -320,6 +333,7 @@ def apply_order_change(*, shop, payload, delivery, prepared: OrderChange) -> Non
     if node_row is not None:  # the newer complete state, with product tags
         touched |= incremental.orders_apply(shop=shop, rows=[node_row], owner_ids=known)
     _apply_owner(shop, owner, touched)
+    _erase_if_redacted(shop, delivery, row.get("customer_shopify_id"))
 
 
 def _older(row: dict[str, Any], than: dict[str, Any]) -> bool:
@@ -359,3 +373,4 @@ def apply_order_delete(*, shop, payload, delivery, prepared: OrderOwner | None) 
         deleted_at=_event_time(payload, delivery),
     )
     _apply_owner(shop, prepared, {order.customer_id} if order.customer_id else set())
+    _erase_if_redacted(shop, delivery, prepared.shopify_id if prepared else None)

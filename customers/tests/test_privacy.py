@@ -179,3 +179,38 @@ def test_data_request_for_an_unknown_customer_is_recorded_with_an_empty_export(s
     export = customer_data_request(shop=shop, shopify_customer_id=5555)
     assert export.payload["customer"] is None and export.payload["orders"] == []
     assert AuditEvent.objects.filter(event="customer.data_requested").count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="scans PostgreSQL's catalogue")
+def test_a_delivery_arriving_after_the_redaction_keeps_no_personal_data(shop, mirrored):
+    from tenants.webhooks.services import webhook_delivery_process
+
+    customer_redact(shop=shop, shopify_customer_id=77, orders_to_redact=[9001])
+    assert personal_data_hits(MARKERS) == set()
+    late = WebhookDelivery.all_shops.create(
+        shop=shop,
+        webhook_id="late-consent-77",
+        topic="customers_email_marketing_consent/update",
+        payload={
+            "customer_id": 77,
+            "email_address": "zebulonia.q@gmail.com",
+            "email_marketing_consent": {"state": "subscribed", "opt_in_level": "single_opt_in"},
+        },
+    )
+    assert personal_data_hits(MARKERS)  # stored as it arrived
+
+    assert webhook_delivery_process(delivery_id=late.pk) == WebhookDelivery.Status.PROCESSED
+
+    assert personal_data_hits(MARKERS) == set()
+    assert WebhookDelivery.all_shops.get(pk=late.pk).payload == {"redacted": True}
+    customer = Customer.all_shops.get(shop=shop, shopify_id=77)
+    assert customer.email_marketing_state == "REDACTED"  # the late consent changed nothing
+    # A late delivery for a customer who was not erased keeps its payload.
+    other = WebhookDelivery.all_shops.create(
+        shop=shop,
+        webhook_id="late-consent-78",
+        topic="customers_email_marketing_consent/update",
+        payload={"customer_id": 78, "email_marketing_consent": {"state": "subscribed"}},
+    )
+    webhook_delivery_process(delivery_id=other.pk)
+    assert WebhookDelivery.all_shops.get(pk=other.pk).payload["customer_id"] == 78
