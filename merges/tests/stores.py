@@ -5,9 +5,15 @@ from sandbox.generator.core import generate_customers
 
 
 def load_generated(shop, *, count: int, seed: int, duplicate_rate: float = 0.1):
-    """Mirror rows for a generated store (what a full sync would write), and its ground truth."""
+    """Mirror rows for a generated store (what a full sync would write), and its ground truth.
+
+    The generator seeds on the domain too; the test shops' domains come from a counter that
+    depends on how many factories ran before, so a fixed domain keeps one seed one store."""
     stream = generate_customers(
-        shop_domain=shop.domain, count=count, seed=seed, duplicate_rate=duplicate_rate
+        shop_domain=f"generated-{seed}.myshopify.com",
+        count=count,
+        seed=seed,
+        duplicate_rate=duplicate_rate,
     )
     records = list(stream)
     customers, addresses = [], {}
