@@ -139,32 +139,40 @@ def suggest_survivor(members: Sequence[Member]) -> tuple[int, str]:
     return best.customer_id, reason
 
 
-def _density_guard(members: list[int], survivor: int, edges: dict) -> tuple[list[int], list[int]]:
+def _density_guard(
+    members: list[int], survivor: int, adjacency: dict[int, dict[int, float]]
+) -> tuple[list[int], list[int]]:
     """(kept, dropped): a member stays if it links to the survivor or to half the others."""
     kept = list(members)
     while True:
         others = len(kept) - 1
+        present = set(kept)
         dropped = [
             m
             for m in kept
             if m != survivor
-            and (min(m, survivor), max(m, survivor)) not in edges
-            and sum((min(m, o), max(m, o)) in edges for o in kept if o != m) * 2 < others
+            and survivor not in adjacency[m]
+            and len(present.intersection(adjacency[m])) * 2 < others
         ]
         if not dropped:
-            return kept, [m for m in members if m not in kept]
+            return kept, [m for m in members if m not in present]
         kept = [m for m in kept if m not in dropped]
 
 
-def _cannot_link_split(kept: list[int], survivor: int, edges: dict, cannot_link) -> int | None:
+def _cannot_link_split(
+    kept: list[int], survivor: int, adjacency: dict, vetoed: dict[int, set[int]]
+) -> int | None:
     """A member to take out because the group holds a vetoed pair (reached through others): of the
     pair, the one that is not the survivor and links more weakly to it."""
     for i, a in enumerate(kept):
+        partners = vetoed.get(a)
+        if not partners:
+            continue
         for b in kept[i + 1 :]:
-            if (a, b) in cannot_link:
+            if b in partners:
                 if survivor in (a, b):
                     return b if a == survivor else a
-                link = lambda m: edges.get((min(m, survivor), max(m, survivor)), 0.0)  # noqa: E731
+                link = lambda m: adjacency[m].get(survivor, 0.0)  # noqa: E731
                 return a if link(a) <= link(b) else b
     return None
 
@@ -196,6 +204,14 @@ def _blockers(members: Sequence[Member]) -> list[dict]:
     return out
 
 
+def _adjacency(edges: dict[tuple[int, int], float]) -> dict[int, dict[int, float]]:
+    adjacency: dict[int, dict[int, float]] = defaultdict(dict)
+    for (a, b), p in edges.items():
+        adjacency[a][b] = p
+        adjacency[b][a] = p
+    return adjacency
+
+
 def build_groups(
     scored_pairs: Iterable[tuple[int, int, float]],
     members: dict[int, Member],
@@ -204,19 +220,29 @@ def build_groups(
     review_threshold: float = REVIEW_THRESHOLD,
     high_threshold: float = HIGH_THRESHOLD,
 ) -> list[Group]:
+    """Linear in the edges: every piece of work is local to one component, reached through the
+    adjacency built once (a million-customer store has tens of thousands of components)."""
     edges = {
         (min(a, b), max(a, b)): p
         for a, b, p in scored_pairs
         if p >= review_threshold and (min(a, b), max(a, b)) not in cannot_link
     }
-    nodes = sorted({n for edge in edges for n in edge})
+    everywhere = _adjacency(edges)
+    vetoed: dict[int, set[int]] = defaultdict(set)
+    for a, b in cannot_link:  # looked up as (earlier member, later member), like the pairs
+        vetoed[a].add(b)
+    nodes = sorted(everywhere)
     result: list[Group] = []
     pending = _components(nodes, edges)
     while pending:
         component = pending.pop()
         if len(component) < 2:
             continue
-        inside = {e: p for e, p in edges.items() if e[0] in component and e[1] in component}
+        # Every edge with both ends in the component: cut bridges always end up in two pieces.
+        present = set(component)
+        inside = {
+            (a, b): p for a in component for b, p in everywhere[a].items() if a < b and b in present
+        }
         if len(component) > 2:
             weak = {e for e in _bridges(component, inside) if inside[e] < high_threshold}
             if weak:
@@ -224,27 +250,28 @@ def build_groups(
                     del inside[e]
                 pending.extend(_components(component, inside))
                 continue
+        adjacency = _adjacency(inside)
         survivor, reason = suggest_survivor([members.get(m, Member(m)) for m in component])
-        kept, dropped = _density_guard(component, survivor, inside)
+        kept, dropped = _density_guard(component, survivor, adjacency)
         if dropped:
             pending.append(kept)
             if len(dropped) > 1:
-                rest = {e: p for e, p in inside.items() if e[0] in dropped and e[1] in dropped}
+                gone = set(dropped)
+                rest = {e: p for e, p in inside.items() if e[0] in gone and e[1] in gone}
                 pending.extend(_components(dropped, rest))
             continue
-        split = _cannot_link_split(kept, survivor, inside, cannot_link)
+        split = _cannot_link_split(kept, survivor, adjacency, vetoed)
         if split is not None:
             pending.extend([[m for m in kept if m != split], [split]])
             continue
-        kept_edges = dict(inside)
-        links = [max((p for e, p in kept_edges.items() if m in e), default=0.0) for m in kept]
+        links = [max(adjacency[m].values(), default=0.0) for m in kept]
         result.append(
             Group(
                 members=kept,
                 survivor=survivor,
                 survivor_reason=reason,
                 probability=float(min(links)),
-                edges=kept_edges,
+                edges=inside,
                 needs_split=len(kept) > MAX_GROUP_SIZE,
                 blockers=_blockers([members.get(m, Member(m)) for m in kept]),
             )
