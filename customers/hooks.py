@@ -8,7 +8,9 @@
   anything may have changed (a full sync, a very large delta). `reason`: "full_sync",
   "reconcile", "delta", "webhook". `changed`: the names of `customers.Customer` model fields
   whose values may have changed (including "addresses", the address list), plus the literal
-  "orders" (`ORDERS_CHANGED`) when order rows changed; None when any field may have changed.
+  "orders" (`ORDERS_CHANGED`) when order rows changed, or "duplicates" (`DUPLICATES_CHANGED`,
+  reason "duplicates") when the merges app decided a candidate of these customers; None when any
+  field may have changed.
   Bookkeeping columns (`mirrored_at`, `last_seen_sync_run_id`) are never named. Webhook changes
   reach the hooks batched: customers.outbox drains them per shop, with the union of `changed`. A consumer that reads none of the named
   fields can skip its refresh. Hooks must accept further keyword arguments (`**kwargs`) so the
@@ -41,6 +43,9 @@ MirrorChangedHook = Callable[..., None]
 
 # The `changed` entry for order rows (every other entry is a Customer field name).
 ORDERS_CHANGED = "orders"
+# The `changed` entry when a reviewer decided a duplicate candidate (merges): no mirror row
+# changed, but the members' duplicate review status did (segments' `duplicate_status`).
+DUPLICATES_CHANGED = "duplicates"
 # Customer fields an order change can move (derived from orders, or Shopify's own totals).
 AGGREGATE_FIELDS = frozenset(
     {

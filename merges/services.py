@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from customers.hooks import DUPLICATES_CHANGED, mirror_changed_notify
 from customers.models import Customer, CustomerState
 from merges import fitting, selectors
 from merges.detection import blocking, groups, scoring
@@ -398,6 +399,13 @@ def duplicate_dismiss(
             "pairs_remembered": len(members) * (len(members) - 1) // 2,
         },
         **actor.audit_kwargs(),
+    )
+    # The members' duplicate_status moved (OPEN -> DISMISSED): segments reading it refresh them.
+    mirror_changed_notify(
+        shop_id=candidate.shop_id,
+        customer_ids=candidate.members,
+        reason="duplicates",
+        changed={DUPLICATES_CHANGED},
     )
     return candidate
 

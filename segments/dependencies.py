@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from customers.hooks import DUPLICATES_CHANGED
 from segments.query import ast
 from segments.query.serialise import from_dict
 
@@ -43,7 +44,7 @@ READS: dict[str, frozenset[str]] = {
     "products_purchased": frozenset({ORDERS}),
     "orders_placed": frozenset({ORDERS}),
     "shop": frozenset(),  # a customer never changes shop
-    "duplicate_status": frozenset({"merged_into", "merged_into_id", "duplicates"}),
+    "duplicate_status": frozenset({"merged_into", "merged_into_id", DUPLICATES_CHANGED}),
     "group": frozenset({GROUPS}),
 }
 

@@ -57,6 +57,10 @@ class Segment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # The current member count: set by a full refresh, adjusted by each incremental one's
+    # entered/exited, both under this row's lock (refreshes are the only writers of the
+    # membership rows), so it equals their count without counting them on every webhook.
+    members = models.PositiveIntegerField(default=0)
     # Relative dates move at each shop's midnight; a daily refresh keeps such segments exact.
     uses_relative_dates = models.BooleanField(default=False)
 

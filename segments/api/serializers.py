@@ -23,6 +23,7 @@ class SegmentSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "last_refreshed_at",
+            "members",
         ]
         read_only_fields = [
             "id",
@@ -32,6 +33,7 @@ class SegmentSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "last_refreshed_at",
+            "members",
         ]
         extra_kwargs = {"all_shops": {"required": False}}
 

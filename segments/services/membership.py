@@ -130,8 +130,8 @@ def segment_refresh(
             timezone.now(),
         )
         run.save(update_fields=["entered", "exited", "members", "finished_at"])
-        segment.last_refreshed_at = now
-        segment.save(update_fields=["last_refreshed_at"])
+        segment.last_refreshed_at, segment.members = now, members
+        segment.save(update_fields=["last_refreshed_at", "members"])
         audit_event_record(
             agency_id=segment.agency_id,
             event="segment.refreshed",
@@ -210,19 +210,12 @@ def segment_refresh_customers(
             SegmentMembership(shop_id=matched[i], segment=segment, customer_id=i, entered_at=now)
             for i in entered
         )
-        # Counting a large membership on every webhook costs more than the change itself:
-        # the member count follows from the previous run's.
-        previous = (
-            SegmentRefresh.objects.filter(segment=segment, finished_at__isnull=False)
-            .exclude(pk=run.pk)
-            .values_list("members", flat=True)
-            .first()
-        )
-        if previous is None:
-            previous = SegmentMembership.all_shops.filter(segment=segment).count()
-            previous += len(exited) - len(entered)
+        # Counting a large membership on every webhook costs more than the change itself: the
+        # count is adjusted by the difference, under the row lock every membership write holds.
         run.entered, run.exited = len(entered), len(exited)
-        run.members = previous + run.entered - run.exited
+        run.members = segment.members + run.entered - run.exited
+        segment.members = run.members
+        segment.save(update_fields=["members"])
         run.finished_at = timezone.now()
         run.save(update_fields=["entered", "exited", "members", "finished_at"])
         audit_event_record(

@@ -38,7 +38,7 @@ from segments.services import (
 from segments.signals import mirror_changed
 from segments.tests.query.mirror_data import insert_customer, rewrite_customer
 from segments.tests.query.test_equivalence import NOW, ZONES, customers, queries, query_edges
-from tenants.tests.factories import agency_factory, shop_factory
+from tenants.tests.factories import agency_factory, api_client, api_key_factory, shop_factory
 
 LATER = NOW + timedelta(hours=1)
 
@@ -116,9 +116,14 @@ def test_incremental_equals_full_recompute(query, zone, data):
         now_members = members(incremental)
         expected = members(full)
         entered, exited = ledger(run) if run else (set(), set())
+        incremental.refresh_from_db()
         transaction.set_rollback(True)
     assert now_members == expected, text
     assert (entered, exited) == (expected - was, was - expected), text
+    # The count adjusted by the diff is the exact count of the new membership.
+    assert incremental.members == len(expected), text
+    if run is not None:
+        assert run.members == len(expected), text
 
 
 # --- ledger, untouched definitions, atomicity -----------------------------------------------------
@@ -147,6 +152,8 @@ def test_only_the_changed_customers_are_written(store):
     assert members(segment) == {bob.pk, carol.pk}
     assert ledger(run) == ({carol.pk}, {alice.pk})
     assert (run.entered, run.exited, run.members, run.reason) == (1, 1, 2, "data")
+    segment.refresh_from_db()
+    assert segment.members == 2
     assert MembershipEvent.all_shops.get(refresh=run, customer_id=carol.pk).occurred_at == LATER
     assert first.members == 2
     # Nothing moved: no run, no ledger row.
@@ -246,6 +253,50 @@ def test_group_set_incremental_equals_full(store):
         (newcomer.pk, "", "buyers"),
     }
     assert group_set_refresh_customers(group_set_id=incremental.pk, customer_ids=changed) == 0
+
+
+def test_member_count_stays_exact_across_incremental_and_full_refreshes(store):
+    """Every run's count and the segment's (also in the API) equal the membership rows, through
+    a sequence of incremental refreshes with entries, exits and no-ops between full ones."""
+    agency, shop = store
+    people = [insert_customer(shop, {"tags": ["vip"] if i % 2 else []}) for i in range(8)]
+    segment = segment_create(
+        agency=agency, name="VIP", query="customer_tags CONTAINS 'vip'", shop_ids=[shop.pk]
+    )
+    key = api_key_factory(agency=agency, scope="read")[1]
+    client = api_client(key=key)
+
+    def check(run):
+        segment.refresh_from_db()
+        rows = SegmentMembership.all_shops.filter(segment=segment).count()
+        shown = client.get(f"/api/v1/segments/{segment.pk}/").json()["members"]
+        assert segment.members == rows == shown
+        if run is not None:
+            assert run.members == rows
+
+    check(None)  # never refreshed: 0
+    check(segment_refresh_customers(segment_id=segment.pk, customer_ids=[people[1].pk]))
+    check(segment_refresh(segment_id=segment.pk, now=NOW))
+    steps = [
+        ([0, 2], ["vip"], [0, 2]),  # two enter
+        ([1], [], [1, 3]),  # one exits, one unchanged named
+        ([4, 5], ["vip"], [4, 5]),  # one enters, one was in already
+        ([6], [], [0, 6]),  # nobody moves
+    ]
+    for changed, tags, named in steps:
+        for index in changed:
+            tag(people[index], *tags)
+        check(
+            segment_refresh_customers(
+                segment_id=segment.pk, customer_ids=[people[i].pk for i in named]
+            )
+        )
+    tag(people[7])  # changed but not named: the rows (and the count) keep it until a full run
+    check(segment_refresh_customers(segment_id=segment.pk, customer_ids=[people[0].pk]))
+    assert segment.members == 6
+    check(segment_refresh(segment_id=segment.pk, now=LATER))
+    assert segment.members == 5
+    check(segment_refresh_customers(segment_id=segment.pk, customer_ids=[p.pk for p in people]))
 
 
 def test_a_failed_incremental_refresh_changes_nothing(store):

@@ -2,13 +2,23 @@
 
 from datetime import UTC, datetime
 
+from django.utils import timezone
+
 from customers.hooks import customer_export_sections, mirror_changed_notify
 from customers.normalize import tags_normalize
-from segments.models import GroupAssignment, SegmentMembership, SegmentRefresh
+from merges.models import DuplicateCandidate
+from segments.models import GroupAssignment, MembershipEvent, SegmentMembership, SegmentRefresh
 from segments.services import group_set_install_built_in, segment_create, segment_refresh
 from segments.tasks import relative_dates_refresh_task, shops_at_local_midnight
 from segments.tests.query.mirror_data import insert_customer
-from tenants.tests.factories import agency_factory, shop_factory
+from tenants.roles import Role
+from tenants.tests.factories import (
+    agency_factory,
+    api_client,
+    membership_factory,
+    shop_factory,
+    user_factory,
+)
 
 
 def test_mirror_change_refreshes_scores_groups_and_segments(db, django_capture_on_commit_callbacks):
@@ -56,3 +66,56 @@ def test_relative_segments_refresh_when_the_shop_day_begins(db):
     assert not SegmentRefresh.objects.filter(segment=fixed, reason="schedule").exists()
     assert relative_dates_refresh_task(datetime(2024, 6, 1, 12, tzinfo=UTC)) == []
     assert tokyo.pk not in shops_at_local_midnight(paris_midnight)
+
+
+def test_dismissing_a_duplicate_candidate_refreshes_duplicate_status_segments(
+    db, django_capture_on_commit_callbacks
+):
+    """Through the reviewer API: the dismissal moves its members from OPEN to DISMISSED in the
+    segments that read duplicate_status, and only those segments run."""
+    agency = agency_factory()
+    shop = shop_factory(agency=agency)
+    alice, bob, carol = (insert_customer(shop, {"email": f"{n}@example.com"}) for n in "abc")
+    candidate = DuplicateCandidate.all_shops.create(
+        shop=shop,
+        members=sorted([alice.pk, bob.pk]),
+        probability=0.97,
+        tier="high",
+        detector_version="test",
+        detected_at=timezone.now(),
+    )
+    open_ones = segment_create(
+        agency=agency, name="Open", query="duplicate_status = 'OPEN'", all_shops=True
+    )
+    dismissed = segment_create(
+        agency=agency, name="Dismissed", query="duplicate_status = 'DISMISSED'", all_shops=True
+    )
+    tagged = segment_create(
+        agency=agency, name="Tagged", query="customer_tags CONTAINS 'x'", all_shops=True
+    )
+    for segment in (open_ones, dismissed, tagged):
+        segment_refresh(segment_id=segment.pk)
+    assert members(open_ones) == {alice.pk, bob.pk} and members(dismissed) == set()
+    reviewer = user_factory()
+    membership_factory(agency=agency, user=reviewer, role=Role.REVIEWER)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client(user=reviewer).post(
+            f"/api/v1/duplicates/{candidate.pk}/dismiss/", {"reason": "twins"}, format="json"
+        )
+    assert response.status_code == 200, response.content
+
+    assert members(open_ones) == set()
+    assert members(dismissed) == {alice.pk, bob.pk}
+    assert carol.pk not in members(dismissed)
+    run = SegmentRefresh.objects.filter(segment=dismissed).first()
+    assert (run.reason, run.entered, run.exited, run.members) == ("data", 2, 0, 2)
+    assert not SegmentRefresh.objects.filter(segment=tagged, reason="data").exists()
+    entered = MembershipEvent.all_shops.filter(segment=dismissed, kind="entered")
+    assert set(entered.values_list("customer_id", flat=True)) == {alice.pk, bob.pk}
+
+
+def members(segment) -> set[int]:
+    return set(
+        SegmentMembership.all_shops.filter(segment=segment).values_list("customer_id", flat=True)
+    )
