@@ -20,7 +20,15 @@ class WebhookSubscription(models.Model):
     secret = EncryptedTextField()
     # Which segment events to send: "entered", "exited" (group moves: into / out of a group).
     kinds = models.JSONField(default=list)
+    # Paused (active=False): no delivery is made or sent; the targets' cursors stay where they
+    # were, so resuming sends what happened meanwhile.
     active = models.BooleanField(default=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # After a rotation the old secret also signs deliveries until `previous_secret_until`, so
+    # a receiver can switch to the new one without refusing deliveries in between.
+    previous_secret = EncryptedTextField(blank=True, default="")
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -31,6 +39,14 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"webhook {self.pk} -> {self.url}"
+
+    def signing_secrets(self, now) -> list[str]:
+        """The secrets that sign a delivery sent at `now`: the current one, then the previous
+        one while its grace period lasts."""
+        secrets = [self.secret]
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            secrets.append(self.previous_secret)
+        return secrets
 
 
 class WebhookTarget(models.Model):

@@ -1,4 +1,5 @@
-"""Outgoing webhooks: subscriptions (create, delete) and delivery attempts with backoff."""
+"""Outgoing webhooks: subscriptions (create, pause, resume, rotate the secret, delete) and
+delivery attempts with backoff."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ SEND_TIMEOUT_SECONDS = 10
 # While one worker sends, the delivery is not due for others.
 SEND_LEASE = timedelta(seconds=SEND_TIMEOUT_SECONDS * 6)
 MAX_TARGETS = 50
+# How long the previous secret keeps signing after a rotation: a day unless asked otherwise.
+DEFAULT_GRACE = timedelta(hours=24)
+MAX_GRACE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,123 @@ def webhook_subscription_delete(
     subscription.delete()
 
 
+def _locked(agency: Agency, subscription_id: int) -> WebhookSubscription:
+    return WebhookSubscription.objects.select_for_update().get(pk=subscription_id, agency=agency)
+
+
+@transaction.atomic
+def webhook_subscription_pause(
+    *, agency: Agency, subscription_id: int, actor: Actor = SYSTEM_ACTOR
+) -> WebhookSubscription:
+    """Stop making and sending deliveries until resumed. Events keep accumulating in the
+    ledger behind each target's cursor, and deliveries already made wait (their attempts are
+    not used up). Pausing a paused subscription changes nothing (no audit event)."""
+    subscription = _locked(agency, subscription_id)
+    if not subscription.active:
+        return subscription
+    subscription.active, subscription.paused_at = False, timezone.now()
+    subscription.save(update_fields=["active", "paused_at"])
+    audit_event_record(
+        agency_id=agency.pk,
+        event="webhook_subscription.paused",
+        target_type="webhook_subscription",
+        target_id=subscription.pk,
+        data={"waiting_deliveries": _waiting(subscription).count()},
+        **actor.audit_kwargs(),
+    )
+    return subscription
+
+
+def _waiting(subscription: WebhookSubscription):
+    return WebhookDelivery.objects.filter(
+        subscription=subscription,
+        status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING],
+    )
+
+
+@transaction.atomic
+def webhook_subscription_resume(
+    *, agency: Agency, subscription_id: int, actor: Actor = SYSTEM_ACTOR
+) -> WebhookSubscription:
+    """Send again: the deliveries that waited are due now, and after commit the events of
+    the pause become deliveries (from each target's cursor) and are sent. Resuming an active
+    subscription changes nothing (no audit event)."""
+    from notifications.emit import group_set_changed_queue, segment_changed_queue
+
+    subscription = _locked(agency, subscription_id)
+    if subscription.active:
+        return subscription
+    paused_at = subscription.paused_at
+    subscription.active, subscription.paused_at = True, None
+    subscription.save(update_fields=["active", "paused_at"])
+    now = timezone.now()
+    waiting = list(_waiting(subscription).values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(pk__in=waiting).update(next_attempt_at=now)
+    audit_event_record(
+        agency_id=agency.pk,
+        event="webhook_subscription.resumed",
+        target_type="webhook_subscription",
+        target_id=subscription.pk,
+        data={
+            "paused_at": paused_at.isoformat() if paused_at else None,
+            "waiting_deliveries": len(waiting),
+        },
+        **actor.audit_kwargs(),
+    )
+    targets = list(subscription.targets.values_list("segment_id", "group_set_id"))
+
+    def catch_up():
+        from notifications.emit import deliveries_send_queue
+
+        deliveries_send_queue(waiting)
+        for segment_id in sorted({s for s, _ in targets if s}):
+            segment_changed_queue(segment_id=segment_id)
+        for group_set_id in sorted({g for _, g in targets if g}):
+            group_set_changed_queue(group_set_id=group_set_id)
+
+    transaction.on_commit(catch_up)
+    return subscription
+
+
+@transaction.atomic
+def webhook_subscription_secret_rotate(
+    *,
+    agency: Agency,
+    subscription_id: int,
+    grace: timedelta = DEFAULT_GRACE,
+    actor: Actor = SYSTEM_ACTOR,
+) -> CreatedSubscription:
+    """A new signing secret (returned once). For `grace` (0 to 7 days) every delivery carries
+    the signatures of both the new and the previous secret, so the receiver can switch at any
+    moment within it; afterwards only the new one signs. Rotating again within a grace period
+    replaces the previous secret with the one being retired now."""
+    if not timedelta(0) <= grace <= MAX_GRACE:
+        raise ValidationError({"grace_hours": "Between 0 and 168 hours."})
+    subscription = _locked(agency, subscription_id)
+    now = timezone.now()
+    secret = signing.secret_new()
+    until = now + grace if grace else None
+    subscription.previous_secret = subscription.secret if grace else ""
+    subscription.previous_secret_until = until
+    subscription.secret, subscription.secret_rotated_at = secret, now
+    subscription.save(
+        update_fields=["secret", "previous_secret", "previous_secret_until", "secret_rotated_at"]
+    )
+    audit_event_record(
+        agency_id=agency.pk,
+        event="webhook_subscription.secret_rotated",
+        target_type="webhook_subscription",
+        target_id=subscription.pk,
+        # Never a secret: only how long the old one still signs.
+        data={
+            "grace_hours": grace.total_seconds() / 3600,
+            "previous_valid_until": until.isoformat() if until else None,
+        },
+        **actor.audit_kwargs(),
+    )
+    return CreatedSubscription(subscription=subscription, secret=secret)
+
+
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt."""
     return FIRST_RETRY * (2 ** (attempts - 1))
@@ -148,6 +269,7 @@ def _claim(delivery_id: int, now: datetime) -> bool:
     due = WebhookDelivery.objects.filter(
         pk=delivery_id,
         status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING],
+        subscription__active=True,  # a paused subscription's deliveries wait
     ).exclude(next_attempt_at__gt=now)
     return due.update(next_attempt_at=now + SEND_LEASE) == 1
 
@@ -200,7 +322,9 @@ def webhook_delivery_attempt(
         "Content-Type": "application/json",
         "User-Agent": "Clientele-Webhooks/1",
         signing.TIMESTAMP_HEADER: str(timestamp),
-        signing.SIGNATURE_HEADER: signing.signature(subscription.secret, timestamp, body),
+        signing.SIGNATURE_HEADER: signing.signatures(
+            subscription.signing_secrets(now), timestamp, body
+        ),
         signing.DELIVERY_HEADER: str(delivery.pk),
         signing.EVENT_HEADER: delivery.event,
     }
@@ -239,6 +363,7 @@ def webhook_deliveries_due_send(*, now: datetime | None = None, limit: int = 200
         WebhookDelivery.objects.filter(
             status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING],
             next_attempt_at__lte=now,
+            subscription__active=True,
         )
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]

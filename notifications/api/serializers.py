@@ -20,6 +20,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "group_sets",
             "groups",
             "active",
+            "paused_at",
+            "secret_rotated_at",
+            "previous_secret_until",
             "created_at",
         ]
         read_only_fields = fields
@@ -66,6 +69,16 @@ class SubscriptionCreateSerializer(serializers.Serializer):
     )
     kinds = serializers.ListField(
         child=serializers.ChoiceField(choices=KINDS), required=False, default=list(KINDS)
+    )
+
+
+class SecretRotateSerializer(serializers.Serializer):
+    grace_hours = serializers.IntegerField(
+        min_value=0,
+        max_value=168,
+        required=False,
+        default=24,
+        help_text="How long the previous secret keeps signing too (0: at once only the new).",
     )
 
 

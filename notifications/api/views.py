@@ -1,5 +1,7 @@
 """Outgoing webhook subscriptions and their deliveries. Thin: validate, call a service."""
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -29,6 +31,9 @@ class WebhookSubscriptionViewSet(
     action_permissions = {
         "create": Permission.EDIT_SEGMENTS,
         "destroy": Permission.EDIT_SEGMENTS,
+        "pause": Permission.EDIT_SEGMENTS,
+        "resume": Permission.EDIT_SEGMENTS,
+        "rotate_secret": Permission.EDIT_SEGMENTS,
     }
 
     def scoped_queryset(self):
@@ -58,6 +63,41 @@ class WebhookSubscriptionViewSet(
         services.webhook_subscription_delete(
             agency=self.tenant.agency, subscription_id=instance.pk, actor=self.tenant.actor
         )
+
+    @action(detail=True, methods=["post"])
+    def pause(self, request, *args, **kwargs):
+        """Stop sending until resumed; what happens meanwhile is sent on resume."""
+        subscription = services.webhook_subscription_pause(
+            agency=self.tenant.agency, subscription_id=self.get_object().pk, actor=self.tenant.actor
+        )
+        return Response(self.get_serializer(subscription).data)
+
+    @action(detail=True, methods=["post"])
+    def resume(self, request, *args, **kwargs):
+        subscription = services.webhook_subscription_resume(
+            agency=self.tenant.agency, subscription_id=self.get_object().pk, actor=self.tenant.actor
+        )
+        return Response(self.get_serializer(subscription).data)
+
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="rotate-secret",
+        serializer_class=s.SecretRotateSerializer,
+    )
+    def rotate_secret(self, request, *args, **kwargs):
+        """A new secret, answered once; the old one also signs for `grace_hours` (default 24)."""
+        subscription = self.get_object()
+        body = s.SecretRotateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rotated = services.webhook_subscription_secret_rotate(
+            agency=self.tenant.agency,
+            subscription_id=subscription.pk,
+            grace=timedelta(hours=body.validated_data["grace_hours"]),
+            actor=self.tenant.actor,
+        )
+        answer = s.SubscriptionCreatedSerializer(rotated.subscription).data
+        return Response({**answer, "secret": rotated.secret})
 
     @action(detail=True, methods=["get"], serializer_class=s.DeliverySerializer)
     def deliveries(self, request, *args, **kwargs):
