@@ -23,7 +23,7 @@ from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.errors import Conflict, DomainError
 from tenants.models import Shop
 
-DETECTOR_VERSION = "fs-2"
+DETECTOR_VERSION = "fs-3"
 Progress = Callable[[str], None]
 
 

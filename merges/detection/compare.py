@@ -20,6 +20,7 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
         "identical (after gmail and provider-typo rules)",
         "same local part at the same provider (another domain ending or sister brand)",
         "same local part, different domain",
+        "same local part: the name with the same number, different domain",
         "same local part that only spells the name, different domain",
         "local part one edit apart, same domain",
         "local part similar (Jaro-Winkler >= 0.88), same domain",
@@ -92,6 +93,9 @@ class RecordTable:
         )
         columns["first_formal"] = np.array([r.first_formal for r in records], dtype=object)
         columns["email_from_name"] = np.array([_spells_name(r) for r in records], dtype=bool)
+        columns["email_has_number"] = np.array(
+            [any(ch.isdigit() for ch in r.email_local) for r in records], dtype=bool
+        )
         return cls(ids=np.array([r.customer_id for r in records], dtype=np.int64), columns=columns)
 
     def positions(self, customer_ids: np.ndarray) -> np.ndarray:
@@ -147,17 +151,19 @@ def _email_levels(L: dict, R: dict) -> np.ndarray:
     same_local = L["email_local"] == R["email_local"]
     _assign(levels, same_local & (L["email_provider"] == R["email_provider"]), 2)
     _assign(levels, same_local & ~both_names, 3)
-    _assign(levels, same_local, 4)
+    # anna.mueller49 at two providers: namesakes rarely also share the number (a birth year).
+    _assign(levels, same_local & L["email_has_number"], 4)
+    _assign(levels, same_local, 5)
     same_domain = L["email_domain"] == R["email_domain"]
     osa = _similarity(L["email_local"], R["email_local"], OSA.distance)
-    _assign(levels, (osa <= 1) & same_domain & ~both_names, 5)
+    _assign(levels, (osa <= 1) & same_domain & ~both_names, 6)
     # Two namesakes' addresses look alike because both spell the name: below "one edit apart",
     # only a similar local part at the same provider is told apart from one elsewhere.
     jw = _similarity(L["email_local"], R["email_local"], JaroWinkler.similarity) >= 0.88
-    _assign(levels, jw & same_domain & ~both_names, 6)
-    _assign(levels, jw & ~both_names, 7)
-    _assign(levels, both_names, 8)
-    _assign(levels, np.ones_like(same_domain, dtype=bool), 9)
+    _assign(levels, jw & same_domain & ~both_names, 7)
+    _assign(levels, jw & ~both_names, 8)
+    _assign(levels, both_names, 9)
+    _assign(levels, np.ones_like(same_domain, dtype=bool), 10)
     return levels
 
 
