@@ -12,12 +12,16 @@
   reason "duplicates") when the merges app decided a candidate of these customers; None when any
   field may have changed.
   Bookkeeping columns (`mirrored_at`, `last_seen_sync_run_id`) are never named. Webhook changes
-  reach the hooks batched: customers.outbox drains them per shop, with the union of `changed`. A consumer that reads none of the named
-  fields can skip its refresh. Hooks must accept further keyword arguments (`**kwargs`) so the
-  interface can grow. Duplicate detection and segment refresh register here and enqueue their
-  own tasks; the mirror does not know them. `mirror_changed_notify` defers the calls to the
-  commit of the current transaction, so a hook never sees (or queues work for) a rolled-back
-  change.
+  reach the hooks batched: customers.outbox drains them per shop, with the union of `changed`.
+  A consumer that reads none of the named fields can skip its refresh. Hooks must accept
+  further keyword arguments (`**kwargs`) so the interface can grow. Duplicate detection and
+  segment refresh register here and enqueue their own tasks; the mirror does not know them.
+  `mirror_changed_notify` defers the calls to the commit of the current transaction, so a hook
+  never sees (or queues work for) a rolled-back change. The outbox drain instead calls
+  `mirror_changed_deliver` inside the transaction that consumes the outbox rows (the change
+  itself is already committed): with django-q2's ORM broker the hooks' task INSERTs commit
+  together with the consumption, so a worker dying anywhere in the drain loses nothing. Hooks
+  therefore only enqueue (cheap, idempotent: hearing a change twice is harmless).
 - `customer_erasers`: called inside the redaction transaction with the customers being erased,
   so every app deletes what it derived from their personal data (match explanations, snapshots).
   An eraser that raises aborts the redaction, which is then retried: erasure is all or nothing.
@@ -142,6 +146,25 @@ def mirror_changed_notify(
             shop_id=shop_id, customer_ids=ids, reason=reason, changed=fields
         )
     )
+
+
+def mirror_changed_deliver(
+    *,
+    shop_id: int,
+    customer_ids: Sequence[int] | None,
+    reason: str,
+    changed: Iterable[str] | None = None,
+) -> None:
+    """Call every hook now, in the caller's transaction (the outbox drain's).
+
+    A hook that raises propagates: the caller rolls back, so the change stays in the outbox and
+    is heard again by the drain's retry. Hooks already called may hear it twice then (with a
+    broker outside the database); with the ORM broker their enqueues rolled back too.
+    """
+    ids = list(customer_ids) if customer_ids is not None else None
+    fields = frozenset(changed) if changed is not None else None
+    for hook in list(_MIRROR_CHANGED):
+        hook(shop_id=shop_id, customer_ids=ids, reason=reason, changed=fields)
 
 
 def _mirror_changed_run(

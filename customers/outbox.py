@@ -13,20 +13,30 @@ Correctness (PostgreSQL, READ COMMITTED):
   delivery that saw it and then, in a new statement snapshot, sees their outbox rows too.
 - A delivery that finds no row inserts one and queues a drain after commit; one that blocks on a
   drain's delete inserts a fresh row once the drain commits, and queues the next drain.
-- A queued drain lost with its worker would leave the row behind and silence the shop: a row
-  older than `REQUEUE_AFTER` is re-queued by the next change, and the scheduled delta task
-  drains its shop too. A drain that finds nothing does nothing.
+- The drain calls the hooks inside its own transaction, before the commit that makes the
+  removal of the outbox rows permanent (customers.hooks.mirror_changed_deliver). With django-q2's
+  ORM broker the hooks' task INSERTs belong to that transaction: the rows are consumed exactly
+  when the hooks' work is queued. A worker dying anywhere before that commit rolls everything
+  back (rows and drain row kept); after it, nothing is left to do. With a broker outside the
+  database (Redis) a crash between the enqueues and the commit means the hooks hear the batch
+  again from the retry: at least once, never zero times. A hook that raises aborts the drain
+  the same way (retried, never dropped).
+- A drain lost or rolled back with its worker leaves the drain row behind: the minutely sweep
+  (`mirror_changes_sweep`, customers.schedules) re-queues a drain for every shop whose outbox
+  holds rows older than `REQUEUE_AFTER` and whose drain was queued before that; the next change
+  re-queues such a drain too, and the scheduled delta task drains its shop. A drain that finds
+  nothing does nothing.
 """
 
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.hooks import mirror_changed_notify
+from customers.hooks import mirror_changed_deliver
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +126,8 @@ def mirror_changes_drain(*, shop_id: int, reason: str = "webhook") -> int:
             changed = None if names is None or changed is None else changed | set(names)
         if customer_ids is not None and len(customer_ids) > MAX_NOTIFIED_IDS:
             customer_ids = None
-        mirror_changed_notify(
+        # Before the commit: the rows stay unless the hooks' work is queued with their removal.
+        mirror_changed_deliver(
             shop_id=shop_id,
             customer_ids=sorted(customer_ids) if customer_ids is not None else None,
             reason=reason,
@@ -124,3 +135,34 @@ def mirror_changes_drain(*, shop_id: int, reason: str = "webhook") -> int:
         )
     logger.info("shop %s: %s mirror changes handed to the hooks", shop_id, len(rows))
     return len(rows)
+
+
+_SWEEP_CLAIM = (
+    "INSERT INTO customers_mirrorchangedrain (shop_id, enqueued_at)"
+    " SELECT DISTINCT shop_id, %s FROM customers_mirrorchange WHERE created_at < %s"
+    " ON CONFLICT (shop_id) DO UPDATE SET enqueued_at = EXCLUDED.enqueued_at"
+    " WHERE customers_mirrorchangedrain.enqueued_at < %s"
+    " RETURNING shop_id"
+)
+
+
+def mirror_changes_sweep(*, now: datetime | None = None) -> list[int]:
+    """Queue a drain for every shop whose outbox rows waited longer than `REQUEUE_AFTER` with no
+    drain queued since (its drain was lost or rolled back with a worker); returns those shops.
+
+    The claim (the drain row's `enqueued_at` moved to now) and the enqueue commit together (ORM
+    broker), so overlapping sweeps queue one drain, and a sweep that dies queues none and is
+    repeated by the next one.
+    """
+    now = now or timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    stale = adapt(now - REQUEUE_AFTER)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_SWEEP_CLAIM, [adapt(now), stale, stale])
+            shop_ids = sorted(shop_id for (shop_id,) in cursor.fetchall())
+        for shop_id in shop_ids:
+            _drain_enqueue(shop_id, "webhook")
+    if shop_ids:
+        logger.warning("mirror outbox: drains re-queued for shops %s", shop_ids)
+    return shop_ids

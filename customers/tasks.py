@@ -49,6 +49,11 @@ def mirror_changes_drain_task(shop_id: int, reason: str = "webhook") -> int:
         return outbox.mirror_changes_drain(shop_id=shop_id, reason=reason)
 
 
+def mirror_changes_sweep_task() -> int:
+    """Every minute (customers.schedules): re-queue the drains lost with a worker."""
+    return len(outbox.mirror_changes_sweep())
+
+
 def delta_sync_all_shops() -> int:
     """The scheduled heal: queue a delta for every installed shop (see migration 0004)."""
     from django_q.tasks import async_task
