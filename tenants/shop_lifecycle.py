@@ -6,6 +6,7 @@ from django.utils import timezone
 from audit.services import SHOPIFY, audit_event_record
 from tenants.jobs import shop_jobs_stop
 from tenants.models import Shop
+from tenants.shop_erasure import shop_rows_delete
 
 
 @transaction.atomic
@@ -37,7 +38,8 @@ def shop_uninstall(*, shop: Shop, actor_label: str = SHOPIFY) -> Shop:
 
 @transaction.atomic
 def shop_redact(*, shop: Shop, actor_label: str = SHOPIFY) -> dict[str, int]:
-    """Erase the shop and every row it owns (they cascade from the Shop row).
+    """Erase the shop and every row it owns: one DELETE per table, children first, in this
+    transaction (tenants.shop_erasure; Django's cascade loaded every row's id first).
 
     The audit log keeps its events (they hold `shop_id` as a plain number), so the chain still
     verifies. A shop that was installed again since it was uninstalled is not erased.
@@ -56,7 +58,7 @@ def shop_redact(*, shop: Shop, actor_label: str = SHOPIFY) -> dict[str, int]:
         return {}
     shop_jobs_stop(shop_id=shop.pk)
     agency_id, shop_id, domain = shop.agency_id, shop.pk, shop.domain
-    _, deleted = shop.delete()
+    deleted = shop_rows_delete(shop_id=shop_id)
     audit_event_record(
         agency_id=agency_id,
         event="shop.redacted",

@@ -1,4 +1,4 @@
-"""shop/redact deletes the Shop row and lets everything it owns cascade: nothing may block that."""
+"""shop/redact erases the Shop row and everything it owns: nothing may block that."""
 
 from django.apps import apps
 from django.db import models
@@ -33,3 +33,30 @@ def test_every_shop_owned_model_cascades_from_its_shop():
     for model in owned:
         shop_field = model._meta.get_field("shop")
         assert shop_field.remote_field.on_delete is models.CASCADE, model._meta.label
+
+
+def test_the_set_based_erasure_plan_covers_every_shop_table_children_first():
+    from tenants.shop_erasure import erasure_plan
+
+    plan = erasure_plan()  # raises ErasureImpossible for a relation from outside into the rows
+    position = {table.label: n for n, table in enumerate(plan)}
+    shop_tables = {
+        m._meta.label
+        for m in apps.get_models(include_auto_created=True)
+        if m is not Shop
+        and any(
+            isinstance(f, models.ForeignKey) and f.related_model is Shop
+            for f in m._meta.concrete_fields
+        )
+    }
+    assert set(position) == shop_tables
+    for model in apps.get_models(include_auto_created=True):
+        for field in model._meta.concrete_fields:
+            target = getattr(field, "related_model", None)
+            if (
+                isinstance(field, models.ForeignKey)
+                and target is not model
+                and target is not None
+                and target._meta.label in position
+            ):
+                assert position[model._meta.label] < position[target._meta.label], field
