@@ -192,6 +192,11 @@ def customer_data_request(
 ) -> CustomerDataExport:
     """Produce and keep the JSON export of everything the mirror holds about one customer."""
     customer = Customer.all_shops.filter(shop=shop, shopify_id=shopify_customer_id).first()
+    if delivery is not None and customer is not None and customer.redacted_at is not None:
+        # A request for an erased customer: its payload (their email, phone) is not kept.
+        delivery_payload_erase_if_redacted(
+            shop=shop, delivery=delivery, shopify_customer_ids=[shopify_customer_id]
+        )
     requested = sorted(int(o) for o in orders_requested or ())
     payload = {
         "shop": shop.domain,
