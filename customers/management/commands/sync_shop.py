@@ -52,6 +52,7 @@ class Command(BaseCommand):
                     run = sync.shop_full_sync(
                         shop_id=shop.id, batch_size=batch_size, on_progress=progress
                     )
+                    progress(run)  # the final counts: rows are applied after the last batch
                 else:
                     run = sync.shop_delta_sync(shop_id=shop.id)
                     progress(run)
