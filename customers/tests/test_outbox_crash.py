@@ -26,6 +26,7 @@ from customers.models import MirrorChange, MirrorChangeDrain
 from customers.outbox import DRAIN_TASK, REQUEUE_AFTER, mirror_change_record, mirror_changes_sweep
 from customers.tasks import mirror_changes_drain_task
 from tenants.tests.factories import agency_factory, shop_factory
+from tests.test_qcluster import _test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 90  # seconds: an upper bound for a loaded machine, not a performance check
@@ -90,14 +91,6 @@ def test_a_drain_dying_after_the_hooks_queued_their_work_loses_nothing(no_inline
     assert not MirrorChangeDrain.all_shops.exists()
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
 def _backend_waiting(watch, query_start: str) -> int | None:
     row = watch.execute(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
@@ -133,7 +126,7 @@ def test_a_real_worker_killed_inside_the_drain_loses_no_change(no_inline_tasks):
         )
     assert [task["args"] for task in queued(DRAIN_TASK)] == [(shop.id, "webhook")]
 
-    url = _database_url()
+    url = _test_database_url()
     holder = psycopg.connect(url)  # a delivery still holding the shop's drain row
     queue_lock = psycopg.connect(url)  # holds back every broker INSERT
     watch = psycopg.connect(url, autocommit=True)
