@@ -32,8 +32,12 @@ def shop_delta_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
     if not _installed(shop_id):
         return 0
     with shop_scope([shop_id]):
-        # The scheduled heal also delivers webhook changes whose drain task was lost.
-        outbox.mirror_changes_drain(shop_id=shop_id)
+        # The scheduled heal also delivers webhook changes whose drain task was lost. A hook
+        # that fails keeps them in the outbox (retried by the sweep); the delta still runs.
+        try:
+            outbox.mirror_changes_drain(shop_id=shop_id)
+        except Exception:
+            logger.exception("shop %s: outbox drain failed before the delta sync", shop_id)
         try:
             return sync.shop_delta_sync(shop_id=shop_id, sync_run_id=sync_run_id).id
         except sync.SyncAlreadyRunning as busy:
