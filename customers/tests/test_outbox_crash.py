@@ -202,3 +202,31 @@ def test_a_real_worker_killed_inside_the_drain_loses_no_change(no_inline_tasks):
     assert segments["args"] == (shop.id, False, "data", [41], ["email"])
     assert [t["args"][1] for t in queued("merges.tasks.duplicates_check_task")] == [[41]]
     assert not MirrorChange.all_shops.exists()
+
+
+@pytest.mark.django_db
+def test_a_failing_hook_keeps_the_change_queued_and_the_delta_still_heals(sandbox_store):
+    from datetime import UTC, datetime
+
+    from customers.models import Customer, SyncRun
+    from customers.tasks import shop_delta_sync_task
+    from customers.tests.sandbox_compare import shop_for
+
+    shop = shop_for(sandbox_store, country_code="DE")
+    SyncRun.all_shops.create(
+        shop=shop, kind="full", status="succeeded", high_water_mark=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    sandbox_store.create_customer({"firstName": "Ada", "email": "ada@example.com"})
+    with transaction.atomic():
+        mirror_change_record(shop_id=shop.id, customer_ids=[3], changed=["tags"], reason="webhook")
+
+    def broken(**_):
+        raise RuntimeError("the broker is down")
+
+    hooks.on_mirror_changed(broken)
+    try:
+        assert shop_delta_sync_task(shop.id)  # the delta ran despite the failing drain
+    finally:
+        hooks._MIRROR_CHANGED.remove(broken)
+    assert Customer.all_shops.filter(shop=shop, first_name="Ada").exists()
+    assert list(MirrorChange.all_shops.values_list("customer_id", flat=True)) == [3]
