@@ -8,7 +8,7 @@ def duplicates_check_enqueue(*, shop_id: int, customer_ids: list[int] | None, re
 
 
 def duplicates_check_task(shop_id: int, customer_ids: list[int] | None, reason: str) -> str:
-    from merges.services import duplicates_mirror_changed
+    from merges.incremental import duplicates_mirror_changed
     from tenants.models import Shop
 
     if not Shop.objects.filter(pk=shop_id, status=Shop.Status.INSTALLED).exists():
@@ -19,7 +19,7 @@ def duplicates_check_task(shop_id: int, customer_ids: list[int] | None, reason: 
 def mirror_changed(*, shop_id: int, customer_ids=None, reason: str = "", changed=None, **_) -> None:
     """customers.hooks.on_mirror_changed: the mirror committed a change; check it for duplicates
     unless only fields matching ignores changed (consent, tags, orders)."""
-    from merges.services import duplicates_check_needed
+    from merges.incremental import duplicates_check_needed
 
     if duplicates_check_needed(changed=changed):
         duplicates_check_enqueue(shop_id=shop_id, customer_ids=customer_ids, reason=reason)

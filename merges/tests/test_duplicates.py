@@ -6,8 +6,9 @@ from django.core.management import CommandError, call_command
 from audit.models import AuditEvent
 from customers.models import Customer
 from customers.privacy import customer_redact
+from merges.incremental import duplicates_check_customers
 from merges.models import DismissedPair, DuplicateCandidate
-from merges.services import duplicate_dismiss, duplicates_check_customers, duplicates_find
+from merges.services import duplicate_dismiss, duplicates_find
 from merges.tests.stores import load_generated
 from tenants.errors import DomainError
 from tenants.tests.factories import agency_factory, shop_factory

@@ -4,15 +4,14 @@ few customers, a scan with the stored weights for unknown ids, a refit only afte
 import pytest
 
 from customers.models import Customer
-from merges.models import DuplicateCandidate, MatcherFit
-from merges.services import (
+from merges.incremental import (
     MATCH_RELEVANT_FIELDS,
-    duplicate_dismiss,
     duplicates_check_customers,
     duplicates_check_needed,
-    duplicates_find,
     duplicates_mirror_changed,
 )
+from merges.models import DuplicateCandidate, MatcherFit
+from merges.services import duplicate_dismiss, duplicates_find
 from merges.tasks import mirror_changed
 from merges.tests.stores import load_generated
 from tenants.tests.factories import agency_factory, shop_factory
