@@ -1,17 +1,22 @@
 """The incremental duplicate check of one new or changed customer against a large store.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientele_dupqueue_bench \\
-        .venv/bin/python -m bench.dedupe_incremental --customers 1000000 --samples 200
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clientele_incr_bench \\
+        .venv/bin/python -m bench.dedupe_incremental --customers 1000000 --samples 200 \\
+        --setup keys --baseline-samples 0
 
 The store is generated in SQL (generate_series: synthetic names from syllables, emails, phones,
 postcodes; every 20th customer a second profile of the previous person with a typo'd email and
 a nickname-free copy of the name), then scanned once in full (keys, fit, candidates) by
 `merges.services.duplicates_find`, which is the first baseline: what re-checking the store
-would cost without an incremental path. Then, one at a time, `samples` customers are changed
-(half: an existing customer's email and first name are rewritten; half: a new profile copying a
-random person arrives) and `duplicates_check_customers(shop_id, [id])` is timed: p50 / p95 / max.
-The second baseline is checking one customer *without* the key table: scoring it against every
-customer of the store (records already in memory, so only the comparison is timed).
+would cost without an incremental path. Then, one at a time, customers are changed (half: an
+existing customer's email and first name are rewritten; half: a new profile copying a random
+person arrives) and checked: `samples` of them by the production path (merges.incremental:
+a few statements per check on PostgreSQL) and `portable-samples`, spread among those, by the
+portable path (an ORM query per step: the check as it was before; the same-run baseline).
+Each is timed (wall clock and this process's CPU): p50 / p95 / max, and the statements one check
+sends are counted. The last baseline is checking one customer *without* the key table: scoring
+it against every customer (records already in memory, so only the comparison is timed; loading
+them takes minutes at 1M, `--baseline-samples 0` skips it).
 The store is reused by later runs of the same size (the generation and the scan are the slow
 part at 1M); `--rescan` forces the scan again. Migrates the database first.
 
@@ -29,6 +34,7 @@ import random
 import resource
 import statistics
 import time
+from dataclasses import dataclass, field
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
@@ -38,6 +44,7 @@ django.setup()
 import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from customers.models import Customer  # noqa: E402
@@ -45,7 +52,7 @@ from merges import fitting, services  # noqa: E402
 from merges.detection import blocking, scoring  # noqa: E402
 from merges.detection.compare import RecordTable  # noqa: E402
 from merges.fitting import matcher_model  # noqa: E402
-from merges.incremental import duplicates_check_customers  # noqa: E402
+from merges.incremental import _check, _check_portable  # noqa: E402
 from merges.models import BlockingKey, DuplicateCandidate, MatcherFit  # noqa: E402
 from merges.services import duplicates_find  # noqa: E402
 from tenants.models import Agency, Shop  # noqa: E402
@@ -141,34 +148,44 @@ def change_one(shop: Shop, customers: int, rng: random.Random, serial: int) -> i
     ).pk
 
 
-PROPOSE_SLICE = 20_000  # pairs per grouping call in --setup keys
+PROPOSE_SLICE = 500  # pairs per grouping call in --setup keys (grouping is quadratic)
 
 
 def setup_without_scan(shop: Shop) -> None:
     """Keys, fit and open candidates for a new store, with the production functions but without
-    the scan's grouping of all pairs at once (see the module docstring)."""
+    the scan's grouping of all pairs at once (see the module docstring). Each step is skipped
+    when an earlier, interrupted set-up finished it."""
     started = time.perf_counter()
-    records = blocking.match_fields_load(shop_id=shop.id)
-    print(f"  {len(records):,} records loaded in {time.perf_counter() - started:.1f} s")
-    keys = blocking.blocking_keys_rebuild(shop_id=shop.id, records=records)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {blocking.KEY_TABLE}")
-    print(f"  {keys:,} keys written in {time.perf_counter() - started:.1f} s")
+    fitted = MatcherFit.all_shops.filter(shop=shop).exists()
+    if not BlockingKey.all_shops.filter(shop=shop).exists() or not fitted:
+        records = blocking.match_fields_load(shop_id=shop.id)
+        print(f"  {len(records):,} records loaded in {time.perf_counter() - started:.1f} s")
+        keys = blocking.blocking_keys_rebuild(shop_id=shop.id, records=records)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {blocking.KEY_TABLE}")
+        print(f"  {keys:,} keys written in {time.perf_counter() - started:.1f} s")
+        pairs = blocking.candidate_pairs(shop_id=shop.id)
+        model, report = fitting.matcher_fit(shop_id=shop.id, records=records, pairs=pairs)
+        fitting.matcher_save(
+            shop_id=shop.id, model=model, report=report, version=services.DETECTOR_VERSION
+        )
+        print(f"  {len(pairs):,} pairs, model fitted in {time.perf_counter() - started:.1f} s")
+        del records
     pairs = blocking.candidate_pairs(shop_id=shop.id)
-    model, report = fitting.matcher_fit(shop_id=shop.id, records=records, pairs=pairs)
-    fitting.matcher_save(
-        shop_id=shop.id, model=model, report=report, version=services.DETECTOR_VERSION
-    )
-    print(f"  {len(pairs):,} pairs, model fitted in {time.perf_counter() - started:.1f} s")
     pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
-    by_id = {r.customer_id: r for r in records}
+    members = sorted(set(pairs.ravel().tolist()))
+    by_id = {
+        r.customer_id: r for r in blocking.match_fields_load(shop_id=shop.id, customer_ids=members)
+    }
+    model = matcher_model(shop_id=shop.id)
     now = timezone.now()
     DuplicateCandidate.all_shops.filter(shop=shop, status="open").delete()
     stored = 0
     for start in range(0, len(pairs), PROPOSE_SLICE):
         chunk = pairs[start : start + PROPOSE_SLICE]
-        chunk_records = [by_id[i] for i in sorted(set(chunk.ravel().tolist()))]
-        proposals = services._propose(shop.id, model, chunk_records, chunk)
+        chunk_records = [by_id[i] for i in sorted(set(chunk.ravel().tolist())) if i in by_id]
+        live = np.isin(chunk, list(by_id)).all(axis=1)
+        proposals = services._propose(shop.id, model, chunk_records, chunk[live])
         DuplicateCandidate.all_shops.bulk_create(
             [services._candidate(shop.id, g, e, now) for g, e in proposals]
         )
@@ -176,6 +193,34 @@ def setup_without_scan(shop: Shop) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE merges_duplicatecandidate")
     print(f"  {stored:,} open candidates in {time.perf_counter() - started:.1f} s")
+
+
+PATHS = {"statements": _check, "portable": _check_portable}
+
+
+@dataclass
+class Run:
+    wall: list[float] = field(default_factory=list)  # ms
+    cpu: list[float] = field(default_factory=list)  # ms of this process
+    found: int = 0
+    copies: int = 0
+    statements: int = 0  # sent by one check (its first, untimed: the model is cached after it)
+
+    def time(self, shop: Shop, customer_id: int, check, *, copy: bool) -> None:
+        if not self.statements:
+            with CaptureQueriesContext(connection) as sent:
+                check(shop.id, [customer_id])
+            self.statements = len(sent)
+            return
+        started, started_cpu = time.perf_counter(), time.process_time()
+        check(shop.id, [customer_id])
+        self.wall.append((time.perf_counter() - started) * 1000)
+        self.cpu.append((time.process_time() - started_cpu) * 1000)
+        if copy:
+            self.copies += 1
+            self.found += DuplicateCandidate.all_shops.filter(
+                shop=shop, status="open", members__contains=[customer_id]
+            ).exists()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -203,6 +248,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--baseline-samples", type=int, default=5)
+    parser.add_argument("--portable-samples", type=int, default=40)
     parser.add_argument("--rescan", action="store_true")
     parser.add_argument(
         "--setup",
@@ -218,6 +264,7 @@ def main() -> None:
     scanned = (
         MatcherFit.all_shops.filter(shop=shop).exists()
         and BlockingKey.all_shops.filter(shop=shop).exists()
+        and DuplicateCandidate.all_shops.filter(shop=shop).exists()
     )
     scan_seconds = None
     if (generated or args.rescan or not scanned) and args.setup == "keys":
@@ -234,41 +281,42 @@ def main() -> None:
     print(f"open candidates: {open_candidates:,}; peak RSS so far {peak_rss_mib():,.0f} MiB")
 
     rng = random.Random(7)
-    times, cpu, found = [], [], 0
-    for serial in range(args.samples):
+    total = args.samples + args.portable_samples
+    # The portable path (one ORM query per step, the check before the one-statement rewrite) is
+    # the same-run baseline: its samples are spread among the others, so both see the same load.
+    portable_at = {round(j * total / args.portable_samples) for j in range(args.portable_samples)}
+    runs = {"statements": Run(), "portable": Run()}
+    for serial in range(total):
+        path = "portable" if serial in portable_at else "statements"
         customer_id = change_one(shop, args.customers, rng, serial)
-        started, started_cpu = time.perf_counter(), time.process_time()
-        duplicates_check_customers(shop_id=shop.id, customer_ids=[customer_id])
-        times.append(time.perf_counter() - started)
-        cpu.append(time.process_time() - started_cpu)
-        if (
-            serial % 2
-            and DuplicateCandidate.all_shops.filter(
-                shop=shop, status="open", members__contains=[customer_id]
-            ).exists()
-        ):
-            found += 1
-    ms = [t * 1000 for t in times]
-    print(
-        f"incremental check, one customer ({args.samples} samples): p50 {statistics.median(ms):.1f}"
-        f" ms, p95 {percentile(ms, 0.95):.1f} ms, max {max(ms):.1f} ms;"
-        f" new copies proposed with their original: {found}/{args.samples // 2}"
-    )
-    cpu_ms = [t * 1000 for t in cpu]
-    print(
-        f"  of which this process's CPU: p50 {statistics.median(cpu_ms):.1f} ms,"
-        f" p95 {percentile(cpu_ms, 0.95):.1f} ms (the rest is waiting: database, other processes)"
-    )
+        runs[path].time(shop, customer_id, PATHS[path], copy=serial % 2 == 1)
+    for path in ("statements", "portable"):
+        run = runs[path]
+        if run.wall:
+            print(
+                f"{path} path, one customer ({len(run.wall)} samples):"
+                f" p50 {statistics.median(run.wall):.1f} ms, p95 {percentile(run.wall, 0.95):.1f} ms,"
+                f" max {max(run.wall):.1f} ms; CPU p50 {statistics.median(run.cpu):.1f} ms,"
+                f" p95 {percentile(run.cpu, 0.95):.1f} ms; {run.statements} statements per check;"
+                f" new copies proposed with their original: {run.found}/{run.copies}"
+            )
+    ms = runs["statements"].wall
+    if runs["portable"].wall:
+        before = percentile(runs["portable"].wall, 0.95)
+        print(f"ratio: p95 {before / percentile(ms, 0.95):.1f}x faster than the portable path")
     load = os.getloadavg()
     print(f"load average after the samples: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    baseline = [t * 1000 for t in without_key_table(shop, args.baseline_samples, rng)]
-    base_p50 = statistics.median(baseline)
-    print(
-        f"baseline, one customer scored against all {args.customers:,} (no key table):"
-        f" p50 {base_p50:.0f} ms ({args.baseline_samples} samples)"
-    )
     p95 = percentile(ms, 0.95)
-    print(f"ratio: incremental p95 is {base_p50 / p95:,.0f}x faster than the no-key-table baseline")
+    if args.baseline_samples:
+        baseline = [t * 1000 for t in without_key_table(shop, args.baseline_samples, rng)]
+        base_p50 = statistics.median(baseline)
+        print(
+            f"baseline, one customer scored against all {args.customers:,} (no key table):"
+            f" p50 {base_p50:.0f} ms ({args.baseline_samples} samples)"
+        )
+        print(
+            f"ratio: incremental p95 is {base_p50 / p95:,.0f}x faster than the no-key-table baseline"
+        )
     if scan_seconds is not None:
         print(
             f"ratio: incremental p95 is {scan_seconds * 1000 / p95:,.0f}x faster than a full scan"

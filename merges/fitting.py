@@ -62,10 +62,18 @@ class RefitReport:
 _MODELS: dict[int, tuple[object, scoring.MatchModel]] = {}
 
 
-def matcher_model(*, shop_id: int) -> scoring.MatchModel | None:
-    changed_at = (
-        MatcherFit.all_shops.filter(shop_id=shop_id).values_list("changed_at", flat=True).first()
-    )
+_UNREAD = object()
+
+
+def matcher_model(*, shop_id: int, changed_at: object = _UNREAD) -> scoring.MatchModel | None:
+    """The shop's stored model, cached per process until its MatcherFit changes. `changed_at`:
+    the fit's stamp when the caller has read it already (None: the shop has no fit)."""
+    if changed_at is _UNREAD:
+        changed_at = (
+            MatcherFit.all_shops.filter(shop_id=shop_id)
+            .values_list("changed_at", flat=True)
+            .first()
+        )
     if changed_at is None:
         _MODELS.pop(shop_id, None)
         return None

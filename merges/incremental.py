@@ -1,18 +1,41 @@
+# ruff: noqa: S608 -- the SQL interpolates only our own models' table names; values are parameters.
 """The incremental duplicate check: a few new or changed customers (a webhook, a delta sync)
 checked against the shop's blocking key table with the stored model, and the mirror hook's
-decision between this check and a scan (merges.tasks)."""
+decision between this check and a scan (merges.tasks).
 
+On PostgreSQL one check is one transaction of at most four round trips (BEGIN, the changed
+customers, the neighbourhood, the candidate write; COMMIT):
+1. Lock the shop's checks (an advisory lock: two checks of overlapping neighbourhoods must not
+   both replace the same candidates), the model's stamp, the shop's region and the changed
+   customers' fields. Their keys are computed in Python (merges.detection.keys).
+2. One statement writes only the keys that differ (none when the matching fields did not change)
+   and reads, with the new keys: the neighbours (customers sharing a key held by at most
+   MAX_KEY_SHARE customers), the open candidates holding any of them (GIN index on members),
+   every blocked pair inside the neighbourhood, its customers' fields, survivor facts and the
+   dismissed pairs among them.
+3. One statement deletes the stale candidates and inserts the new ones; skipped when they are the
+   same. Elsewhere (the SQLite demo) the same steps run as separate ORM queries.
+"""
+
+import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
+import psycopg
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from merges.detection import blocking
+from customers.models import Customer, CustomerAddress
+from merges.detection import blocking, groups
+from merges.detection.keys import blocking_keys
+from merges.detection.normalize import MatchFields, match_fields
 from merges.fitting import matcher_model
-from merges.models import DuplicateCandidate
-from merges.services import _candidate, _propose, duplicates_find
+from merges.models import BlockingKey, DismissedPair, DuplicateCandidate, MatcherFit
+from merges.services import _candidate, _propose, duplicates_find, propose
+from tenants.models import Shop
 
 
 def _open_touching(shop_id: int, customer_ids: set[int]) -> list[tuple[int, list[int]]]:
@@ -40,13 +63,333 @@ def _without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+CHECK_LOCK = 0xD0_0000_0000  # + shop id: the advisory lock serialising a shop's checks
+CUSTOMERS = Customer._meta.db_table
+ADDRESSES = CustomerAddress._meta.db_table
+KEYS = BlockingKey._meta.db_table
+CANDIDATES = DuplicateCandidate._meta.db_table
+DISMISSED = DismissedPair._meta.db_table
+FITS = MatcherFit._meta.db_table
+
+# Active customers' matching inputs as merges.detection.blocking.match_fields_load reads them (the
+# customer's own values, the default address filling what it lacks), the address line as
+# merges.selectors.customer_contacts shows it, and the survivor rule's facts: one JSON array each.
+_FIELDS_JSON = f"""
+    SELECT json_agg(json_build_array(
+        c.id, c.email, COALESCE(NULLIF(c.phone, ''), a.phone, ''),
+        CASE WHEN c.phone <> '' THEN c.phone_e164 END,
+        COALESCE(NULLIF(c.first_name, ''), a.first_name, ''),
+        COALESCE(NULLIF(c.last_name, ''), a.last_name, ''),
+        COALESCE(a.address1, ''), COALESCE(NULLIF(c.default_address_zip, ''), a.zip, ''),
+        COALESCE(NULLIF(c.default_address_city, ''), a.city, ''),
+        COALESCE(NULLIF(c.default_address_country_code, ''), a.country_code, ''),
+        c.state = 'ENABLED', c.number_of_orders, c.verified_email, c.created_at_shopify,
+        c.is_mergeable, c.merge_blockers) ORDER BY c.id)
+    FROM {CUSTOMERS} c
+    LEFT JOIN LATERAL (
+        SELECT a.phone, a.first_name, a.last_name, a.address1, a.zip, a.city, a.country_code
+        FROM {ADDRESSES} a
+        WHERE a.customer_id = c.id AND a.shop_id = c.shop_id AND a.is_default
+        ORDER BY a.id LIMIT 1
+    ) a ON true
+    WHERE c.shop_id = %(shop)s AND c.deleted_at IS NULL AND c.merged_into_id IS NULL
+      AND c.redacted_at IS NULL AND {{which}}
+"""
+
+_CHANGED_SQL = f"""
+    SELECT (SELECT 1 FROM pg_advisory_xact_lock(%(lock)s)),
+           set_config('synchronous_commit', 'off', true) || set_config('jit', 'off', true),
+           (SELECT changed_at FROM {FITS} WHERE shop_id = %(shop)s),
+           (SELECT country_code FROM {Shop._meta.db_table} WHERE id = %(shop)s),
+           ({_FIELDS_JSON.format(which="c.id = ANY(%(changed)s::bigint[])")})
+"""
+
+
+def _held_by_at_most_cap(alias: str) -> str:
+    """SQL: the key `alias` is held by at most %(cap)s customers once the new keys are in."""
+    return f"""(
+        (SELECT count(*) FROM (
+            SELECT 1 FROM {KEYS} k
+            WHERE k.shop_id = %(shop)s AND k.key_type = {alias}.key_type
+              AND k.key_value = {alias}.key_value AND k.customer_id <> ALL(%(changed)s::bigint[])
+            LIMIT %(cap)s + 1) held)
+        + (SELECT count(*) FROM new_keys m
+           WHERE m.key_type = {alias}.key_type AND m.key_value = {alias}.key_value)
+    ) <= %(cap)s"""
+
+
+# Every read sees the key table as it was before this statement's own writes: the changed
+# customers' keys are read from new_keys, never from the table.
+_NEIGHBOURHOOD_SQL = f"""
+WITH new_keys AS (
+    SELECT * FROM unnest(%(key_customers)s::bigint[], %(key_types)s::text[],
+                         %(key_values)s::text[]) AS k(customer_id, key_type, key_value)
+), dropped AS (
+    DELETE FROM {KEYS} b
+    WHERE b.shop_id = %(shop)s AND b.customer_id = ANY(%(changed)s::bigint[])
+      AND NOT EXISTS (SELECT 1 FROM new_keys n WHERE n.customer_id = b.customer_id
+                      AND n.key_type = b.key_type AND n.key_value = b.key_value)
+), added AS (
+    INSERT INTO {KEYS} (shop_id, customer_id, key_type, key_value)
+    SELECT %(shop)s, n.customer_id, n.key_type, n.key_value FROM new_keys n
+    WHERE NOT EXISTS (SELECT 1 FROM {KEYS} b WHERE b.shop_id = %(shop)s
+                      AND b.customer_id = n.customer_id AND b.key_type = n.key_type
+                      AND b.key_value = n.key_value)
+), ring AS (
+    SELECT unnest(%(changed)s::bigint[]) AS customer_id
+    UNION
+    SELECT k.customer_id
+    FROM (SELECT DISTINCT key_type, key_value FROM new_keys) u
+    JOIN {KEYS} k ON k.shop_id = %(shop)s AND k.key_type = u.key_type
+     AND k.key_value = u.key_value
+    WHERE {_held_by_at_most_cap("u")} AND k.customer_id <> ALL(%(changed)s::bigint[])
+), stale AS (
+    SELECT d.id, d.members, d.survivor_id, d.survivor_reason, d.probability, d.tier,
+           d.explanation, d.blockers, d.needs_split, d.detector_version
+    FROM {CANDIDATES} d
+    WHERE d.id IN (
+        SELECT held.id FROM ring r CROSS JOIN LATERAL (
+            SELECT o.id FROM {CANDIDATES} o
+            WHERE o.shop_id = %(shop)s AND o.status = 'open'
+              AND o.members @> jsonb_build_array(r.customer_id)) held)
+), affected AS (
+    SELECT customer_id FROM ring
+    UNION
+    SELECT m::bigint FROM stale s CROSS JOIN LATERAL jsonb_array_elements_text(s.members) m
+), affected_keys AS (
+    SELECT k.customer_id, k.key_type, k.key_value FROM {KEYS} k
+    WHERE k.shop_id = %(shop)s AND k.customer_id = ANY(ARRAY(SELECT customer_id FROM affected))
+      AND k.customer_id <> ALL(%(changed)s::bigint[])
+    UNION ALL
+    SELECT customer_id, key_type, key_value FROM new_keys
+), usable AS (
+    SELECT s.key_type, s.key_value
+    FROM (SELECT key_type, key_value FROM affected_keys GROUP BY 1, 2 HAVING count(*) > 1) s
+    WHERE {_held_by_at_most_cap("s")}
+), pairs AS (
+    SELECT DISTINCT a.customer_id AS low, b.customer_id AS high
+    FROM usable u
+    JOIN affected_keys a ON a.key_type = u.key_type AND a.key_value = u.key_value
+    JOIN affected_keys b ON b.key_type = u.key_type AND b.key_value = u.key_value
+     AND a.customer_id < b.customer_id
+)
+SELECT
+    ({
+    _FIELDS_JSON.format(
+        which="c.id = ANY(ARRAY(SELECT customer_id FROM affected))"
+        " AND c.id <> ALL(%(changed)s::bigint[])"
+    )
+}),
+    (SELECT json_agg(json_build_array(low, high)) FROM pairs),
+    (SELECT json_agg(json_build_array(id, members, survivor_id, survivor_reason, probability,
+                                      tier, explanation, blockers, needs_split, detector_version))
+     FROM stale),
+    (SELECT json_agg(json_build_array(p.customer_low_id, p.customer_high_id,
+                                      p.fingerprint_low, p.fingerprint_high))
+     FROM {DISMISSED} p
+     WHERE p.shop_id = %(shop)s
+       AND p.customer_low_id = ANY(ARRAY(SELECT customer_id FROM affected))
+       AND p.customer_high_id = ANY(ARRAY(SELECT customer_id FROM affected)))
+"""
+
+_CANDIDATE_COLUMNS = (
+    "members", "survivor_id", "survivor_reason", "probability", "tier", "explanation",
+    "blockers", "needs_split", "detector_version",
+)  # fmt: skip
+
+# Inserts only if every stale candidate was still open: a reviewer who dismissed one meanwhile
+# wins, and the check runs again (it then reads the dismissal).
+_REPLACE_SQL = f"""
+WITH gone AS (
+    DELETE FROM {CANDIDATES}
+    WHERE shop_id = %(shop)s AND id = ANY(%(stale)s::bigint[]) AND status = 'open'
+    RETURNING id
+), added AS (
+    INSERT INTO {CANDIDATES} (shop_id, {", ".join(_CANDIDATE_COLUMNS)}, status, status_reason,
+                              detected_at)
+    SELECT %(shop)s, {", ".join("r." + c for c in _CANDIDATE_COLUMNS)}, 'open', '', %(now)s
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
+        members jsonb, survivor_id bigint, survivor_reason text, probability float8, tier text,
+        explanation jsonb, blockers jsonb, needs_split boolean, detector_version text)
+    WHERE (SELECT count(*) FROM gone) = %(expected)s
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added)
+"""
+
+# A stale candidate decided while the check ran makes it start again, at most this many times.
+CHECK_ATTEMPTS = 3
+
+
+class _StaleDecided(Exception):
+    """A candidate the check would replace is no longer open: roll the attempt back."""
+
+
+@dataclass
+class _Person:
+    record: MatchFields
+    member: groups.Member
+    raw: dict[str, str]  # what the reviewer sees (merges.services._raw_values)
+
+
+def _people(rows: list | None, region: str) -> dict[int, _Person]:
+    out = {}
+    for row in rows or ():
+        cid, email, phone, e164, first, last, address1, postcode, city, country = row[:10]
+        enabled, orders, verified, created, mergeable, blockers = row[10:]
+        out[cid] = _Person(
+            record=match_fields(
+                customer_id=cid,
+                email=email,
+                phone=phone,
+                first_name=first,
+                last_name=last,
+                address1=address1,
+                postcode=postcode,
+                city=city,
+                country_code=country,
+                default_region=region,
+                phone_e164=e164,
+            ),
+            member=groups.Member(
+                cid,
+                enabled,
+                orders,
+                verified,
+                datetime.fromisoformat(created) if created else None,
+                mergeable,
+                tuple(blockers or ()),
+            ),
+            raw={
+                "email": email,
+                "phone": phone,
+                "first_name": first,
+                "last_name": last,
+                "address": ", ".join(p for p in (address1, postcode, city) if p),
+            },
+        )
+    return out
+
+
+def _key_arrays(records: Iterable[MatchFields]) -> dict[str, list]:
+    """The new keys as three parallel arrays, cut to the column's length as blocking stores them."""
+    rows = sorted(
+        {
+            (r.customer_id, key_type, key_value[:400])
+            for r in records
+            for key_type, key_value in blocking_keys(r)
+        }
+    )
+    return {
+        "key_customers": [r[0] for r in rows],
+        "key_types": [r[1] for r in rows],
+        "key_values": [r[2] for r in rows],
+    }
+
+
+def _comparable(candidate: dict) -> str:
+    return json.dumps([candidate[c] for c in _CANDIDATE_COLUMNS], sort_keys=True)
+
+
+def _prepared_cursor():
+    """A cursor that sends its parameters apart from the SQL (psycopg's server-side binding), so
+    psycopg prepares a statement run five times on this connection: PostgreSQL then plans the
+    neighbourhood statement once per connection instead of per check (planning it costs more
+    than running it). Django's own cursors bind on the client and are never prepared."""
+    connection.ensure_connection()
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
+def _check_once(shop_id: int, changed: list[int]) -> int | None:
+    """One attempt, one transaction; None when the shop has no usable model."""
+    params = {"shop": shop_id, "changed": changed, "lock": CHECK_LOCK + shop_id}
+    with transaction.atomic(), _prepared_cursor() as cursor:
+        cursor.execute(_CHANGED_SQL, params)
+        _, _, stamp, region, changed_rows = cursor.fetchone()
+        model = matcher_model(shop_id=shop_id, changed_at=stamp)
+        if model is None:
+            return None
+        people = _people(changed_rows, region or "")
+        params.update(_key_arrays(p.record for p in people.values()))
+        params["cap"] = blocking.MAX_KEY_SHARE
+        cursor.execute(_NEIGHBOURHOOD_SQL, params)
+        other_rows, pair_rows, stale_rows, dismissed_rows = cursor.fetchone()
+        people.update(_people(other_rows, region or ""))
+        pairs = np.array(
+            [p for p in pair_rows or () if p[0] in people and p[1] in people], dtype=np.int64
+        ).reshape(-1, 2)
+
+        def dismissed(prints: dict[int, str]) -> set[tuple[int, int]]:
+            return {
+                (low, high)
+                for low, high, print_low, print_high in dismissed_rows or ()
+                if prints.get(low) == print_low and prints.get(high) == print_high
+            }
+
+        proposals = propose(
+            model,
+            [p.record for p in people.values()],
+            pairs,
+            dismissed=dismissed,
+            members_of=lambda ids: {i: people[i].member for i in ids},
+            raw_values_of=lambda ids: {i: people[i].raw for i in ids},
+        )
+        now = timezone.now()
+        built = (_candidate(shop_id, group, edges, now) for group, edges in proposals)
+        # Through JSON, so the explanation's tuples compare equal to the stored lists.
+        fresh = json.loads(
+            json.dumps([{c: getattr(b, c) for c in _CANDIDATE_COLUMNS} for b in built])
+        )
+        stale = [
+            dict(zip(("id", *_CANDIDATE_COLUMNS), row, strict=True)) for row in stale_rows or ()
+        ]
+        if sorted(map(_comparable, fresh)) == sorted(map(_comparable, stale)):
+            return len(fresh)  # the same groups with the same explanations: nothing to write
+        cursor.execute(
+            _REPLACE_SQL,
+            {
+                "shop": shop_id,
+                "stale": [c["id"] for c in stale],
+                "expected": len(stale),
+                "rows": json.dumps(fresh),
+                "now": now,
+            },
+        )
+        gone, _ = cursor.fetchone()
+        if gone != len(stale):
+            raise _StaleDecided
+    return len(fresh)
+
+
+def _check(shop_id: int, customer_ids: Sequence[int]) -> int | None:
+    """The check; None when the shop has no usable model (the caller scans and fits)."""
+    if connection.vendor != "postgresql":
+        return _check_portable(shop_id, customer_ids)
+    changed = sorted({int(i) for i in customer_ids})
+    for attempt in range(CHECK_ATTEMPTS):
+        try:
+            return _check_once(shop_id, changed)
+        except _StaleDecided:
+            if attempt == CHECK_ATTEMPTS - 1:
+                raise
+    return None  # not reached
+
+
 def duplicates_check_customers(*, shop_id: int, customer_ids: Sequence[int]) -> int:
     """Incremental path for new or changed customers: refresh their blocking keys, look up their
     neighbours in the key table, re-score the affected neighbourhood with the stored model and
     replace the open candidates it touches. Returns how many open candidates it now has."""
-    model = matcher_model(shop_id=shop_id)
-    if model is None:  # never scanned: the first scan fits the model
+    checked = _check(shop_id, customer_ids)
+    if checked is None:  # never scanned: the first scan fits the model
         return duplicates_find(shop_id=shop_id, full=True).candidates
+    return checked
+
+
+def _check_portable(shop_id: int, customer_ids: Sequence[int]) -> int | None:
+    """The same check with an ORM query per step (SQLite)."""
+    model = matcher_model(shop_id=shop_id)
+    if model is None:
+        return None
     changed = set(customer_ids)
     with transaction.atomic():
         _without_waiting_for_disk()

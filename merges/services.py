@@ -120,6 +120,27 @@ def _propose(
     shop_id: int, model: scoring.MatchModel, records: Sequence[MatchFields], pairs: np.ndarray
 ) -> list[tuple[groups.Group, dict]]:
     """Guarded groups from these blocked pairs, each with its per-edge explanations."""
+    return propose(
+        model,
+        records,
+        pairs,
+        dismissed=lambda prints: _dismissed(shop_id, prints),
+        members_of=lambda ids: _members(shop_id, ids),
+        raw_values_of=lambda ids: _raw_values(shop_id, ids),
+    )
+
+
+def propose(
+    model: scoring.MatchModel,
+    records: Sequence[MatchFields],
+    pairs: np.ndarray,
+    *,
+    dismissed: Callable[[dict[int, str]], set[tuple[int, int]]],
+    members_of: Callable[[list[int]], dict[int, groups.Member]],
+    raw_values_of: Callable[[list[int]], dict[int, dict[str, str]]],
+) -> list[tuple[groups.Group, dict]]:
+    """`_propose` with the reads passed in: dismissed pairs by fingerprint, survivor facts and raw
+    values by customer id (the incremental check has them from its one neighbourhood query)."""
     if not len(pairs):
         return []
     table = RecordTable.build(records)
@@ -127,14 +148,14 @@ def _propose(
     scored = scoring.score_pairs(model, table, left, right)
     prints = {r.customer_id: fingerprint(r) for r in records}
     pair_list = [(int(a), int(b)) for a, b in pairs.tolist()]
-    cannot_link = _dismissed(shop_id, prints) | groups.level_vetoes(pair_list, scored.levels)
+    cannot_link = dismissed(prints) | groups.level_vetoes(pair_list, scored.levels)
     keep = np.flatnonzero(scored.probability >= groups.REVIEW_THRESHOLD)
     built = groups.build_groups(
         ((pair_list[i][0], pair_list[i][1], float(scored.probability[i])) for i in keep),
-        _members(shop_id, list({m for i in keep for m in pair_list[i]})),
+        members_of(list({m for i in keep for m in pair_list[i]})),
         cannot_link=cannot_link,
     )
-    raw = _raw_values(shop_id, list({m for g in built for m in g.members}))
+    raw = raw_values_of(list({m for g in built for m in g.members}))
     index = {pair_list[i]: i for i in keep}
     return [
         (

@@ -1,0 +1,148 @@
+"""The incremental check's PostgreSQL path (merges.incremental): a few statements per check, the
+same candidates and keys as the portable one-query-per-step path, no writes when nothing
+changed, and one check per drained burst of webhook changes."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Customer
+from customers.outbox import mirror_change_record, mirror_changes_drain
+from merges.detection import blocking
+from merges.detection.keys import blocking_keys
+from merges.fitting import matcher_model
+from merges.incremental import _check_portable, duplicates_check_customers
+from merges.models import BlockingKey, DuplicateCandidate
+from merges.services import duplicates_find
+from merges.tests.stores import load_generated
+from merges.tests.test_mirror_hook import copy_of, proposed_with, well_known
+from tenants.tests.factories import agency_factory, shop_factory
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path"),
+]
+
+
+@pytest.fixture
+def scanned():
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    load_generated(shop, count=500, seed=21)
+    duplicates_find(shop_id=shop.id, full=True)
+    return shop
+
+
+def statements(captured) -> list[str]:
+    """What the check sent, without the test transaction's savepoints."""
+    return [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
+
+
+def checks_in(captured) -> int:
+    return sum("pg_advisory_xact_lock" in sql for sql in statements(captured))
+
+
+def open_candidates(shop) -> list[tuple]:
+    rows = DuplicateCandidate.all_shops.filter(shop=shop, status="open").values_list(
+        "members", "survivor_id", "survivor_reason", "probability", "tier", "explanation",
+        "blockers", "needs_split",
+    )  # fmt: skip
+    return sorted((m, s, r, round(p, 9), t, e, b, n) for m, s, r, p, t, e, b, n in rows)
+
+
+def key_rows(shop) -> set[tuple]:
+    return set(
+        BlockingKey.all_shops.filter(shop=shop).values_list("customer_id", "key_type", "key_value")
+    )
+
+
+def test_a_check_is_three_statements_and_none_writes_when_nothing_changed(scanned):
+    shop = scanned
+    original = well_known(shop, 0)
+    newcomer = copy_of(shop, original, 888_100_001)
+    matcher_model(shop_id=shop.id)  # a worker has the model cached after its first check
+
+    with CaptureQueriesContext(connection) as first:
+        duplicates_check_customers(shop_id=shop.id, customer_ids=[newcomer.pk])
+    assert len(statements(first)) == 3, [s[:80] for s in statements(first)]
+    assert any(original.pk in members for members in proposed_with(shop, newcomer.pk))
+    (record,) = blocking.match_fields_load(shop_id=shop.id, customer_ids=[newcomer.pk])
+    expected = {(newcomer.pk, t, v[:400]) for t, v in blocking_keys(record)}
+    assert {k for k in key_rows(shop) if k[0] == newcomer.pk} == expected
+
+    candidates = list(
+        DuplicateCandidate.all_shops.filter(shop=shop).values_list("pk", "detected_at")
+    )
+    key_ids = set(BlockingKey.all_shops.filter(shop=shop).values_list("pk", flat=True))
+    # A change of a field matching ignores (a note) reaches the check: it reads, writes nothing.
+    Customer.all_shops.filter(pk=newcomer.pk).update(note="called back")
+    with CaptureQueriesContext(connection) as again:
+        duplicates_check_customers(shop_id=shop.id, customer_ids=[newcomer.pk])
+    sent = statements(again)
+    assert len(sent) == 2, sent
+    assert not any(word in sql for sql in sent for word in ("INSERT INTO merges_duplicate",))
+    assert "DELETE FROM merges_duplicatecandidate" not in " ".join(sent)
+    after = list(DuplicateCandidate.all_shops.filter(shop=shop).values_list("pk", "detected_at"))
+    assert after == candidates
+    assert set(BlockingKey.all_shops.filter(shop=shop).values_list("pk", flat=True)) == key_ids
+
+
+def _same_as_portable(shop, customer_ids: list[int]) -> None:
+    """Run the portable path, roll it back, run the PostgreSQL path: same candidates, same keys."""
+    savepoint = transaction.savepoint()
+    _check_portable(shop.id, customer_ids)
+    portable = open_candidates(shop), key_rows(shop)
+    transaction.savepoint_rollback(savepoint)
+    duplicates_check_customers(shop_id=shop.id, customer_ids=customer_ids)
+    assert (open_candidates(shop), key_rows(shop)) == portable
+
+
+def test_the_statement_path_gives_what_the_portable_path_gives(scanned):
+    shop = scanned
+    groups = list(DuplicateCandidate.all_shops.filter(shop=shop, status="open"))
+    assert len(groups) >= 3
+    # A new copy of a known customer (a customers/create webhook).
+    newcomer = copy_of(shop, well_known(shop, 1), 888_100_002)
+    _same_as_portable(shop, [newcomer.pk])
+    # A member of a group changes its email and first name to a stranger's.
+    member = Customer.all_shops.get(pk=groups[0].members[0])
+    member.email, member.first_name = "someone.else@example.org", "Zebulon"
+    member.save(update_fields=["email", "first_name"])
+    _same_as_portable(shop, [member.pk])
+    # A member of another group is deleted; two customers change in one check.
+    Customer.all_shops.filter(pk=groups[1].members[0]).update(deleted_at="2026-01-01T00:00:00Z")
+    second = copy_of(shop, well_known(shop, 2), 888_100_003)
+    _same_as_portable(shop, [groups[1].members[0], second.pk])
+    assert proposed_with(shop, groups[1].members[0]) == []
+    assert not {k for k in key_rows(shop) if k[0] == groups[1].members[0]}
+
+
+def test_one_delivery_is_one_check_and_a_burst_is_one_check(
+    scanned, django_capture_on_commit_callbacks
+):
+    shop = scanned
+    originals = [well_known(shop, i) for i in range(3, 6)]
+    copies = [copy_of(shop, o, 888_100_010 + i) for i, o in enumerate(originals)]
+
+    # One delivery: its change is recorded, the drain hands it to the hooks, one check runs.
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        mirror_change_record(
+            shop_id=shop.id, customer_ids=[copies[0].pk], changed={"email"}, reason="webhook"
+        )
+    assert any(originals[0].pk in m for m in proposed_with(shop, copies[0].pk))
+
+    # A burst: three deliveries before the drain runs queue one drain; it runs one check.
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        for copy in copies[1:] + copies[:1]:
+            with transaction.atomic():
+                mirror_change_record(
+                    shop_id=shop.id, customer_ids=[copy.pk], changed={"email"}, reason="webhook"
+                )
+    assert len(queued) == 1  # the first delivery queues the shop's drain, the others join it
+    with (
+        CaptureQueriesContext(connection) as drained,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert mirror_changes_drain(shop_id=shop.id) == 3
+    assert checks_in(drained) == 1
+    for original, copy in zip(originals, copies, strict=True):
+        assert any(original.pk in m for m in proposed_with(shop, copy.pk))
