@@ -2,18 +2,21 @@
 same candidates and keys as the portable one-query-per-step path, no writes when nothing
 changed, and one check per drained burst of webhook changes."""
 
+import threading
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer
 from customers.outbox import mirror_change_record, mirror_changes_drain
+from merges import incremental
 from merges.detection import blocking
 from merges.detection.keys import blocking_keys
 from merges.fitting import matcher_model
 from merges.incremental import _check_portable, duplicates_check_customers
 from merges.models import BlockingKey, DuplicateCandidate
-from merges.services import duplicates_find
+from merges.services import duplicate_dismiss, duplicates_find, propose
 from merges.tests.stores import load_generated
 from merges.tests.test_mirror_hook import copy_of, proposed_with, well_known
 from tenants.tests.factories import agency_factory, shop_factory
@@ -144,5 +147,45 @@ def test_one_delivery_is_one_check_and_a_burst_is_one_check(
     ):
         assert mirror_changes_drain(shop_id=shop.id) == 3
     assert checks_in(drained) == 1
+    # The hook asks the check directly; the model's stamp comes with the check's first statement.
+    assert not any('"merges_matcherfit"' in sql for sql in statements(drained))
     for original, copy in zip(originals, copies, strict=True):
         assert any(original.pk in m for m in proposed_with(shop, copy.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_candidate_dismissed_while_the_check_runs_stays_dismissed(monkeypatch):
+    """A reviewer dismisses a candidate after the check read it and before it writes: the
+    check's replacement finds it no longer open, rolls back, runs again and reads the decision."""
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    load_generated(shop, count=500, seed=21)
+    duplicates_find(shop_id=shop.id, full=True)
+    candidate = next(
+        c for c in DuplicateCandidate.all_shops.filter(shop=shop, status="open")
+        if len(c.members) == 2
+    )  # fmt: skip
+    low, high = candidate.members
+    # A new address on one side: the group's explanation changes, so the check must rewrite it.
+    Customer.all_shops.filter(pk=low).update(default_address_city="Elsewhere")
+
+    def dismiss_elsewhere() -> None:
+        try:
+            duplicate_dismiss(candidate=candidate, reason="siblings")
+        finally:
+            connection.close()
+
+    attempts = []
+
+    def propose_while_a_reviewer_dismisses(*args, **kwargs):
+        attempts.append(1)
+        if len(attempts) == 1:  # after the check's reads, in another connection, committed
+            reviewer = threading.Thread(target=dismiss_elsewhere)
+            reviewer.start()
+            reviewer.join()
+        return propose(*args, **kwargs)
+
+    monkeypatch.setattr(incremental, "propose", propose_while_a_reviewer_dismisses)
+    duplicates_check_customers(shop_id=shop.id, customer_ids=[low])
+    assert len(attempts) == 2
+    assert DuplicateCandidate.all_shops.get(pk=candidate.pk).status == "dismissed"
+    assert not any(high in members for members in proposed_with(shop, low))
