@@ -230,3 +230,14 @@ def test_a_failing_hook_keeps_the_change_queued_and_the_delta_still_heals(sandbo
         hooks._MIRROR_CHANGED.remove(broken)
     assert Customer.all_shops.filter(shop=shop, first_name="Ada").exists()
     assert list(MirrorChange.all_shops.values_list("customer_id", flat=True)) == [3]
+
+
+@pytest.mark.django_db
+def test_the_sweep_is_scheduled_every_minute_and_runs():
+    from django.utils.module_loading import import_string
+
+    from customers.schedules import OUTBOX_SWEEP_SCHEDULE
+
+    schedule = Schedule.objects.get(name=OUTBOX_SWEEP_SCHEDULE)
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+    assert import_string(schedule.func)() == 0  # nothing waits: nothing queued
