@@ -41,6 +41,11 @@ class BulkSource:
 
         return operations.customers_updated_since(self.shop, since)
 
+    def orders_updated_since(self, since: datetime) -> Iterator[dict[str, Any]]:
+        from tenants.shopify import operations
+
+        return operations.orders_updated_since(self.shop, since)
+
 
 class FileSource:
     """A bulk export already on disk (benchmarks, replaying a downloaded export)."""

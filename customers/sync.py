@@ -437,6 +437,20 @@ def shop_delta_sync(
                     records_updated=stats.updated,
                     progress_done=stats.read,
                 )
+            # Then the orders changed since the same mark (read after the customers, so the
+            # mark taken from the customers below never skips one of them).
+            if hasattr(source, "orders_updated_since"):
+                from customers.incremental import orders_delta_apply
+
+                _run_update(run, phase="orders")
+                orders_read, owners = orders_delta_apply(
+                    shop=shop, nodes=source.orders_updated_since(since)
+                )
+                stats.read += orders_read
+                owners_changed = sorted(owners - set(touched))
+                _run_update(run, records_read=stats.read, progress_done=stats.read)
+            else:
+                owners_changed = []
             high_water = max(
                 [
                     since,
@@ -460,6 +474,7 @@ def shop_delta_sync(
                 finished_at=timezone.now(),
             )
             raise
+    touched = [*touched, *owners_changed]
     if touched:
         # A long list is no cheaper for consumers than "anything may have changed".
         ids = touched if len(touched) <= DELTA_NOTIFY_MAX_IDS else None

@@ -99,6 +99,22 @@ query OrderById($id: ID!) {
 }
 """
 
+# Order deltas: the same fields as ORDER_BY_ID, oldest change first (sortKey UPDATED_AT).
+ORDERS_UPDATED_PAGE = """
+query OrdersUpdatedPage($query: String!, $first: Int!, $after: String) {
+  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id legacyResourceId name createdAt updatedAt processedAt cancelledAt test
+      displayFinancialStatus
+      customer { id }
+      currentTotalPriceSet { shopMoney { amount currencyCode } }
+      lineItems(first: 100) { nodes { id quantity product { id tags } } }
+    }
+  }
+}
+"""
+
 # --- bulk operations -------------------------------------------------------------------------
 
 # Bulk query texts (the `query` argument of bulkOperationRunQuery, not sent as documents).
@@ -314,6 +330,7 @@ DOCUMENTS: dict[str, str] = {
     "CUSTOMERS_UPDATED_PAGE": CUSTOMERS_UPDATED_PAGE,
     "CUSTOMER_BY_ID": CUSTOMER_BY_ID,
     "ORDER_BY_ID": ORDER_BY_ID,
+    "ORDERS_UPDATED_PAGE": ORDERS_UPDATED_PAGE,
     "BULK_OPERATION_RUN_QUERY": BULK_OPERATION_RUN_QUERY,
     "BULK_OPERATION_BY_ID": BULK_OPERATION_BY_ID,
     "CURRENT_BULK_QUERY_OPERATION": CURRENT_BULK_QUERY_OPERATION,
