@@ -140,6 +140,8 @@ def mirror_changes_drain(*, shop_id: int, reason: str = "webhook") -> int:
 _SWEEP_CLAIM = (
     "INSERT INTO customers_mirrorchangedrain (shop_id, enqueued_at)"
     " SELECT DISTINCT shop_id, %s FROM customers_mirrorchange WHERE created_at < %s"
+    # An uninstalled shop's drain does nothing (its rows wait for a reinstall or shop/redact).
+    " AND shop_id IN (SELECT id FROM tenants_shop WHERE status = 'installed')"
     " ON CONFLICT (shop_id) DO UPDATE SET enqueued_at = EXCLUDED.enqueued_at"
     " WHERE customers_mirrorchangedrain.enqueued_at < %s"
     " RETURNING shop_id"

@@ -241,3 +241,16 @@ def test_the_sweep_is_scheduled_every_minute_and_runs():
     schedule = Schedule.objects.get(name=OUTBOX_SWEEP_SCHEDULE)
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
     assert import_string(schedule.func)() == 0  # nothing waits: nothing queued
+
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_an_uninstalled_shop_alone(no_inline_tasks):
+    from tenants.models import Shop
+
+    installed = shop_factory(agency=agency_factory())
+    gone = shop_factory(agency=installed.agency, status=Shop.Status.UNINSTALLED)
+    for shop in (installed, gone):
+        with transaction.atomic():
+            mirror_change_record(shop_id=shop.id, customer_ids=[1], changed=None, reason="webhook")
+    later = timezone.now() + REQUEUE_AFTER + timedelta(seconds=1)
+    assert mirror_changes_sweep(now=later) == [installed.id]
