@@ -11,8 +11,9 @@
   "orders" (`ORDERS_CHANGED`) when order rows changed, or "duplicates" (`DUPLICATES_CHANGED`,
   reason "duplicates") when the merges app decided a candidate of these customers; None when any
   field may have changed.
-  Bookkeeping columns (`mirrored_at`, `last_seen_sync_run_id`) are never named. Webhook changes
-  reach the hooks batched: customers.outbox drains them per shop, with the union of `changed`.
+  Bookkeeping columns (`mirrored_at`, `last_seen_sync_run_id`) are never named. Webhook and
+  delta changes reach the hooks batched: customers.outbox drains them per shop, with the union
+  of `changed` and the reason of the change that queued the drain ("webhook" or "delta").
   A consumer that reads none of the named fields can skip its refresh. Hooks must accept
   further keyword arguments (`**kwargs`) so the interface can grow. Duplicate detection and
   segment refresh register here and enqueue their own tasks; the mirror does not know them.

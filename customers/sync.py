@@ -24,6 +24,7 @@ from customers import staging, writer
 from customers.hooks import mirror_changed_notify
 from customers.ingest import BulkIngest, IngestStats
 from customers.models import Customer, SyncRun
+from customers.outbox import mirror_change_record
 from tenants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -459,13 +460,23 @@ def shop_delta_sync(
                     .values_list("updated_at_shopify", flat=True),
                 ]
             )
-            _run_update(
-                run,
-                status=SyncRun.Status.SUCCEEDED,
-                phase="done",
-                finished_at=timezone.now(),
-                high_water_mark=high_water,
-            )
+            notified = [*touched, *owners_changed]
+            with transaction.atomic():
+                # The hooks hear of the delta through the outbox, in the transaction that
+                # records its success: a worker dying after that commit loses no notification.
+                if notified:
+                    # A long list is no cheaper for consumers than "anything may have changed".
+                    ids = notified if len(notified) <= DELTA_NOTIFY_MAX_IDS else [None]
+                    mirror_change_record(
+                        shop_id=shop.id, customer_ids=ids, changed=None, reason="delta"
+                    )
+                _run_update(
+                    run,
+                    status=SyncRun.Status.SUCCEEDED,
+                    phase="done",
+                    finished_at=timezone.now(),
+                    high_water_mark=high_water,
+                )
         except Exception as error:
             _run_update(
                 run,
@@ -474,11 +485,6 @@ def shop_delta_sync(
                 finished_at=timezone.now(),
             )
             raise
-    touched = [*touched, *owners_changed]
-    if touched:
-        # A long list is no cheaper for consumers than "anything may have changed".
-        ids = touched if len(touched) <= DELTA_NOTIFY_MAX_IDS else None
-        mirror_changed_notify(shop_id=shop.id, customer_ids=ids, reason="delta")
     return run
 
 

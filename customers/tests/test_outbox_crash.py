@@ -228,8 +228,11 @@ def test_a_failing_hook_keeps_the_change_queued_and_the_delta_still_heals(sandbo
         assert shop_delta_sync_task(shop.id)  # the delta ran despite the failing drain
     finally:
         hooks._MIRROR_CHANGED.remove(broken)
-    assert Customer.all_shops.filter(shop=shop, first_name="Ada").exists()
-    assert list(MirrorChange.all_shops.values_list("customer_id", flat=True)) == [3]
+    ada = Customer.all_shops.get(shop=shop, first_name="Ada")
+    # The webhook's change still waits, next to the delta's own (both for the sweep's drain).
+    assert sorted(MirrorChange.all_shops.values_list("customer_id", flat=True)) == sorted(
+        [3, ada.id]
+    )
 
 
 @pytest.mark.django_db
@@ -254,3 +257,43 @@ def test_the_sweep_leaves_an_uninstalled_shop_alone(no_inline_tasks):
             mirror_change_record(shop_id=shop.id, customer_ids=[1], changed=None, reason="webhook")
     later = timezone.now() + REQUEUE_AFTER + timedelta(seconds=1)
     assert mirror_changes_sweep(now=later) == [installed.id]
+
+
+@pytest.mark.django_db
+def test_a_delta_whose_worker_dies_after_its_commit_still_reaches_the_hooks(
+    sandbox_store, no_inline_tasks
+):
+    """Before, the delta called the hooks after its commit (on_commit): a worker dying right
+    after the commit lost the notification. Now the outbox rows commit with the run's success;
+    here no on-commit callback ever runs (the worker is gone), and the sweep delivers them."""
+    from datetime import UTC, datetime
+
+    from customers.models import Customer, SyncRun
+    from customers.sync import shop_delta_sync
+    from customers.tests.sandbox_compare import shop_for
+
+    shop = shop_for(sandbox_store, country_code="DE")
+    SyncRun.all_shops.create(
+        shop=shop, kind="full", status="succeeded", high_water_mark=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    sandbox_store.create_customer({"firstName": "Ada", "email": "ada@example.com"})
+    run = shop_delta_sync(shop_id=shop.id)  # its on-commit work never runs in this test
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert queued(DRAIN_TASK) == []  # the dead worker queued nothing
+    ada = Customer.all_shops.get(shop=shop, first_name="Ada")
+    assert list(MirrorChange.all_shops.values_list("customer_id", flat=True)) == [ada.id]
+
+    heard = []
+
+    def listener(*, shop_id, customer_ids, **_):
+        heard.append((shop_id, customer_ids))
+
+    hooks.on_mirror_changed(listener)
+    try:
+        later = timezone.now() + REQUEUE_AFTER + timedelta(seconds=1)
+        assert mirror_changes_sweep(now=later) == [shop.id]
+        [drain] = queued(DRAIN_TASK)
+        assert mirror_changes_drain_task(*drain["args"]) == 1
+    finally:
+        hooks._MIRROR_CHANGED.remove(listener)
+    assert heard == [(shop.id, [ada.id])]
