@@ -320,7 +320,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--baseline-customers", type=int, default=200_000)
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default="/tmp/clientele-bench")
     parser.add_argument("--phase", choices=["all", "sync", "baseline"], default="all")

@@ -6,8 +6,10 @@ class CustomersConfig(AppConfig):
     name = "customers"
 
     def ready(self) -> None:
-        # Registers the mirror's webhook handlers in the routing table.
+        # The `has_tag` lookup on text fields, and the mirror's webhook handlers in the routing
+        # table: both register themselves on import.
         from customers import (
+            lookups,  # noqa: F401
             schedules,
             webhooks,  # noqa: F401
         )

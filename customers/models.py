@@ -30,8 +30,13 @@ class CustomerState(models.TextChoices):
 
 class Customer(ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
+    # No index of its own: every composite index below leads with shop_id.
     shop = models.ForeignKey(
-        "tenants.Shop", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "tenants.Shop",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     shopify_id = models.BigIntegerField()
     gid = models.CharField(max_length=64)
@@ -95,6 +100,7 @@ class Customer(ShopOwnedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         db_constraint=False,
+        db_index=False,  # a partial index below: almost every row holds NULL here
     )
     redacted_at = models.DateTimeField(null=True, blank=True)
 
@@ -118,7 +124,11 @@ class Customer(ShopOwnedModel):
             models.Index(fields=["shop", "postcode_normalized"], name="customer_postcode"),
             models.Index(fields=["shop", "updated_at_shopify"], name="customer_updated"),
             models.Index(fields=["shop", "state"], name="customer_state"),
-            models.Index(fields=["shop", "last_seen_sync_run_id"], name="customer_last_seen"),
+            models.Index(
+                fields=["merged_into"],
+                condition=models.Q(merged_into__isnull=False),
+                name="customer_merged_into",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -131,8 +141,13 @@ class Customer(ShopOwnedModel):
 
 class CustomerAddress(ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
+    # No index of its own: every composite index below leads with shop_id.
     shop = models.ForeignKey(
-        "tenants.Shop", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "tenants.Shop",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="addresses", db_constraint=False
@@ -151,7 +166,8 @@ class CustomerAddress(ShopOwnedModel):
     phone = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
-        indexes = [models.Index(fields=["shop", "customer"], name="address_customer")]
+        # Indexed by customer_id alone (the FK's own index): every lookup names the customer.
+        indexes = []
 
     def __str__(self) -> str:
         return f"address {self.shopify_id} of customer {self.customer_id}"
@@ -159,8 +175,13 @@ class CustomerAddress(ShopOwnedModel):
 
 class Order(ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
+    # No index of its own: every composite index below leads with shop_id.
     shop = models.ForeignKey(
-        "tenants.Shop", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "tenants.Shop",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     shopify_id = models.BigIntegerField()
     customer = models.ForeignKey(

@@ -5,7 +5,7 @@ from django import forms
 from django.db.models import Q
 
 from customers.models import Customer, CustomerState
-from customers.normalize import email_normalize, phone_normalize, tag_pattern
+from customers.normalize import email_normalize, phone_normalize
 
 MARKETING_STATES = [
     "NOT_SUBSCRIBED",
@@ -76,7 +76,7 @@ class CustomerFilter(django_filters.FilterSet):
 
     def with_tags(self, queryset, name, value):
         for tag in (t for t in value.split(",") if t.strip()):
-            queryset = queryset.filter(tags_normalized__contains=tag_pattern(tag))
+            queryset = queryset.filter(tags_normalized__has_tag=tag)
         return queryset
 
     def with_deleted(self, queryset, name, value):

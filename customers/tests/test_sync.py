@@ -189,3 +189,21 @@ def test_a_full_sync_never_moves_a_newer_mirror_row_backwards(shop, tmp_path):
     kept = Customer.all_shops.get(shop=shop, shopify_id=2)
     assert (kept.first_name, kept.deleted_at) == ("From a webhook", None)
     assert kept.last_seen_sync_run_id == run.id  # seen, so not tombstoned
+
+
+def test_an_id_exported_twice_is_applied_once_with_its_last_line(shop, tmp_path):
+    customers = [customer_line(1), customer_line(2), {**customer_line(1), "firstName": "Later"}]
+    orders = [order_line(11, 1, "10.00"), order_line(12, 2, "5.00"), order_line(11, 1, "30.00")]
+    source = FileSource(
+        {
+            "customers": write_export(tmp_path, "customers-twice", customers),
+            "orders": write_export(tmp_path, "orders-twice", orders),
+        }
+    )
+    run = shop_full_sync(shop_id=shop.id, source=source)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.records_created == 4
+    assert Customer.all_shops.get(shop=shop, shopify_id=1).first_name == "Later"
+    assert Order.all_shops.get(shop=shop, shopify_id=11).total_price == 30
+    # Without a repeated id the staged rows are taken as they are (a unique index proved it).
+    rerun = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 3))
+    assert rerun.status == SyncRun.Status.SUCCEEDED and rerun.records_created == 4  # 1 + 3 orders

@@ -44,7 +44,6 @@ from django.db.models.lookups import (
 )
 
 from customers.models import Customer, CustomerAddress, Order
-from customers.normalize import tag_pattern
 from segments.models import CustomerScore
 from segments.query import ast
 from segments.query.ast import NEGATION_OF, Operator
@@ -198,9 +197,7 @@ class _Compiler:
             elif name == "amount":
                 orders = orders.filter(self.compare("total_price", param, _decimal))
             elif name == "tag":
-                orders = orders.filter(
-                    product_tags_normalized__contains=tag_pattern(param.value.text)
-                )
+                orders = orders.filter(product_tags_normalized__has_tag=param.value.text)
             elif name == "id":
                 ids = [v.number for v in param.values]
                 orders = orders.filter(
@@ -280,7 +277,7 @@ def _text(value: ast.Literal) -> str:
 def _tags(compiler, condition):
     if condition.operator == Operator.IS_NULL:
         return Q(tags_normalized="")
-    return Q(tags_normalized__contains=tag_pattern(condition.value.text))
+    return Q(tags_normalized__has_tag=condition.value.text)
 
 
 def _email_domain(compiler, condition):

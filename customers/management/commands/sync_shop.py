@@ -18,7 +18,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--full", action="store_true", help="full sync by bulk operation instead of a delta"
         )
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=sync.FULL_SYNC_BATCH_SIZE,
+            help="parents per staged batch of a full sync",
+        )
 
     def handle(self, *args, domain: str, full: bool, batch_size: int, **options):
         if batch_size < 1:
