@@ -30,8 +30,10 @@ from tenants.models import Shop
 logger = logging.getLogger(__name__)
 
 PHASES = ("customers", "orders")
-# Parents (customers or orders) per staged batch: bench/ingest.py measured 20,000 fastest of
-# 5,000 / 20,000 / 50,000 at 100k customers, with peak RSS well under the 500 MB limit.
+# Parents (customers or orders) per staged batch: what bench/ingest.py runs with (peak RSS at
+# 1M customers in docs/benchmarks.md, far under 500 MB with three batches in flight). At 20k
+# customers 5,000 and 20,000 were within the machine's noise (25-42 s wall, 7.3-8.4 CPU-s,
+# load 9-14); larger batches mean fewer commits and checkpoint writes per row.
 FULL_SYNC_BATCH_SIZE = 20_000
 ProgressCallback = Callable[[SyncRun], None]
 
