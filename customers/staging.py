@@ -19,8 +19,6 @@ recovery; the checkpoint records how many rows were staged, so a mismatch restar
 """
 
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -149,25 +147,8 @@ class StagedLoad:
         self.batch_size = batch_size
         self.on_flush = on_flush
         self._batch = _Batch([], [], [])
-        # Outside a transaction (production, the bench) a writer thread with its own connection
-        # COPYs batch n while this thread maps batch n+1: psycopg waits for PostgreSQL without
-        # the GIL, so Python's mapping and PostgreSQL's COPY parsing overlap. Inside a
-        # transaction (tests wrapped in one) a second connection would not see it: write inline.
-        self._writer: _BatchWriter | None = None
 
     def consume(self, lines: Iterable[bytes | str], *, skip: int = 0) -> None:
-        if not connection.in_atomic_block:
-            self._writer = _BatchWriter(self._write)
-        try:
-            self._consume(lines, skip)
-            if self._writer is not None:
-                self._writer.finish()
-        finally:
-            if self._writer is not None:
-                self._writer.stop()
-                self._writer = None
-
-    def _consume(self, lines: Iterable[bytes | str], skip: int) -> None:
         loads = orjson.loads
         index = 0
         pending = None  # (kind, node, children, clean)
@@ -214,12 +195,6 @@ class StagedLoad:
 
     def _flush(self, *, lines_done: int) -> None:
         batch, self._batch = self._batch, _Batch([], [], [])
-        if self._writer is not None:
-            self._writer.submit(batch, lines_done)
-        else:
-            self._write(batch, lines_done)
-
-    def _write(self, batch: _Batch, lines_done: int) -> None:
         parent_table = "customers" if self.phase == "customers" else "orders"
         parent_columns = CUSTOMER_COLUMNS if self.phase == "customers" else ORDER_COLUMNS
         with transaction.atomic(), connection.cursor() as cursor:
@@ -235,50 +210,6 @@ class StagedLoad:
                     _copy(cursor, table_name(self.run_id, what), columns, rows)
             if self.on_flush is not None:
                 self.on_flush(lines_done, len(batch.parents), batch.rows())
-
-
-class _BatchWriter:
-    """One thread writing batches in the order submitted; at most one batch waits for it, so
-    memory holds three batches at most (being written, waiting, being mapped). A failure is raised in the submitting thread (at the next
-    submit or at finish), after which nothing more is written: the checkpoint stays at the last
-    batch written, where the next run resumes."""
-
-    def __init__(self, write: Callable[[_Batch, int], None]) -> None:
-        self._write = write
-        self._queue: queue.Queue = queue.Queue(maxsize=1)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="staging-copy", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while (item := self._queue.get()) is not None:
-                if self._error is None:
-                    try:
-                        self._write(*item)
-                    except BaseException as error:  # handed to the submitting thread
-                        self._error = error
-        finally:
-            connection.close()  # this thread's own connection
-
-    def submit(self, batch: _Batch, lines_done: int) -> None:
-        self._raise()
-        self._queue.put((batch, lines_done))
-
-    def finish(self) -> None:
-        self.stop()
-        self._raise()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            self.stop()
-            raise error
 
 
 def _copy(cursor, table: str, columns: list[str], lines: list[str]) -> None:
