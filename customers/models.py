@@ -5,8 +5,9 @@ Design notes:
   relies on save(), auto_now or signals.
 - Tags are a JSON list (as Shopify orders them) plus `tags_normalized`, a comma-delimited lowercase
   text (",vip,newsletter,"). An ArrayField would tie the schema to PostgreSQL and break the SQLite
-  demo; a tag table would triple the rows written by a full sync. `LIKE '%,vip,%'` works on both
-  databases, and on PostgreSQL a trigram GIN index (migration 0002) makes it an index scan.
+  demo; a tag table would triple the rows written by a full sync. The `has_tag` lookup
+  (customers.lookups) is `LIKE '%,vip,%'` on SQLite and an array containment on PostgreSQL,
+  answered by a GIN index over `string_to_array(tags_normalized, ',')` (migration 0009).
 - The mirror tables (customers, addresses, orders) carry no database foreign-key constraints
   (`db_constraint=False`): a full sync writes millions of rows and PostgreSQL's per-row FK checks
   cost more than the insert itself (measured: 60k orders, insert 4.8 s + 1.9 s of deferred FK
