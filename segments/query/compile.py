@@ -44,7 +44,7 @@ from django.db.models.lookups import (
 )
 
 from customers.models import Customer, CustomerAddress, Order
-from segments.models import CustomerScore
+from segments.models import CustomerScore, OrderProduct
 from segments.query import ast
 from segments.query.ast import NEGATION_OF, Operator
 from segments.query.dates import bounds
@@ -109,6 +109,30 @@ class JSONListHasAny(Expression):
 
     def as_sql(self, compiler, connection):  # pragma: no cover - other databases
         raise NotImplementedError(f"segments do not support {connection.vendor}")
+
+
+class OnPostgreSQL(Expression):
+    """`postgresql` on PostgreSQL, `elsewhere` on other databases: two conditions that mean
+    the same, where one reads a structure only PostgreSQL has (segments.OrderProduct)."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, postgresql, elsewhere):
+        super().__init__()
+        self.postgresql, self.elsewhere = postgresql, elsewhere
+
+    def get_source_expressions(self):
+        return [self.postgresql, self.elsewhere]
+
+    def set_source_expressions(self, expressions):
+        self.postgresql, self.elsewhere = expressions
+
+    def as_postgresql(self, compiler, connection):
+        return compiler.compile(self.postgresql)
+
+    def as_sql(self, compiler, connection):
+        return compiler.compile(self.elsewhere)
 
 
 class _Compiler:
@@ -204,11 +228,34 @@ class _Compiler:
                     JSONListHasAny("product_ids", ids, others=param.operator == Operator.NOT_IN)
                 )
         if not aggregates:
+            narrow = self.purchased_products(node)
+            if narrow is not None:
+                return Q(OnPostgreSQL(narrow, Exists(orders)))
             return Q(Exists(orders))
         q = Q() if any(p.attribute == "count" for p in aggregates) else Q(Exists(orders))
         for param in aggregates:
             q &= self.aggregate(self.total(orders, param.attribute), param)
         return q
+
+    def purchased_products(self, node: ast.FunctionCondition) -> Exists | None:
+        """`products_purchased` with only `id =` / `id IN` and `date` parameters, as a lookup
+        of segments.OrderProduct (live orders' products, index-only); None for any other form
+        (tags, NOT IN, counts), which reads the orders themselves."""
+        if node.function != "products_purchased":
+            return None
+        rows = OrderProduct.objects.filter(shop_id=OuterRef("shop_id"), customer_id=OuterRef("pk"))
+        has_id = False
+        for param in node.params:
+            if param.attribute == "id" and param.operator in (Operator.EQ, Operator.IN):
+                if has_id:  # two id lists may be met by two products of one order
+                    return None
+                rows = rows.filter(product_id__in=[int(v.number) for v in param.values])
+                has_id = True
+            elif param.attribute == "date":
+                rows = rows.filter(self.date("processed_at", param))
+            else:
+                return None
+        return Exists(rows) if has_id else None
 
     @staticmethod
     def total(orders, name: str):
