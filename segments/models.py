@@ -120,12 +120,20 @@ class SegmentMembership(ShopOwnedModel):
         db_constraint=False,
         db_index=False,
     )
+    # A customer row is only deleted with its shop, whose cascade removes these rows: no
+    # customer-leading index to maintain on every refresh (lookups name the segments).
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "customers.Customer",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     entered_at = models.DateTimeField()
 
     class Meta:
+        # On PostgreSQL this constraint is the table's primary key (migration 0010): the one
+        # b-tree a refresh maintains; `id` stays as a plain identity column.
         constraints = [
             models.UniqueConstraint(fields=["segment", "customer"], name="segment_member_unique")
         ]
@@ -191,6 +199,8 @@ class MembershipEvent(ShopOwnedModel):
     )
 
     class Meta:
+        # On PostgreSQL this index is the table's primary key (migration 0010): the one b-tree
+        # a refresh maintains; nothing reads the ledger by id alone.
         indexes = [models.Index(fields=["segment", "id"], name="ledger_segment_feed")]
 
     def __str__(self) -> str:

@@ -38,8 +38,13 @@ def mirror_changed(*, shop_id: int, customer_ids=None, reason: str = "", changed
 
 
 def customer_export(*, shop_id: int, customer_id: int) -> dict:
+    # Membership is keyed by (segment, customer) only: name the agency's segments.
+    agency = Shop.objects.filter(pk=shop_id).values_list("agency_id", flat=True)
+    segment_ids = list(Segment.objects.filter(agency_id__in=agency).values_list("pk", flat=True))
     segments = (
-        SegmentMembership.all_shops.filter(shop_id=shop_id, customer_id=customer_id)
+        SegmentMembership.all_shops.filter(
+            segment_id__in=segment_ids, shop_id=shop_id, customer_id=customer_id
+        )
         .values_list("segment__name", flat=True)
         .order_by("segment__name")
     )
