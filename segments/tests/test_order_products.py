@@ -11,6 +11,7 @@ from customers.sync import shop_full_sync
 from customers.tests.test_sync import store
 from segments.models import OrderProduct
 from segments.tests.query.mirror_data import insert_customer
+from tenants.shop_erasure import shop_rows_delete
 from tenants.tests.factories import agency_factory, shop_factory
 
 pytestmark = [
@@ -88,6 +89,10 @@ def test_every_kind_of_order_write_keeps_the_table_exact():
     assert stored(shop) == expected(shop)
     assert stored(other) == expected(other) == [(other.pk, 7, elsewhere.customer_id,
                                                  elsewhere.processed_at, elsewhere.pk)]  # fmt: skip
+    # shop/redact's set-based erasure deletes the shop's orders: their rows go, not others'.
+    order(shop, bob, 9, [909])
+    shop_rows_delete(shop_id=other.pk)
+    assert stored(other) == [] and stored(shop) == expected(shop) != []
 
 
 def test_the_full_sync_apply_keeps_the_table_exact(tmp_path):
