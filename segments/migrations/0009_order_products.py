@@ -28,9 +28,11 @@ DELETE = """
     WHERE p.shop_id = x.shop_id AND p.product_id = x.product_id
       AND p.customer_id = x.customer_id AND p.order_id = x.order_id;
 """
+# In the index's order: a bulk write (a first full sync) fills each leaf page once instead of
+# touching index pages at random.
 INSERT = """
     INSERT INTO segments_order_product (shop_id, product_id, customer_id, processed_at, order_id)
-    {expanded};
+    SELECT * FROM ({expanded}) rows ORDER BY 1, 2, 3, 4;
 """
 
 
