@@ -41,6 +41,10 @@ def _store(count: int, seed: int, rate: float, country: str, workdir: Path):
     return records, stream.truth
 
 
+WITH_ORDERS = True
+THRESHOLD = 0.55  # merges.detection.groups.REVIEW_THRESHOLD unless --threshold
+
+
 def _member(record: dict, pk: int):
     from merges.detection.groups import Member
 
@@ -59,7 +63,7 @@ def run_store(records: list[dict], truth, country: str) -> dict:
     from merges.detection import groups, scoring
     from merges.detection.blocking import MAX_KEY_SHARE
     from merges.detection.compare import RecordTable
-    from merges.detection.generated import match_fields_from_generated
+    from merges.detection.generated import match_fields_from_generated, products_from_generated
     from merges.detection.keys import blocking_keys
 
     fields = [match_fields_from_generated(r, default_region=country) for r in records]
@@ -78,12 +82,15 @@ def run_store(records: list[dict], truth, country: str) -> dict:
         }
     )
     pairs = np.array(blocked, dtype=np.int64)
-    table = RecordTable.build(fields)
+    products = {
+        f.customer_id: products_from_generated(r) for f, r in zip(fields, records, strict=True)
+    }
+    table = RecordTable.build(fields, products if WITH_ORDERS else None)
     left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
     model = scoring.fit(table, left, right)
     scored = scoring.score_pairs(model, table, left, right)
     pair_list = [(int(a), int(b)) for a, b in blocked]
-    keep = np.flatnonzero(scored.probability >= groups.REVIEW_THRESHOLD)
+    keep = np.flatnonzero(scored.probability >= THRESHOLD)
     members = {
         f.customer_id: _member(r, f.customer_id) for f, r in zip(fields, records, strict=True)
     }
@@ -91,6 +98,7 @@ def run_store(records: list[dict], truth, country: str) -> dict:
         ((pair_list[i][0], pair_list[i][1], float(scored.probability[i])) for i in keep),
         members,
         cannot_link=groups.level_vetoes(pair_list, scored.levels),
+        review_threshold=THRESHOLD,
     )
     grouped = _pairs_of(g.members for g in built)
     high = _pairs_of(g.members for g in built if g.probability >= groups.HIGH_THRESHOLD)
@@ -161,7 +169,14 @@ def main() -> None:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--rates", default="0.05,0.15")
     parser.add_argument("--workdir", default="/tmp/clientele-bench/dedupe-offline")
+    parser.add_argument("--threshold", type=float, default=None, help="review threshold")
+    parser.add_argument("--no-orders", action="store_true", help="compare without order history")
     args = parser.parse_args()
+    global WITH_ORDERS, THRESHOLD
+    WITH_ORDERS = not args.no_orders
+    from merges.detection.groups import REVIEW_THRESHOLD
+
+    THRESHOLD = args.threshold if args.threshold is not None else REVIEW_THRESHOLD
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 

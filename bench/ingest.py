@@ -56,6 +56,30 @@ def write_customer_export(out, record: dict) -> list[dict]:
     return orders
 
 
+def write_order_export(out, customer_gid: str, orders: list[dict], dumps=json.dumps) -> None:
+    """Write a customer's generated orders and their line item children as Shopify's orders
+    bulk export has them."""
+    for order in orders:
+        items = order.pop("lineItems", None) or []
+        total, currency = order.pop("totalPrice"), order.pop("currencyCode")
+        order["currentTotalPriceSet"] = {"shopMoney": {"amount": total, "currencyCode": currency}}
+        order["customer"] = {"id": customer_gid}
+        order.setdefault("updatedAt", order.get("processedAt"))
+        out.write(dumps(order) + "\n")
+        order_gid = order["id"]
+        for item in items:
+            line = {
+                "id": item["id"],
+                "quantity": item.get("quantity", 1),
+                "product": {
+                    "id": _gid("Product", item["productId"]),
+                    "tags": item.get("productTags") or [],
+                },
+                "__parentId": order_gid,
+            }
+            out.write(dumps(line) + "\n")
+
+
 def write_exports(customers: int, workdir: Path, seed: int) -> dict[str, str]:
     """Bulk JSONL files for `customers` generated customers (reused when already there)."""
     from sandbox.generator import generate_customers
@@ -79,28 +103,7 @@ def write_exports(customers: int, workdir: Path, seed: int) -> dict[str, str]:
     ):
         for record in generate_customers(shop_domain=SHOP, count=customers, seed=seed):
             customer_gid = record["id"]
-            orders = write_customer_export(cout, record)
-            for order in orders:
-                items = order.pop("lineItems", None) or []
-                total, currency = order.pop("totalPrice"), order.pop("currencyCode")
-                order["currentTotalPriceSet"] = {
-                    "shopMoney": {"amount": total, "currencyCode": currency}
-                }
-                order["customer"] = {"id": customer_gid}
-                order.setdefault("updatedAt", order.get("processedAt"))
-                oout.write(dumps(order) + "\n")
-                order_gid = order["id"]
-                for item in items:
-                    line = {
-                        "id": item["id"],
-                        "quantity": item.get("quantity", 1),
-                        "product": {
-                            "id": _gid("Product", item["productId"]),
-                            "tags": item.get("productTags") or [],
-                        },
-                        "__parentId": order_gid,
-                    }
-                    oout.write(dumps(line) + "\n")
+            write_order_export(oout, customer_gid, write_customer_export(cout, record), dumps)
     print(
         f"exports written in {time.perf_counter() - started:.0f}s: {paths['customers']}, {paths['orders']}"
     )

@@ -100,12 +100,16 @@ def _records(shop_id: int, customer_ids) -> list[MatchFields]:
     ]
 
 
-def labelled_pairs_load(*, shop_id: int) -> LabelledPairs:
+def labelled_pairs_load(
+    *, shop_id: int, product_share: dict[int, float] | None = None
+) -> LabelledPairs:
+    """`product_share`: the model's (how common each product is in the whole shop)."""
     labels = selectors.labelled_pairs(shop_id=shop_id)
     records = _records(shop_id, {m for pair in labels for m in pair})
     known = {r.customer_id for r in records}
     kept = [(pair, label) for pair, label in sorted(labels.items()) if set(pair) <= known]
-    table = RecordTable.build(records)
+    products = selectors.purchased_products(shop_id=shop_id, customer_ids=known)
+    table = RecordTable.build(records, products, product_share or {})
     pairs = np.array([pair for pair, _ in kept], dtype=np.int64).reshape(-1, 2)
     return LabelledPairs(
         table=table,
@@ -139,22 +143,25 @@ def _held_out(model: scoring.MatchModel, data: LabelledPairs) -> Quality:
     return calibration.quality(probability, data.labels, groups.REVIEW_THRESHOLD)
 
 
-def unsupervised_fit(*, records: list[MatchFields], pairs: np.ndarray) -> scoring.MatchModel | None:
+def unsupervised_fit(
+    *, records: list[MatchFields], pairs: np.ndarray, products: dict | None = None
+) -> scoring.MatchModel | None:
+    """`products`: what each customer ordered (selectors.purchased_products), for the whole shop."""
     if not len(pairs):
         return None
-    table = RecordTable.build(records)
+    table = RecordTable.build(records, products)
     return scoring.fit(table, table.positions(pairs[:, 0]), table.positions(pairs[:, 1]))
 
 
 def matcher_fit(
-    *, shop_id: int, records: list[MatchFields], pairs: np.ndarray
+    *, shop_id: int, records: list[MatchFields], pairs: np.ndarray, products: dict | None = None
 ) -> tuple[scoring.MatchModel | None, RefitReport | None]:
     """The unsupervised fit, refitted with the shop's labels when there are enough of them and
     the refit does not do worse on pairs it did not see."""
-    model = unsupervised_fit(records=records, pairs=pairs)
+    model = unsupervised_fit(records=records, pairs=pairs, products=products)
     if model is None:
         return None, None
-    data = labelled_pairs_load(shop_id=shop_id)
+    data = labelled_pairs_load(shop_id=shop_id, product_share=model.product_share)
     if not data.enough:
         return model, None
     previous = matcher_model(shop_id=shop_id)
@@ -216,7 +223,8 @@ def matcher_refit(*, shop_id: int, actor: Actor = SYSTEM_ACTOR) -> RefitReport:
         )
     records = blocking.match_fields_load(shop_id=shop_id)
     pairs = blocking.candidate_pairs(shop_id=shop_id)
-    model, report = matcher_fit(shop_id=shop_id, records=records, pairs=pairs)
+    products = selectors.purchased_products(shop_id=shop_id)
+    model, report = matcher_fit(shop_id=shop_id, records=records, pairs=pairs, products=products)
     if model is None or report is None:
         raise DomainError(
             f"{shop.domain} has no blocked pairs to fit on; run find_duplicates --full first.",

@@ -28,7 +28,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Customer, CustomerAddress
+from customers.models import Customer, CustomerAddress, Order
+from merges import selectors
 from merges.detection import blocking, groups
 from merges.detection.keys import blocking_keys
 from merges.detection.normalize import MatchFields, match_fields
@@ -69,6 +70,7 @@ ADDRESSES = CustomerAddress._meta.db_table
 KEYS = BlockingKey._meta.db_table
 CANDIDATES = DuplicateCandidate._meta.db_table
 DISMISSED = DismissedPair._meta.db_table
+ORDERS = Order._meta.db_table
 FITS = MatcherFit._meta.db_table
 
 # Rows are fetched by primary key inside an `OFFSET 0` fence and filtered by shop outside it:
@@ -195,7 +197,13 @@ SELECT
      FROM {DISMISSED} p
      WHERE p.shop_id = %(shop)s
        AND p.customer_low_id = ANY(ARRAY(SELECT customer_id FROM affected))
-       AND p.customer_high_id = ANY(ARRAY(SELECT customer_id FROM affected)))
+       AND p.customer_high_id = ANY(ARRAY(SELECT customer_id FROM affected))),
+    -- the order history for the orders comparison (merges.selectors.purchased_products' rows)
+    (SELECT json_agg(json_build_array(o.customer_id, o.product_ids))
+     FROM {ORDERS} o
+     WHERE o.shop_id = %(shop)s
+       AND o.customer_id = ANY(ARRAY(SELECT customer_id FROM affected))
+       AND o.deleted_at IS NULL AND NOT o.is_test AND o.product_ids <> '[]'::jsonb)
 """
 
 _CANDIDATE_COLUMNS = (
@@ -319,7 +327,8 @@ def _check_once(shop_id: int, changed: list[int]) -> int | None:
         params.update(_key_arrays(p.record for p in people.values()))
         params["cap"] = blocking.MAX_KEY_SHARE
         cursor.execute(_NEIGHBOURHOOD_SQL, params)
-        other_rows, pair_rows, stale_rows, dismissed_rows = cursor.fetchone()
+        other_rows, pair_rows, stale_rows, dismissed_rows, order_rows = cursor.fetchone()
+        products = selectors.products_by_customer(order_rows or ())
         people.update(_people(other_rows, region or ""))
         pairs = np.array(
             [p for p in pair_rows or () if p[0] in people and p[1] in people], dtype=np.int64
@@ -339,6 +348,7 @@ def _check_once(shop_id: int, changed: list[int]) -> int | None:
             dismissed=dismissed,
             members_of=lambda ids: {i: people[i].member for i in ids},
             raw_values_of=lambda ids: {i: people[i].raw for i in ids},
+            products_of=lambda ids: products,
         )
         now = timezone.now()
         built = (_candidate(shop_id, group, edges, now) for group, edges in proposals)

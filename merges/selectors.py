@@ -1,6 +1,10 @@
 """Reads of the duplicate queue: member profiles, the raw fields matching reads, labels."""
 
-from customers.models import Customer, CustomerAddress
+from collections.abc import Iterable
+
+from django.db import connection
+
+from customers.models import Customer, CustomerAddress, Order
 from merges.models import DismissedPair, DuplicateCandidate
 
 MEMBER_FIELDS = (
@@ -65,6 +69,48 @@ def customer_contacts(*, shop_id: int, customer_ids) -> dict[int, dict[str, str]
             "country_code": c.default_address_country_code or (a.country_code if a else ""),
         }
     return out
+
+
+_PRODUCTS_SQL = """
+    SELECT o.customer_id, array_agg(DISTINCT p.id::bigint)
+    FROM customers_order o, jsonb_array_elements_text(o.product_ids) AS p(id)
+    WHERE o.shop_id = %s AND o.customer_id IS NOT NULL AND o.deleted_at IS NULL
+      AND NOT o.is_test {extra}
+    GROUP BY o.customer_id
+"""
+
+
+def purchased_products(
+    *, shop_id: int, customer_ids: Iterable[int] | None = None
+) -> dict[int, frozenset[int]]:
+    """The products each customer ordered (the whole shop, or these customers), for the orders
+    comparison; customers without orders are left out. Cancelled orders count: they still say
+    what the customer wanted."""
+    ids = None if customer_ids is None else [int(i) for i in customer_ids]
+    if ids is not None and not ids:
+        return {}
+    if connection.vendor == "postgresql":
+        extra, params = "", [shop_id]
+        if ids is not None:
+            extra, params = "AND o.customer_id = ANY(%s)", [shop_id, ids]
+        with connection.cursor() as cursor:
+            cursor.execute(_PRODUCTS_SQL.format(extra=extra), params)
+            return {customer: frozenset(products) for customer, products in cursor.fetchall()}
+    orders = Order.all_shops.filter(
+        shop_id=shop_id, customer__isnull=False, deleted_at__isnull=True, is_test=False
+    )
+    if ids is not None:
+        orders = orders.filter(customer_id__in=ids)
+    return products_by_customer(orders.values_list("customer_id", "product_ids"))
+
+
+def products_by_customer(rows: Iterable) -> dict[int, frozenset[int]]:
+    """(customer id, an order's product ids) rows joined per customer."""
+    out: dict[int, set[int]] = {}
+    for customer, products in rows:
+        if products:
+            out.setdefault(customer, set()).update(products)
+    return {customer: frozenset(products) for customer, products in out.items()}
 
 
 def labelled_pairs(*, shop_id: int) -> dict[tuple[int, int], bool]:

@@ -77,6 +77,15 @@ def _members(shop_id: int, ids: Sequence[int]) -> dict[int, groups.Member]:
     }
 
 
+def _products_text(products: frozenset[int] | None, shown: int = 12) -> str:
+    """The products a customer ordered, as the reviewer sees them (product ids)."""
+    if not products:
+        return ""
+    ids = sorted(products)
+    more = f" (+{len(ids) - shown} more)" if len(ids) > shown else ""
+    return "products " + ", ".join(str(p) for p in ids[:shown]) + more
+
+
 def _raw_values(shop_id: int, ids: Sequence[int]) -> dict[int, dict[str, str]]:
     """What the reviewer sees per field: the values as typed, not the normalised keys."""
     return {
@@ -117,9 +126,14 @@ def _timed(progress: Progress | None) -> Callable[[str], float]:
 
 
 def _propose(
-    shop_id: int, model: scoring.MatchModel, records: Sequence[MatchFields], pairs: np.ndarray
+    shop_id: int,
+    model: scoring.MatchModel,
+    records: Sequence[MatchFields],
+    pairs: np.ndarray,
+    products: dict[int, frozenset[int]] | None = None,
 ) -> list[tuple[groups.Group, dict]]:
-    """Guarded groups from these blocked pairs, each with its per-edge explanations."""
+    """Guarded groups from these blocked pairs, each with its per-edge explanations.
+    `products`: what the customers ordered (None: read for the customers in the pairs)."""
     return propose(
         model,
         records,
@@ -127,6 +141,11 @@ def _propose(
         dismissed=lambda prints: _dismissed(shop_id, prints),
         members_of=lambda ids: _members(shop_id, ids),
         raw_values_of=lambda ids: _raw_values(shop_id, ids),
+        products_of=(
+            (lambda ids: products)
+            if products is not None
+            else (lambda ids: selectors.purchased_products(shop_id=shop_id, customer_ids=ids))
+        ),
     )
 
 
@@ -138,12 +157,16 @@ def propose(
     dismissed: Callable[[dict[int, str]], set[tuple[int, int]]],
     members_of: Callable[[list[int]], dict[int, groups.Member]],
     raw_values_of: Callable[[list[int]], dict[int, dict[str, str]]],
+    products_of: Callable[[list[int]], dict[int, frozenset[int]]] | None = None,
 ) -> list[tuple[groups.Group, dict]]:
     """`_propose` with the reads passed in: dismissed pairs by fingerprint, survivor facts and raw
-    values by customer id (the incremental check has them from its one neighbourhood query)."""
+    values by customer id (the incremental check has them from its one neighbourhood query), the
+    products each customer ordered (None: no order history known, the orders comparison is
+    "missing" and weighs 0)."""
     if not len(pairs):
         return []
-    table = RecordTable.build(records)
+    products = products_of([int(i) for i in np.unique(pairs)]) if products_of else {}
+    table = RecordTable.build(records, products, model.product_share)
     left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
     scored = scoring.score_pairs(model, table, left, right)
     prints = {r.customer_id: fingerprint(r) for r in records}
@@ -156,6 +179,8 @@ def propose(
         cannot_link=cannot_link,
     )
     raw = raw_values_of(list({m for g in built for m in g.members}))
+    for customer, values in raw.items():
+        values["orders"] = _products_text(products.get(customer))
     index = {pair_list[i]: i for i in keep}
     return [
         (
@@ -211,9 +236,13 @@ def duplicates_find(
         say(f"{keys:,} blocking keys rebuilt")
     pairs = blocking.candidate_pairs(shop_id=shop_id)
     say(f"{len(pairs):,} candidate pairs ({len(pairs) / max(1, len(records)):.1f} per customer)")
+    products = selectors.purchased_products(shop_id=shop_id)
+    say(f"order history of {len(products):,} customers read")
     model = None if refit else matcher_model(shop_id=shop_id)
     if model is None and len(pairs):
-        model, report = fitting.matcher_fit(shop_id=shop_id, records=records, pairs=pairs)
+        model, report = fitting.matcher_fit(
+            shop_id=shop_id, records=records, pairs=pairs, products=products
+        )
         fitting.matcher_save(shop_id=shop_id, model=model, report=report, version=DETECTOR_VERSION)
         say(
             "model fitted"
@@ -221,7 +250,7 @@ def duplicates_find(
         )
     say("scoring and grouping")
     before_scoring = time.monotonic()
-    proposals = _propose(shop_id, model, records, pairs) if model is not None else []
+    proposals = _propose(shop_id, model, records, pairs, products) if model is not None else []
     scored = max(time.monotonic() - before_scoring, 1e-9)
     say(f"{len(proposals):,} groups formed ({len(pairs) / scored:,.0f} pairs/s)")
     now = timezone.now()

@@ -5,8 +5,9 @@ no weight, so missing data is never evidence against. String similarities come f
 `process.cpdist`, one call per field and scorer for all pairs at once.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -62,7 +63,18 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
         "same city only",
         "different",
     ),
+    "orders": (
+        "no orders on one side",
+        "bought the same product, one few customers buy (< 1 %)",
+        "bought the same product, one some customers buy (< 5 %)",
+        "bought the same popular products only",
+        "nothing bought in common (no evidence either way)",
+    ),
 }
+# Orders: the share of the shop's ordering customers who bought a product, below which a product
+# both bought is "few" / "some" customers' (a shop's bestsellers are bought by strangers alike).
+RARE_PRODUCT_SHARE = 0.01
+UNCOMMON_PRODUCT_SHARE = 0.05
 FIELDS = tuple(FIELD_LEVELS)
 MISSING = 0
 
@@ -73,9 +85,19 @@ class RecordTable:
 
     ids: np.ndarray
     columns: dict[str, np.ndarray]
+    # product id -> share of the shop's ordering customers who bought it (see product_shares)
+    product_share: dict[int, float] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, records: Sequence[MatchFields]) -> "RecordTable":
+    def build(
+        cls,
+        records: Sequence[MatchFields],
+        products: Mapping[int, Collection[int]] | None = None,
+        product_share: Mapping[int, float] | None = None,
+    ) -> "RecordTable":
+        """`products`: the product ids each customer ordered (customers without orders may be
+        left out); `product_share`: how common each product is in the whole shop (the fitted
+        model's, when only a neighbourhood is built), else counted on these customers."""
         names = (
             "email_canonical", "email_local", "email_domain", "phone", "phone_last9", "first_name",
             "last_name", "first_name_german", "last_name_german", "surname_phonetic",
@@ -96,11 +118,32 @@ class RecordTable:
         columns["email_has_number"] = np.array(
             [any(ch.isdigit() for ch in r.email_local) for r in records], dtype=bool
         )
-        return cls(ids=np.array([r.customer_id for r in records], dtype=np.int64), columns=columns)
+        products = products or {}
+        columns["products"] = np.array(
+            [frozenset(products.get(r.customer_id, ())) for r in records], dtype=object
+        )
+        if product_share is None:
+            product_share = product_shares(columns["products"])
+        return cls(
+            ids=np.array([r.customer_id for r in records], dtype=np.int64),
+            columns=columns,
+            product_share=dict(product_share),
+        )
 
     def positions(self, customer_ids: np.ndarray) -> np.ndarray:
         order = np.argsort(self.ids)
         return order[np.searchsorted(self.ids, customer_ids, sorter=order)]
+
+
+def product_shares(baskets: Iterable[frozenset]) -> dict[int, float]:
+    """Share of the customers with orders who bought each product."""
+    counts: Counter = Counter()
+    buyers = 0
+    for basket in baskets:
+        if basket:
+            buyers += 1
+            counts.update(basket)
+    return {product: n / buyers for product, n in counts.items()} if buyers else {}
 
 
 def _spells_name(record: MatchFields) -> bool:
@@ -182,15 +225,16 @@ def _phone_levels(L: dict, R: dict) -> np.ndarray:
     return levels
 
 
-_VOWELS = frozenset("aeiouy")
+_VOWELS = frozenset("aeiou")
 
 
 def _one_vowel_more(short: str, long: str) -> bool:
-    """'stephane' / 'stephanie', 'rene' / 'renee': the longer is the shorter plus one vowel."""
+    """'stephane' / 'stephanie', 'rene' / 'renee': the longer is the shorter plus one vowel at
+    its end (Mahmud / Mahmoud, Ksenia / Kseniya are spellings, not another person's name)."""
     if len(long) != len(short) + 1:
         return False
     i = next((i for i, (a, b) in enumerate(zip(short, long, strict=False)) if a != b), len(short))
-    return long[i] in _VOWELS and long[:i] + long[i + 1 :] == short
+    return i >= len(short) - 1 and long[i] in _VOWELS and long[:i] + long[i + 1 :] == short
 
 
 def _gendered_forms(L: dict, R: dict) -> np.ndarray:
@@ -287,6 +331,25 @@ def _address_levels(L: dict, R: dict) -> np.ndarray:
     return levels
 
 
+def _orders_levels(L: dict, R: dict, share: Mapping[int, float]) -> np.ndarray:
+    """By the least common product both customers bought; a product the shop's share table does
+    not know (ordered since the fit) counts as rare only if nobody else is known to buy it."""
+    levels = np.empty(len(L["products"]), dtype=np.int8)
+    for i, (a, b) in enumerate(zip(L["products"], R["products"], strict=True)):
+        if not a or not b:
+            levels[i] = 0
+            continue
+        both = a & b
+        if not both:
+            levels[i] = 4
+            continue
+        rarest = min(share.get(p, 0.0) for p in both)
+        levels[i] = (
+            1 if rarest < RARE_PRODUCT_SHARE else 2 if rarest < UNCOMMON_PRODUCT_SHARE else 3
+        )
+    return levels
+
+
 def _swapped(L: dict, R: dict) -> np.ndarray:
     """Pairs whose right side wrote first and last name the other way round."""
     straight = (L["first_name"] == R["first_name"]) | (L["last_name"] == R["last_name"])
@@ -321,6 +384,7 @@ def comparison_levels(
             _first_name_levels(L, R),
             _last_name_levels(L, R),
             _address_levels(L, R),
+            _orders_levels(L, R, table.product_share),
         ]
     )
     return levels, swapped

@@ -22,3 +22,12 @@ def match_fields_from_generated(record: dict, *, default_region: str = "") -> Ma
         country_code=default.get("countryCodeV2"),
         default_region=default_region,
     )
+
+
+def products_from_generated(record: dict) -> frozenset[int]:
+    """The product ids of a generated customer's orders, as the mirror's Order.product_ids."""
+    return frozenset(
+        int(item["productId"].rsplit("/", 1)[1])
+        for order in record.get("orders") or []
+        for item in order.get("lineItems") or []
+    )

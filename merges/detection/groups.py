@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-REVIEW_THRESHOLD = 0.7  # precision >= 0.99 on the generated stores (docs/benchmarks-dedupe.md)
+REVIEW_THRESHOLD = 0.55  # precision >= 0.99 on the generated stores (docs/benchmarks-dedupe.md)
 HIGH_THRESHOLD = 0.99
 MAX_GROUP_SIZE = 5
 

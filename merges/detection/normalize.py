@@ -247,15 +247,25 @@ _SKELETON_LETTERS = str.maketrans({"w": "v", "c": "k", "q": "k", "z": "s", "x": 
 
 @lru_cache(maxsize=65536)
 def name_skeleton(folded: str) -> str:
-    """The consonants of a name as transliterations keep them, plus its last letter, so spelling
-    variants of one name meet: Mohammed / Muhammad -> 'mhmd·d', Fyodorov / Fjodorow -> 'fdrv·v',
-    Youssef / Yusuf -> 'sf·f', Layla / Leila -> 'l·a'. An h counts only before a vowel (Hannah),
+    """The consonants of a name as transliterations keep them (and an initial vowel), plus its last
+    letter, so spelling variants of one name meet: Mohammed / Muhammad -> 'mhmt·t', Fyodorov /
+    Fjodorow -> 'fdrv·v', Youssef / Yusuf -> 'jsf·f', Layla / Leila -> 'l·a', Yulia / Julia /
+    Iuliia -> 'jl·a', Yelena / Elena -> 'eln·a', Ahmed / Ahmet -> 'ahmt·t'. An h counts only before a vowel (Hannah),
     a j only at the start (Jana, but Fjodorow). The last letter keeps Maria and Mario, Anna and
     Anne, Jan and Jana, Daniel and Daniela apart (partners in one household are often such pairs).
     """
     word = folded.replace(" ", "")
     if not word:
         return ""
+    # Cyrillic ye at the start is written ye, je or e: Yelena / Jelena / Elena, Yevgeni / Evgeny.
+    if word[:2] in ("ye", "je") and len(word) > 2 and word[2] not in _SKELETON_VOWELS:
+        word = word[1:]
+    # An initial y, j or i before a vowel is one sound (a glide): Yulia / Julia / Iuliia.
+    elif word[0] in "yji" and len(word) > 1 and word[1] in _SKELETON_VOWELS:
+        word = "j" + word[1:]
+    word = word.replace("ks", "x")  # Aleksandr / Alexandr, Maksim / Maxim, Ksenia / Xenia
+    if word.endswith("d"):  # a final d is spoken t: Ahmed / Ahmet, Mohammed / Mohammet
+        word = word[:-1] + "t"
     for digraph, letter in _SKELETON_DIGRAPHS:
         word = word.replace(digraph, letter)
     word = word.translate(_SKELETON_LETTERS)
@@ -268,7 +278,9 @@ def name_skeleton(folded: str) -> str:
             consonants.append(ch)
         previous = ch
     last = word.rstrip("h")[-1:] or word[-1]
-    return "".join(consonants) + "·" + ("i" if last in "yj" else last)
+    # A name that starts with a vowel keeps it: Ines / Anais, Emilie / Amelie are two names.
+    initial = word[0] if word[0] in _SKELETON_VOWELS else ""
+    return initial + "".join(consonants) + "·" + ("i" if last in "yj" else last)
 
 
 _SKELETON_VOWELS = frozenset("aeiouy")

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .compare import FIELD_LEVELS, FIELDS, MISSING, RecordTable, comparison_levels
+from .compare import (
+    FIELD_LEVELS,
+    FIELDS,
+    MISSING,
+    RARE_PRODUCT_SHARE,
+    RecordTable,
+    comparison_levels,
+)
 
 RANDOM_PAIRS = 200_000
 EM_ITERATIONS = 25
@@ -27,6 +34,11 @@ U_FLOOR = 1e-6
 # Exact levels whose weight follows the value's frequency: (field, level, column).
 TF_LEVELS = (("first_name", 1, "first_name"), ("last_name", 1, "last_name"))
 TF_MAX_BONUS = 4.0  # a rare name may add at most this many bits over the average exact match
+
+
+# Fields that can only add evidence: one person buys different things under two profiles, so
+# nothing bought in common is no evidence of two people (the weight is capped at 0).
+POSITIVE_ONLY_FIELDS = frozenset({"orders"})
 
 
 @dataclass
@@ -53,7 +65,15 @@ class MatchModel:
             u = np.maximum(np.asarray(self.u[name]), U_FLOOR)
             table[f, : len(m)] = np.log2(m / u)
             table[f, MISSING] = 0.0
+            if name in POSITIVE_ONLY_FIELDS:
+                table[f] = np.maximum(table[f], 0.0)
         return table
+
+    @property
+    def product_share(self) -> dict[int, float]:
+        """How common each product is among the shop's ordering customers at the fit (the orders
+        comparison needs the whole shop's, also when only a neighbourhood is scored)."""
+        return {int(p): share for p, share in self.term_frequencies.get("products", {}).items()}
 
     @property
     def prior_weight(self) -> float:
@@ -290,14 +310,15 @@ def estimate_prior(
     return model.prior
 
 
-HOUSEHOLD_EVIDENCE = ("phone", "address")
+HOUSEHOLD_EVIDENCE = ("phone", "address", "orders")
 # First-name levels that let a shared contact be a household's: similar, different.
 HOUSEHOLD_FIRST_LEVELS = (4, 5, len(FIELD_LEVELS["first_name"]) - 1)
 
 
 def household_adjust(levels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Two people with different first names who share a phone or an address are a household:
-    the shared contact is explained by living together, so it is no evidence of one person.
+    """Two people with different first names who share a phone, an address or purchases are a
+    household: living together explains it (one orders for the other), so it is no evidence of
+    one person.
     Merely similar first names count as different here (Julie / Julien, Stéphanie / Stéphane live
     together too); identical names, nicknames and one name's other spellings do not.
     Sets those positive weights to 0 and returns which pairs were treated so."""
@@ -318,9 +339,13 @@ def fit(
     """The unsupervised model for one shop: u from random pairs, m and λ by EM on blocked pairs."""
     u = estimate_u(table, seed=seed)
     levels, _ = comparison_levels(table, left_pos, right_pos)
-    model = MatchModel(
-        m=estimate_m(levels), u=u, prior=0.05, term_frequencies=term_frequencies(table)
-    )
+    frequencies = term_frequencies(table)
+    # Only the products common enough to change a level (an unknown product counts as rare), so
+    # the stored model stays small whatever the catalogue; JSON keys are strings.
+    frequencies["products"] = {
+        str(p): share for p, share in table.product_share.items() if share >= RARE_PRODUCT_SHARE
+    }
+    model = MatchModel(m=estimate_m(levels), u=u, prior=0.05, term_frequencies=frequencies)
     model.u_email_same_name = estimate_u_email_same_name(model, levels)
     estimate_prior(model, levels, customers=len(table.ids))
     return model
@@ -371,8 +396,8 @@ def waterfall(
         notes.append("first and last name are swapped on one side; compared crosswise")
     if scored.household[index]:
         notes.append(
-            "likely a household: they share a phone or address but have different first names,"
-            " so the shared contact counts as no evidence"
+            "likely a household: they share a phone, an address or purchases but have different"
+            " first names, so what they share counts as no evidence"
         )
     email = int(scored.levels[index, FIELDS.index("email")])
     if (

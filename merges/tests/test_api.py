@@ -121,7 +121,15 @@ def test_detail_shows_the_waterfall_with_raw_values_members_and_blockers(queue):
     edge = body["edges"][0]
     left, right = edge["customers"]
     fields = {row["field"]: row for row in edge["rows"]}
-    assert set(fields) == {"prior", "email", "phone", "first_name", "last_name", "address"}
+    assert set(fields) == {
+        "prior",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "address",
+        "orders",
+    }
     assert fields["email"]["left"] == profiles[left]["email"]
     assert fields["email"]["right"] == profiles[right]["email"]
     assert all("level" in row for name, row in fields.items() if name != "prior")

@@ -5,11 +5,11 @@ import pytest
 
 from merges.detection.blocking import MAX_KEY_SHARE
 from merges.detection.compare import FIELD_LEVELS, FIELDS, RecordTable, comparison_levels
-from merges.detection.generated import match_fields_from_generated
+from merges.detection.generated import match_fields_from_generated, products_from_generated
 from merges.detection.groups import REVIEW_THRESHOLD
 from merges.detection.keys import blocking_keys
 from merges.detection.normalize import match_fields
-from merges.detection.scoring import fit, score_pairs, waterfall
+from merges.detection.scoring import POSITIVE_ONLY_FIELDS, fit, score_pairs, waterfall
 from sandbox.generator.core import generate_customers
 
 
@@ -58,6 +58,11 @@ LEVEL_CASES = [
     ("first_name", {"first_name": "Jan"}, {"first_name": "Jana"}, "different"),
     ("first_name", {"first_name": "Stéphane"}, {"first_name": "Stéphanie"}, "different"),
     ("first_name", {"first_name": "René"}, {"first_name": "Renée"}, "different"),
+    ("first_name", {"first_name": "Iuliia"}, {"first_name": "Julia"}, "same name in another spelling (transliteration, ü/ue)"),
+    ("first_name", {"first_name": "Mahmoud"}, {"first_name": "Mahmud"}, "same name in another spelling (transliteration, ü/ue)"),
+    ("first_name", {"first_name": "Ksenia"}, {"first_name": "Kseniya"}, "same name in another spelling (transliteration, ü/ue)"),
+    ("first_name", {"first_name": "Yelena"}, {"first_name": "Elena"}, "same name in another spelling (transliteration, ü/ue)"),
+    ("first_name", {"first_name": "Ahmed"}, {"first_name": "Ahmet"}, "same name in another spelling (transliteration, ü/ue)"),
     ("first_name", {"first_name": "Anna"}, {"first_name": "A."}, "initial only, matching"),
     ("first_name", {"first_name": "John"}, {"first_name": "Mary"}, "different"),
     ("last_name", {"last_name": "Müller"}, {"last_name": "Mueller"}, "identical"),
@@ -101,8 +106,10 @@ def store():
     stream = generate_customers(
         shop_domain="fit.myshopify.com", count=4000, seed=11, duplicate_rate=0.1
     )
-    records = [match_fields_from_generated(r, default_region="DE") for r in stream]
-    table = RecordTable.build(records)
+    generated = list(stream)
+    records = [match_fields_from_generated(r, default_region="DE") for r in generated]
+    products = {f.customer_id: products_from_generated(r) for f, r in zip(records, generated)}
+    table = RecordTable.build(records, products)
     index: dict = {}
     for record in records:
         for key in blocking_keys(record):
@@ -122,10 +129,12 @@ def store():
     return table, fit(table, left, right), stream.truth
 
 
-def score_one(store, one: dict, other: dict):
+def score_one(store, one: dict, other: dict, products=((), ())):
     _, model, _ = store
     pair = RecordTable.build(
-        [match_fields(customer_id=1, **one), match_fields(customer_id=2, **other)]
+        [match_fields(customer_id=1, **one), match_fields(customer_id=2, **other)],
+        {1: products[0], 2: products[1]},
+        model.product_share,
     )
     scored = score_pairs(model, pair, np.array([0]), np.array([1]))
     return model, scored
@@ -145,6 +154,9 @@ def test_fitted_weights_order_levels_sensibly(store):
     for f, name in enumerate(FIELDS):
         count = len(FIELD_LEVELS[name])
         assert weights[f, 0] == 0.0  # missing is never evidence
+        if name in POSITIVE_ONLY_FIELDS:  # evidence for, never against
+            assert weights[f, 1] > weights[f, 2] > 0 == weights[f, count - 1], weights[f, :count]
+            continue
         assert weights[f, 1] > 3 > weights[f, count - 1], (name, weights[f, :count])
     assert 0 < model.prior < 0.01
 
@@ -257,7 +269,7 @@ def test_namesakes_with_name_only_addresses_stay_below_review(store):
     )
     email = FIELDS.index("email")
     assert scored.weights[0, email] <= 0.5
-    assert scored.probability[0] < 0.7
+    assert scored.probability[0] < REVIEW_THRESHOLD
     notes = waterfall(store[1], scored, 0, left={}, right={})["notes"]
     assert any("same surname" in note for note in notes)
 
@@ -271,3 +283,59 @@ def test_identical_mailbox_keeps_its_full_weight_among_namesakes(store):
     email = FIELDS.index("email")
     assert scored.weights[0, email] == pytest.approx(model.level_weights()[email, 1])
     assert scored.probability[0] > 0.99
+
+
+ORDERS_SHARE = {1: 0.002, 2: 0.03, 3: 0.2, 4: 0.3}
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "expected"),
+    [
+        ((), (1, 2), "no orders on one side"),
+        ((1, 3), (1, 4), "bought the same product, one few customers buy (< 1 %)"),
+        ((9,), (9, 4), "bought the same product, one few customers buy (< 1 %)"),  # unknown: rare
+        ((2, 3), (2, 3), "bought the same product, one some customers buy (< 5 %)"),
+        ((3, 4), (3, 4), "bought the same popular products only"),
+        ((1,), (2, 3), "nothing bought in common (no evidence either way)"),
+    ],
+)
+def test_orders_levels(one, other, expected):
+    table = RecordTable.build(
+        [match_fields(customer_id=1), match_fields(customer_id=2)], {1: one, 2: other}, ORDERS_SHARE
+    )
+    levels, _ = comparison_levels(table, np.array([0]), np.array([1]))
+    assert FIELD_LEVELS["orders"][levels[0, FIELDS.index("orders")]] == expected
+
+
+def _rare_product(model) -> int:
+    return max(model.product_share) + 1  # bought by nobody at the fit: rare
+
+
+def test_a_rare_product_both_bought_is_evidence_and_nothing_in_common_is_not_against(store):
+    _, model, _ = store
+    names = {"first_name": "Anna", "last_name": "Kowalski"}
+    orders = FIELDS.index("orders")
+    _, alone = score_one(store, names, names)
+    rare = _rare_product(model)
+    _, shared = score_one(store, names, names, products=({rare, 7}, {rare}))
+    _, apart = score_one(store, names, names, products=({rare}, {rare + 1}))
+    assert shared.weights[0, orders] > 2 and shared.probability[0] > alone.probability[0]
+    assert apart.weights[0, orders] == 0.0 and apart.probability[0] == alone.probability[0]
+    explanation = waterfall(model, shared, 0, left={"orders": "products 7"}, right={})
+    row = next(r for r in explanation["rows"] if r["field"] == "orders")
+    assert row["level"].startswith("bought the same product") and row["left"] == "products 7"
+
+
+def test_household_buying_the_same_rare_product_stays_apart(store):
+    """Partners order for each other: a product both bought at one home is no evidence."""
+    _, model, _ = store
+    shared = {"last_name": "Kowalski", "phone": "+49 40 5550123", **ADDRESS}
+    rare = _rare_product(model)
+    _, scored = score_one(
+        store,
+        {"first_name": "Anna", **shared},
+        {"first_name": "Piotr", **shared},
+        products=({rare}, {rare}),
+    )
+    assert scored.household[0] and scored.probability[0] < 0.05
+    assert scored.weights[0, FIELDS.index("orders")] == 0.0

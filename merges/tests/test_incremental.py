@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from customers.models import Customer
+from customers.models import Customer, Order
 from customers.outbox import mirror_change_record, mirror_changes_drain
 from merges import incremental
 from merges.detection import blocking
@@ -189,3 +189,30 @@ def test_a_candidate_dismissed_while_the_check_runs_stays_dismissed(monkeypatch)
     assert len(attempts) == 2
     assert DuplicateCandidate.all_shops.get(pk=candidate.pk).status == "dismissed"
     assert not any(high in members for members in proposed_with(shop, low))
+
+
+def test_both_paths_compare_the_order_history(scanned):
+    """The orders comparison reads the neighbourhood's orders in the same statement."""
+    shop = scanned
+    original = well_known(shop, 3)
+    newcomer = copy_of(shop, original, 888_100_004)
+    for n, customer in enumerate((original, newcomer)):
+        Order.all_shops.create(
+            shop=shop,
+            shopify_id=777_000_000 + n,
+            customer=customer,
+            customer_shopify_id=customer.shopify_id,
+            product_ids=[990_001, 990_002 + n],
+        )
+    _same_as_portable(shop, [newcomer.pk])
+    rows = [
+        row
+        for candidate in DuplicateCandidate.all_shops.filter(shop=shop, status="open")
+        for edge in candidate.explanation["edges"]
+        if set(edge["customers"]) == {original.pk, newcomer.pk}
+        for row in edge["rows"]
+        if row["field"] == "orders"
+    ]
+    assert len(rows) == 1, rows
+    assert rows[0]["level"].startswith("bought the same product, one few customers buy")
+    assert "990001" in rows[0]["left"] and "990001" in rows[0]["right"]
