@@ -18,6 +18,7 @@ customers, the neighbourhood, the candidate write; COMMIT):
 """
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,13 +102,41 @@ _FIELDS_JSON = f"""
       AND c.redacted_at IS NULL
 """
 
-_CHANGED_SQL = f"""
+
+@dataclass(frozen=True)
+class _Statement:
+    """SQL written with `%(name)s` placeholders, numbered once at import (`$1`, ...) for
+    psycopg's RawCursor: a name used many times is one parameter, sent once, and psycopg need
+    not convert the text per call (it caches that only for statements up to 4 KiB)."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, sql: str) -> "_Statement":
+        names: list[str] = []
+
+        def number(match: re.Match) -> str:
+            if match[1] not in names:
+                names.append(match[1])
+            return f"${names.index(match[1]) + 1}"
+
+        return cls(re.sub(r"%\((\w+)\)s", number, sql), tuple(names))
+
+    def run(self, cursor, params: dict) -> tuple:
+        cursor.execute(self.sql, [params[name] for name in self.names])
+        return cursor.fetchone()
+
+
+_CHANGED_SQL = _Statement.of(
+    f"""
     SELECT (SELECT 1 FROM pg_advisory_xact_lock(%(lock)s)),
            set_config('synchronous_commit', 'off', true) || set_config('jit', 'off', true),
            (SELECT changed_at FROM {FITS} WHERE shop_id = %(shop)s),
            (SELECT country_code FROM {Shop._meta.db_table} WHERE id = %(shop)s),
            ({_FIELDS_JSON.format(ids="%(changed)s::bigint[]")})
 """
+)
 
 
 def _held_by_at_most_cap(alias: str) -> str:
@@ -125,7 +154,8 @@ def _held_by_at_most_cap(alias: str) -> str:
 
 # Every read sees the key table as it was before this statement's own writes: the changed
 # customers' keys are read from new_keys, never from the table.
-_NEIGHBOURHOOD_SQL = f"""
+_NEIGHBOURHOOD_SQL = _Statement.of(
+    f"""
 WITH new_keys AS (
     SELECT * FROM unnest(%(key_customers)s::bigint[], %(key_types)s::text[],
                          %(key_values)s::text[]) AS k(customer_id, key_type, key_value)
@@ -183,11 +213,11 @@ WITH new_keys AS (
 )
 SELECT
     ({
-    _FIELDS_JSON.format(
-        ids="ARRAY(SELECT customer_id FROM affected"
-        " WHERE customer_id <> ALL(%(changed)s::bigint[]))"
-    )
-}),
+        _FIELDS_JSON.format(
+            ids="ARRAY(SELECT customer_id FROM affected"
+            " WHERE customer_id <> ALL(%(changed)s::bigint[]))"
+        )
+    }),
     (SELECT json_agg(json_build_array(low, high)) FROM pairs),
     (SELECT json_agg(json_build_array(id, members, survivor_id, survivor_reason, probability,
                                       tier, explanation, blockers, needs_split, detector_version))
@@ -205,6 +235,7 @@ SELECT
        AND o.customer_id = ANY(ARRAY(SELECT customer_id FROM affected))
        AND o.deleted_at IS NULL AND NOT o.is_test AND o.product_ids <> '[]'::jsonb)
 """
+)
 
 _CANDIDATE_COLUMNS = (
     "members", "survivor_id", "survivor_reason", "probability", "tier", "explanation",
@@ -213,7 +244,8 @@ _CANDIDATE_COLUMNS = (
 
 # Inserts only if every stale candidate was still open: a reviewer who dismissed one meanwhile
 # wins, and the check runs again (it then reads the dismissal).
-_REPLACE_SQL = f"""
+_REPLACE_SQL = _Statement.of(
+    f"""
 WITH gone AS (
     DELETE FROM {CANDIDATES}
     WHERE shop_id = %(shop)s AND id = ANY(%(stale)s::bigint[]) AND status = 'open'
@@ -230,6 +262,7 @@ WITH gone AS (
 )
 SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added)
 """
+)
 
 # A stale candidate decided while the check ran makes it start again, at most this many times.
 CHECK_ATTEMPTS = 3
@@ -306,28 +339,28 @@ def _comparable(candidate: dict) -> str:
 
 
 def _prepared_cursor():
-    """A cursor that sends its parameters apart from the SQL (psycopg's server-side binding), so
-    psycopg prepares a statement run five times on this connection: PostgreSQL then plans the
-    neighbourhood statement once per connection instead of per check (planning it costs more
-    than running it). Django's own cursors bind on the client and are never prepared."""
+    """A cursor that sends its parameters apart from the SQL (psycopg's server-side binding, `$n`
+    placeholders), so psycopg prepares a statement run five times on this connection: PostgreSQL
+    then plans the neighbourhood statement once per connection instead of per check (planning it
+    costs more than running it). Django's own cursors bind on the client and are never prepared."""
     connection.ensure_connection()
-    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+    return connection._prepare_cursor(psycopg.RawCursor(connection.connection))
 
 
 def _check_once(shop_id: int, changed: list[int]) -> int | None:
     """One attempt, one transaction; None when the shop has no usable model."""
     params = {"shop": shop_id, "changed": changed, "lock": CHECK_LOCK + shop_id}
     with transaction.atomic(), _prepared_cursor() as cursor:
-        cursor.execute(_CHANGED_SQL, params)
-        _, _, stamp, region, changed_rows = cursor.fetchone()
+        _, _, stamp, region, changed_rows = _CHANGED_SQL.run(cursor, params)
         model = matcher_model(shop_id=shop_id, changed_at=stamp)
         if model is None:
             return None
         people = _people(changed_rows, region or "")
         params.update(_key_arrays(p.record for p in people.values()))
         params["cap"] = blocking.MAX_KEY_SHARE
-        cursor.execute(_NEIGHBOURHOOD_SQL, params)
-        other_rows, pair_rows, stale_rows, dismissed_rows, order_rows = cursor.fetchone()
+        other_rows, pair_rows, stale_rows, dismissed_rows, order_rows = _NEIGHBOURHOOD_SQL.run(
+            cursor, params
+        )
         products = selectors.products_by_customer(order_rows or ())
         people.update(_people(other_rows, region or ""))
         pairs = np.array(
@@ -361,8 +394,8 @@ def _check_once(shop_id: int, changed: list[int]) -> int | None:
         ]
         if sorted(map(_comparable, fresh)) == sorted(map(_comparable, stale)):
             return len(fresh)  # the same groups with the same explanations: nothing to write
-        cursor.execute(
-            _REPLACE_SQL,
+        gone, _ = _REPLACE_SQL.run(
+            cursor,
             {
                 "shop": shop_id,
                 "stale": [c["id"] for c in stale],
@@ -371,7 +404,6 @@ def _check_once(shop_id: int, changed: list[int]) -> int | None:
                 "now": now,
             },
         )
-        gone, _ = cursor.fetchone()
         if gone != len(stale):
             raise _StaleDecided
     return len(fresh)
