@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from psycopg.pq import TransactionStatus
 
 from customers.models import Customer, Order
 from customers.outbox import mirror_change_record, mirror_changes_drain
@@ -187,6 +188,7 @@ def test_a_candidate_dismissed_while_the_check_runs_stays_dismissed(monkeypatch)
     monkeypatch.setattr(incremental, "propose", propose_while_a_reviewer_dismisses)
     duplicates_check_customers(shop_id=shop.id, customer_ids=[low])
     assert len(attempts) == 2
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
     assert DuplicateCandidate.all_shops.get(pk=candidate.pk).status == "dismissed"
     assert not any(high in members for members in proposed_with(shop, low))
 
@@ -216,3 +218,28 @@ def test_both_paths_compare_the_order_history(scanned):
     assert len(rows) == 1, rows
     assert rows[0]["level"].startswith("bought the same product, one few customers buy")
     assert "990001" in rows[0]["left"] and "990001" in rows[0]["right"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_check_commits_and_a_failed_one_leaves_nothing(monkeypatch):
+    """The task's path: BEGIN and COMMIT travel with the first and last statements."""
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    load_generated(shop, count=500, seed=21)
+    duplicates_find(shop_id=shop.id, full=True)
+    original = well_known(shop, 0)
+    newcomer = copy_of(shop, original, 888_100_020)
+
+    def scoring_fails(*args, **kwargs):
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr(incremental, "propose", scoring_fails)
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        duplicates_check_customers(shop_id=shop.id, customer_ids=[newcomer.pk])
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    assert not BlockingKey.all_shops.filter(customer_id=newcomer.pk).exists()  # rolled back
+
+    monkeypatch.undo()
+    duplicates_check_customers(shop_id=shop.id, customer_ids=[newcomer.pk])
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    assert BlockingKey.all_shops.filter(customer_id=newcomer.pk).exists()
+    assert any(original.pk in members for members in proposed_with(shop, newcomer.pk))
