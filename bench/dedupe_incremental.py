@@ -53,7 +53,7 @@ from merges.detection import blocking, scoring  # noqa: E402
 from merges.detection.compare import RecordTable  # noqa: E402
 from merges.fitting import matcher_model  # noqa: E402
 from merges.incremental import _check, _check_portable  # noqa: E402
-from merges.models import BlockingKey, DuplicateCandidate, MatcherFit  # noqa: E402
+from merges.models import BlockingKey, DuplicateCandidate  # noqa: E402
 from merges.services import duplicates_find  # noqa: E402
 from tenants.models import Agency, Shop  # noqa: E402
 
@@ -156,14 +156,15 @@ def setup_without_scan(shop: Shop) -> None:
     the scan's grouping of all pairs at once (see the module docstring). Each step is skipped
     when an earlier, interrupted set-up finished it."""
     started = time.perf_counter()
-    fitted = MatcherFit.all_shops.filter(shop=shop).exists()
-    if not BlockingKey.all_shops.filter(shop=shop).exists() or not fitted:
+    has_keys = BlockingKey.all_shops.filter(shop=shop).exists()
+    if not has_keys or matcher_model(shop_id=shop.id) is None:  # None too: fitted for old levels
         records = blocking.match_fields_load(shop_id=shop.id)
         print(f"  {len(records):,} records loaded in {time.perf_counter() - started:.1f} s")
-        keys = blocking.blocking_keys_rebuild(shop_id=shop.id, records=records)
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {blocking.KEY_TABLE}")
-        print(f"  {keys:,} keys written in {time.perf_counter() - started:.1f} s")
+        if not has_keys:
+            keys = blocking.blocking_keys_rebuild(shop_id=shop.id, records=records)
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {blocking.KEY_TABLE}")
+            print(f"  {keys:,} keys written in {time.perf_counter() - started:.1f} s")
         pairs = blocking.candidate_pairs(shop_id=shop.id)
         model, report = fitting.matcher_fit(shop_id=shop.id, records=records, pairs=pairs)
         fitting.matcher_save(
@@ -213,7 +214,8 @@ class Run:
             self.statements = len(sent)
             return
         started, started_cpu = time.perf_counter(), time.process_time()
-        check(shop.id, [customer_id])
+        if check(shop.id, [customer_id]) is None:
+            raise SystemExit("the store's model was fitted for other comparison levels: --rescan")
         self.wall.append((time.perf_counter() - started) * 1000)
         self.cpu.append((time.process_time() - started_cpu) * 1000)
         if copy:
@@ -262,7 +264,7 @@ def main() -> None:
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     shop, generated = bench_shop(args.customers)
     scanned = (
-        MatcherFit.all_shops.filter(shop=shop).exists()
+        matcher_model(shop_id=shop.id) is not None  # fitted for today's comparison levels
         and BlockingKey.all_shops.filter(shop=shop).exists()
         and DuplicateCandidate.all_shops.filter(shop=shop).exists()
     )
