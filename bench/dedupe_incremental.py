@@ -286,7 +286,9 @@ def main() -> None:
     total = args.samples + args.portable_samples
     # The portable path (one ORM query per step, the check before the one-statement rewrite) is
     # the same-run baseline: its samples are spread among the others, so both see the same load.
-    portable_at = {round(j * total / args.portable_samples) for j in range(args.portable_samples)}
+    # Every other one of them a new copy (odd serials), as among the others.
+    spacing = total / max(1, args.portable_samples)
+    portable_at = {2 * int(j * spacing / 2) + j % 2 for j in range(args.portable_samples)}
     runs = {"statements": Run(), "portable": Run()}
     for serial in range(total):
         path = "portable" if serial in portable_at else "statements"
