@@ -144,21 +144,38 @@ def _held_out(model: scoring.MatchModel, data: LabelledPairs) -> Quality:
 
 
 def unsupervised_fit(
-    *, records: list[MatchFields], pairs: np.ndarray, products: dict | None = None
+    *,
+    records: list[MatchFields],
+    pairs: np.ndarray,
+    products: dict | None = None,
+    table: RecordTable | None = None,
+    levels: np.ndarray | None = None,
 ) -> scoring.MatchModel | None:
-    """`products`: what each customer ordered (selectors.purchased_products), for the whole shop."""
+    """`products`: what each customer ordered (selectors.purchased_products), for the whole shop.
+    `table` (of these records, with these products) and `levels` (of these pairs): when the
+    caller has them."""
     if not len(pairs):
         return None
-    table = RecordTable.build(records, products)
-    return scoring.fit(table, table.positions(pairs[:, 0]), table.positions(pairs[:, 1]))
+    if table is None:
+        table = RecordTable.build(records, products)
+    left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
+    return scoring.fit(table, left, right, levels=levels)
 
 
 def matcher_fit(
-    *, shop_id: int, records: list[MatchFields], pairs: np.ndarray, products: dict | None = None
+    *,
+    shop_id: int,
+    records: list[MatchFields],
+    pairs: np.ndarray,
+    products: dict | None = None,
+    table: RecordTable | None = None,
+    levels: np.ndarray | None = None,
 ) -> tuple[scoring.MatchModel | None, RefitReport | None]:
     """The unsupervised fit, refitted with the shop's labels when there are enough of them and
     the refit does not do worse on pairs it did not see."""
-    model = unsupervised_fit(records=records, pairs=pairs, products=products)
+    model = unsupervised_fit(
+        records=records, pairs=pairs, products=products, table=table, levels=levels
+    )
     if model is None:
         return None, None
     data = labelled_pairs_load(shop_id=shop_id, product_share=model.product_share)

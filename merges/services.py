@@ -2,7 +2,7 @@
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +14,7 @@ from customers.hooks import DUPLICATES_CHANGED, mirror_changed_notify
 from customers.models import Customer, CustomerState
 from merges import fitting, selectors
 from merges.detection import blocking, groups, scoring
-from merges.detection.compare import RecordTable
+from merges.detection.compare import RecordTable, comparison_levels
 from merges.detection.normalize import MatchFields
 from merges.fitting import matcher_model
 from merges.models import DismissedPair, DuplicateCandidate
@@ -42,7 +42,7 @@ def fingerprint(record: MatchFields) -> str:
     return hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:32]
 
 
-def _dismissed(shop_id: int, prints: dict[int, str]) -> set[tuple[int, int]]:
+def _dismissed(shop_id: int, prints: Mapping[int, str]) -> set[tuple[int, int]]:
     """Dismissed pairs whose two sides still have the fingerprints they had when dismissed."""
     rows = DismissedPair.all_shops.filter(shop_id=shop_id)
     if len(prints) <= 1000:  # the incremental check: only the pairs of these customers
@@ -87,16 +87,19 @@ def _products_text(products: frozenset[int] | None, shown: int = 12) -> str:
 
 
 def _raw_values(shop_id: int, ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    """What the reviewer sees per field: the values as typed, not the normalised keys."""
+    """What the reviewer sees per field: the values as typed (the very values matching read),
+    not the normalised keys."""
     return {
         pk: {
-            "email": c["email"],
-            "phone": c["phone"],
-            "first_name": c["first_name"],
-            "last_name": c["last_name"],
-            "address": ", ".join(p for p in (c["address1"], c["postcode"], c["city"]) if p),
+            "email": email,
+            "phone": phone,
+            "first_name": first,
+            "last_name": last,
+            "address": ", ".join(p for p in (address1, postcode, city) if p),
         }
-        for pk, c in selectors.customer_contacts(shop_id=shop_id, customer_ids=ids).items()
+        for pk, email, phone, first, last, address1, postcode, city in blocking.raw_fields(
+            shop_id=shop_id, customer_ids=ids
+        )
     }
 
 
@@ -131,9 +134,14 @@ def _propose(
     records: Sequence[MatchFields],
     pairs: np.ndarray,
     products: dict[int, frozenset[int]] | None = None,
+    *,
+    table: RecordTable | None = None,
+    compared: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple[groups.Group, dict]]:
     """Guarded groups from these blocked pairs, each with its per-edge explanations.
-    `products`: what the customers ordered (None: read for the customers in the pairs)."""
+    `products`: what the customers ordered (None: read for the customers in the pairs).
+    `table` (of these records and products, with the model's product popularity) and `compared`
+    (the pairs' levels): when the caller has them."""
     return propose(
         model,
         records,
@@ -146,7 +154,29 @@ def _propose(
             if products is not None
             else (lambda ids: selectors.purchased_products(shop_id=shop_id, customer_ids=ids))
         ),
+        table=table,
+        compared=compared,
     )
+
+
+class _Fingerprints(Mapping):
+    """customer id -> fingerprint, computed on first read: a full scan of a large store reads
+    the fingerprints of the few customers in dismissed pairs, not of every customer."""
+
+    def __init__(self, records: Sequence[MatchFields]) -> None:
+        self._records = {r.customer_id: r for r in records}
+        self._prints: dict[int, str] = {}
+
+    def __getitem__(self, customer_id: int) -> str:
+        if customer_id not in self._prints:
+            self._prints[customer_id] = fingerprint(self._records[customer_id])
+        return self._prints[customer_id]
+
+    def __iter__(self):
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
 
 
 def propose(
@@ -154,10 +184,12 @@ def propose(
     records: Sequence[MatchFields],
     pairs: np.ndarray,
     *,
-    dismissed: Callable[[dict[int, str]], set[tuple[int, int]]],
+    dismissed: Callable[[Mapping[int, str]], set[tuple[int, int]]],
     members_of: Callable[[list[int]], dict[int, groups.Member]],
     raw_values_of: Callable[[list[int]], dict[int, dict[str, str]]],
     products_of: Callable[[list[int]], dict[int, frozenset[int]]] | None = None,
+    table: RecordTable | None = None,
+    compared: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple[groups.Group, dict]]:
     """`_propose` with the reads passed in: dismissed pairs by fingerprint, survivor facts and raw
     values by customer id (the incremental check has them from its one neighbourhood query), the
@@ -165,23 +197,28 @@ def propose(
     "missing" and weighs 0)."""
     if not len(pairs):
         return []
-    products = products_of([int(i) for i in np.unique(pairs)]) if products_of else {}
-    table = RecordTable.build(records, products, model.product_share)
+    if table is None:
+        products = products_of([int(i) for i in np.unique(pairs)]) if products_of else {}
+        table = RecordTable.build(records, products, model.product_share)
     left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
-    scored = scoring.score_pairs(model, table, left, right)
-    prints = {r.customer_id: fingerprint(r) for r in records}
-    pair_list = [(int(a), int(b)) for a, b in pairs.tolist()]
-    cannot_link = dismissed(prints) | groups.level_vetoes(pair_list, scored.levels)
+    scored = scoring.score_pairs(model, table, left, right, compared=compared)
+    cannot_link = dismissed(_Fingerprints(records)) | groups.level_vetoes(pairs, scored.levels)
     keep = np.flatnonzero(scored.probability >= groups.REVIEW_THRESHOLD)
+    kept_pairs = pairs[keep].tolist()
     built = groups.build_groups(
-        ((pair_list[i][0], pair_list[i][1], float(scored.probability[i])) for i in keep),
-        members_of(list({m for i in keep for m in pair_list[i]})),
+        (
+            (a, b, p)
+            for (a, b), p in zip(kept_pairs, scored.probability[keep].tolist(), strict=True)
+        ),
+        members_of(np.unique(pairs[keep]).tolist()),
         cannot_link=cannot_link,
     )
-    raw = raw_values_of(list({m for g in built for m in g.members}))
-    for customer, values in raw.items():
-        values["orders"] = _products_text(products.get(customer))
-    index = {pair_list[i]: i for i in keep}
+    raw = raw_values_of(sorted({m for g in built for m in g.members}))
+    # The orders the reviewer sees are the ones compared: the table's baskets.
+    baskets = table.columns["products"][table.positions(np.fromiter(raw, dtype=np.int64))]
+    for values, basket in zip(raw.values(), baskets.tolist(), strict=True):
+        values["orders"] = _products_text(basket)
+    index = {(a, b): int(i) for (a, b), i in zip(kept_pairs, keep.tolist(), strict=True)}
     return [
         (
             group,
@@ -231,17 +268,33 @@ def duplicates_find(
     shop = Shop.objects.get(pk=shop_id)
     records = blocking.match_fields_load(shop_id=shop_id)
     say(f"{len(records):,} active customers loaded")
-    if full:
-        keys = blocking.blocking_keys_rebuild(shop_id=shop_id, records=records)
+    if full:  # the pairs come from the keys as they are written, not read back
+        keys, pairs = blocking.blocking_keys_rebuild_with_pairs(shop_id=shop_id, records=records)
         say(f"{keys:,} blocking keys rebuilt")
-    pairs = blocking.candidate_pairs(shop_id=shop_id)
+    else:
+        pairs = blocking.candidate_pairs(shop_id=shop_id)
     say(f"{len(pairs):,} candidate pairs ({len(pairs) / max(1, len(records)):.1f} per customer)")
     products = selectors.purchased_products(shop_id=shop_id)
     say(f"order history of {len(products):,} customers read")
     model = None if refit else matcher_model(shop_id=shop_id)
+    # One table for the fit and the scoring: a stored model scores with the product popularity
+    # it was fitted with; a new fit counts it on the whole shop (levels are the same either way:
+    # the model keeps every product common enough to change a level).
+    table = RecordTable.build(records, products, model.product_share if model else None)
+    # The pairs are compared once, for the fit and for the scoring.
+    compared = None
+    if len(pairs):
+        left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
+        compared = comparison_levels(table, left, right)
+        say("pairs compared")
     if model is None and len(pairs):
         model, report = fitting.matcher_fit(
-            shop_id=shop_id, records=records, pairs=pairs, products=products
+            shop_id=shop_id,
+            records=records,
+            pairs=pairs,
+            products=products,
+            table=table,
+            levels=compared[0],
         )
         fitting.matcher_save(shop_id=shop_id, model=model, report=report, version=DETECTOR_VERSION)
         say(
@@ -250,7 +303,11 @@ def duplicates_find(
         )
     say("scoring and grouping")
     before_scoring = time.monotonic()
-    proposals = _propose(shop_id, model, records, pairs, products) if model is not None else []
+    proposals = (
+        _propose(shop_id, model, records, pairs, products, table=table, compared=compared)
+        if model is not None
+        else []
+    )
     scored = max(time.monotonic() - before_scoring, 1e-9)
     say(f"{len(proposals):,} groups formed ({len(pairs) / scored:,.0f} pairs/s)")
     now = timezone.now()

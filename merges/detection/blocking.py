@@ -3,7 +3,8 @@
 and read with set-based SQL to list the pairs worth comparing.
 """
 
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 from django.db import connection, transaction
@@ -32,7 +33,7 @@ _FIELDS_SQL = """
       ON a.customer_id = c.id AND a.is_default AND a.shop_id = c.shop_id
     WHERE c.shop_id = %s AND c.deleted_at IS NULL AND c.merged_into_id IS NULL
       AND c.redacted_at IS NULL {extra}
-    ORDER BY c.id
+    ORDER BY c.id, a.id
 """
 
 
@@ -70,47 +71,194 @@ def match_fields_load(
     return records
 
 
-def _key_rows(shop_id: int, records: Iterable[MatchFields]) -> Iterable[tuple[int, int, str, str]]:
-    """Rows in index order: the lookup index then grows at its right edge instead of splitting
-    pages at random, which makes a full rebuild several times faster."""
-    rows = [
-        (key_type, key_value[:400], record.customer_id)
-        for record in records
-        for key_type, key_value in blocking_keys(record)
-    ]
-    rows.sort()
-    for key_type, key_value, customer_id in rows:
-        yield shop_id, customer_id, key_type, key_value
+def raw_fields(*, shop_id: int, customer_ids: Sequence[int]) -> list[tuple]:
+    """(id, email, phone, first name, last name, address line, postcode, city) as typed, of
+    these active customers: the very values `match_fields_load` normalises, for explanations."""
+    if not customer_ids:
+        return []
+    extra = f"AND c.id IN ({','.join(str(int(i)) for i in customer_ids)})"
+    seen: set[int] = set()
+    out = []
+    with connection.cursor() as cursor:
+        cursor.execute(_FIELDS_SQL.format(extra=extra), [shop_id])
+        for cid, email, phone, _e164, first, last, address1, postcode, city, _country in cursor:
+            if cid not in seen:  # two rows flagged default: the first wins
+                seen.add(cid)
+                out.append((cid, email, phone, first, last, address1, postcode, city))
+    return out
+
+
+MAX_KEY_LENGTH = 400  # the column's width; longer values are cut (and compared cut)
+
+
+def _keys_of(records: Iterable[MatchFields]) -> Iterator[tuple[int, str, str]]:
+    for record in records:
+        for key_type, key_value in blocking_keys(record):
+            yield record.customer_id, key_type, key_value[:MAX_KEY_LENGTH]
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format (folded keys rarely hold any of these characters)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+        value = value.replace("\r", "\\r")
+    return value
+
+
+COPY_CHUNK = 20_000  # rows per write: one string instead of a Python call per row
+
+
+def _copy_keys(cursor, table: str, shop_id: int, keys: Iterable[tuple[int, str, str]]) -> int:
+    count = 0
+    lines: list[str] = []
+    with cursor.cursor.copy(
+        f"COPY {table} (shop_id, customer_id, key_type, key_value) FROM STDIN"
+    ) as copy:
+        for customer_id, key_type, key_value in keys:
+            lines.append(f"{shop_id}\t{customer_id}\t{key_type}\t{_copy_text(key_value)}\n")
+            if len(lines) == COPY_CHUNK:
+                copy.write("".join(lines))
+                count += len(lines)
+                lines.clear()
+        copy.write("".join(lines))
+    return count + len(lines)
+
+
+def _partition(shop_id: int) -> str:
+    return f"{KEY_TABLE}_s{int(shop_id)}"
+
+
+def _ensure_partition(cursor, shop_id: int) -> None:
+    """The shop's partition of the key table (PostgreSQL), created by its first key write."""
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {_partition(shop_id)} PARTITION OF {KEY_TABLE}"
+        f" FOR VALUES IN ({int(shop_id)})"
+    )
 
 
 def _write(shop_id: int, records: Iterable[MatchFields]) -> int:
-    count = 0
     if connection.vendor == "postgresql":
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
-                f"COPY {KEY_TABLE} (shop_id, customer_id, key_type, key_value) FROM STDIN"
-            ) as copy,
-        ):
-            for row in _key_rows(shop_id, records):
-                copy.write_row(row)
-                count += 1
-        return count
+        with connection.cursor() as cursor:
+            _ensure_partition(cursor, shop_id)
+            return _copy_keys(cursor, KEY_TABLE, shop_id, _keys_of(records))
     objs = [
-        BlockingKey(shop_id=s, customer_id=c, key_type=t, key_value=v)
-        for s, c, t, v in _key_rows(shop_id, records)
+        BlockingKey(shop_id=shop_id, customer_id=c, key_type=t, key_value=v)
+        for c, t, v in _keys_of(records)
     ]
     BlockingKey.all_shops.bulk_create(objs, batch_size=5000)
     return len(objs)
+
+
+class _PairIndex:
+    """Collects (key, customer) as the keys stream to the database, then lists the pairs sharing
+    a usable key, as `candidate_pairs` reads them from the table. Keys are held as 64-bit hashes
+    (a million-customer store has ~5 M keys, mostly unique: their strings would take a gigabyte);
+    two different keys would have to collide in 64 bits to add a pair."""
+
+    def __init__(self) -> None:
+        self.hashes = array("q")
+        self.customers = array("q")
+
+    def tap(self, keys: Iterable[tuple[int, str, str]]) -> Iterator[tuple[int, str, str]]:
+        hashes, customers = self.hashes, self.customers
+        for key in keys:
+            hashes.append(hash((key[1], key[2])))
+            customers.append(key[0])
+            yield key
+
+    def pairs(self, max_key_share: int) -> np.ndarray:
+        keys = np.frombuffer(self.hashes, dtype=np.int64)
+        customers = np.frombuffer(self.customers, dtype=np.int64)
+        _, first, sizes = np.unique(keys, return_inverse=True, return_counts=True)
+        size = sizes[first]
+        usable = np.flatnonzero((size >= 2) & (size <= max_key_share))
+        order = usable[np.lexsort((customers[usable], keys[usable]))]
+        found = []
+        for share in range(2, max_key_share + 1):
+            rows = order[size[order] == share]
+            if not len(rows):
+                continue
+            members = customers[rows].reshape(-1, share)  # one row per key, ids ascending
+            for i in range(share):
+                for j in range(i + 1, share):
+                    found.append(np.column_stack((members[:, i], members[:, j])))
+        if not found:
+            return np.empty((0, 2), dtype=np.int64)
+        pairs = np.unique(np.concatenate(found), axis=0)
+        return pairs[pairs[:, 0] < pairs[:, 1]]  # a value cut to the same 400 characters twice
+
+
+def _swap_in_partition(cursor, shop_id: int, keys: Iterable[tuple[int, str, str]]) -> int:
+    """Load the keys into a fresh table, index it once by sorting, and swap it in for the shop's
+    partition in the same transaction: readers see the old keys until the commit, then the new.
+    The foreign keys are validated on the fresh table before the swap, so attaching it does not
+    re-check them while holding the parent's lock."""
+    name, fresh = _partition(shop_id), f"{_partition(shop_id)}_next"
+    cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    cursor.execute(f"DROP TABLE IF EXISTS {fresh}")
+    cursor.execute(
+        f"CREATE TABLE {fresh} (LIKE {KEY_TABLE} INCLUDING DEFAULTS,"
+        f" CONSTRAINT {fresh}_shop CHECK (shop_id = {int(shop_id)}))"
+    )
+    count = _copy_keys(cursor, fresh, shop_id, keys)
+    for suffix, columns in _PARTITION_INDEXES.items():
+        cursor.execute(f"CREATE INDEX {fresh}_{suffix} ON {fresh} ({columns})")
+    cursor.execute(
+        f"ALTER TABLE {fresh} ADD CONSTRAINT {fresh}_customer_fk FOREIGN KEY (customer_id)"
+        " REFERENCES customers_customer (id) DEFERRABLE INITIALLY DEFERRED,"
+        f" ADD CONSTRAINT {fresh}_shop_fk FOREIGN KEY (shop_id)"
+        " REFERENCES tenants_shop (id) DEFERRABLE INITIALLY DEFERRED"
+    )
+    # Key rows written earlier in this transaction (a test, a caller's atomic block) still have
+    # their deferred foreign-key checks queued, and a table with queued checks cannot be dropped:
+    # run them now (Django's foreign keys are all initially deferred, so that mode is restored).
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(f"ALTER TABLE {fresh} RENAME TO {name}")
+    for suffix in _PARTITION_INDEXES:
+        cursor.execute(f"ALTER INDEX {fresh}_{suffix} RENAME TO {name}_{suffix}")
+    cursor.execute(
+        f"ALTER TABLE {KEY_TABLE} ATTACH PARTITION {name} FOR VALUES IN ({int(shop_id)})"
+    )
+    return count
+
+
+# The parent's indexes (migration 0007), built on a fresh partition before it is attached.
+_PARTITION_INDEXES = {
+    "lookup": "shop_id, key_type, key_value",
+    "customer": "shop_id, customer_id",
+    "customer_id": "customer_id",
+}
+
+
+def blocking_keys_rebuild_with_pairs(
+    *, shop_id: int, records: Sequence[MatchFields], max_key_share: int = MAX_KEY_SHARE
+) -> tuple[int, np.ndarray]:
+    """Replace every key of the shop (full scan) and list the candidate pairs from the same keys
+    in memory (what `candidate_pairs` would read back): (keys written, pairs)."""
+    index = _PairIndex()
+    keys = index.tap(_keys_of(records))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                count = _swap_in_partition(cursor, shop_id, keys)
+        else:
+            BlockingKey.all_shops.filter(shop_id=shop_id).delete()
+            objs = [
+                BlockingKey(shop_id=shop_id, customer_id=c, key_type=t, key_value=v)
+                for c, t, v in keys
+            ]
+            BlockingKey.all_shops.bulk_create(objs, batch_size=5000)
+            count = len(objs)
+    return count, index.pairs(max_key_share)
 
 
 def blocking_keys_rebuild(*, shop_id: int, records: Sequence[MatchFields] | None = None) -> int:
     """Replace every key of the shop (full scan); returns the number of keys written."""
     if records is None:
         records = match_fields_load(shop_id=shop_id)
-    with transaction.atomic():
-        BlockingKey.all_shops.filter(shop_id=shop_id).delete()
-        return _write(shop_id, records)
+    return blocking_keys_rebuild_with_pairs(shop_id=shop_id, records=records)[0]
 
 
 def blocking_keys_refresh(*, shop_id: int, customer_ids: Sequence[int]) -> list[MatchFields]:

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 REVIEW_THRESHOLD = 0.55  # precision >= 0.99 on the generated stores (docs/benchmarks-dedupe.md)
 HIGH_THRESHOLD = 0.99
 MAX_GROUP_SIZE = 5
@@ -177,7 +179,7 @@ def _cannot_link_split(
     return None
 
 
-def level_vetoes(pairs: Sequence[tuple[int, int]], levels) -> set[tuple[int, int]]:
+def level_vetoes(pairs, levels) -> set[tuple[int, int]]:
     """Pairs whose phones, emails and surnames are all present and all different: never one person."""
     from .compare import FIELD_LEVELS, FIELDS
 
@@ -186,7 +188,8 @@ def level_vetoes(pairs: Sequence[tuple[int, int]], levels) -> set[tuple[int, int
     for name, level in different.items():
         hit = levels[:, FIELDS.index(name)] == level
         veto = hit if veto is None else veto & hit
-    return {(min(a, b), max(a, b)) for (a, b), v in zip(pairs, veto, strict=True) if v}
+    hits = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)[np.flatnonzero(veto)]
+    return {(min(a, b), max(a, b)) for a, b in hits.tolist()}
 
 
 def _blockers(members: Sequence[Member]) -> list[dict]:

@@ -334,11 +334,19 @@ def household_adjust(levels: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def fit(
-    table: RecordTable, left_pos: np.ndarray, right_pos: np.ndarray, *, seed: int = 0
+    table: RecordTable,
+    left_pos: np.ndarray,
+    right_pos: np.ndarray,
+    *,
+    seed: int = 0,
+    levels: np.ndarray | None = None,
 ) -> MatchModel:
-    """The unsupervised model for one shop: u from random pairs, m and λ by EM on blocked pairs."""
+    """The unsupervised model for one shop: u from random pairs, m and λ by EM on blocked pairs.
+    `levels`: the blocked pairs' comparison levels when the caller has them (the full scan
+    compares its pairs once for the fit and the scoring)."""
     u = estimate_u(table, seed=seed)
-    levels, _ = comparison_levels(table, left_pos, right_pos)
+    if levels is None:
+        levels, _ = comparison_levels(table, left_pos, right_pos)
     frequencies = term_frequencies(table)
     # Only the products common enough to change a level (an unknown product counts as rare), so
     # the stored model stays small whatever the catalogue; JSON keys are strings.
@@ -361,9 +369,15 @@ class ScoredPairs:
 
 
 def score_pairs(
-    model: MatchModel, table: RecordTable, left_pos: np.ndarray, right_pos: np.ndarray
+    model: MatchModel,
+    table: RecordTable,
+    left_pos: np.ndarray,
+    right_pos: np.ndarray,
+    *,
+    compared: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ScoredPairs:
-    levels, swapped = comparison_levels(table, left_pos, right_pos)
+    """`compared`: (levels, swapped) of these pairs from `comparison_levels`, when already known."""
+    levels, swapped = compared or comparison_levels(table, left_pos, right_pos)
     weights = pair_weights(model, levels, table, left_pos, right_pos)
     household = household_adjust(levels, weights)
     return ScoredPairs(levels, weights, probabilities(model, weights), swapped, household)

@@ -8,9 +8,11 @@ from customers.tests.test_privacy import MARKERS, mirrored, personal_data_hits  
 from merges.detection.blocking import (
     MAX_KEY_SHARE,
     blocking_keys_rebuild,
+    blocking_keys_rebuild_with_pairs,
     blocking_keys_refresh,
     candidate_pairs,
     candidates_of,
+    match_fields_load,
 )
 from merges.detection.keys import blocking_keys
 from merges.detection.normalize import match_fields
@@ -212,3 +214,58 @@ def test_names_and_phone_fall_back_to_the_default_address(shop):
     assert BlockingKey.all_shops.filter(
         customer=bare, key_type="phone", key_value="+442079460958"
     ).exists()
+
+
+def test_full_scan_pairs_in_memory_equal_the_pairs_read_from_the_table(shop):
+    """The full scan lists its pairs from the keys as it writes them; they must be exactly what
+    the key table answers (share cap included), and the table must keep serving lookups."""
+    people = [("Ann", "Lee"), ("Bob", "Smith"), ("Robert", "Smith"), ("Zed", "Quill")]
+    for n in range(60):
+        first, last = people[n % len(people)]
+        customer(
+            shop,
+            n + 1,
+            first_name=first,
+            last_name=last,
+            email=f"{first.lower()}.{last.lower()}{n % 7}@gmail.com",
+            phone=f"+44 20 7946 {n % 9:04d}",
+            address1=f"{n % 5} Mill Lane",
+            postcode="AB1 2CD",
+        )
+    other_shop = shop_factory(agency=agency_factory(), country_code="GB")
+    customer(other_shop, 1, first_name="Ann", last_name="Lee", email="ann.lee0@gmail.com")
+    blocking_keys_rebuild(shop_id=other_shop.id)
+    records = match_fields_load(shop_id=shop.id)
+
+    written, in_memory = blocking_keys_rebuild_with_pairs(shop_id=shop.id, records=records)
+
+    from_table = pairs(shop)
+    assert written == BlockingKey.all_shops.filter(shop=shop).count()
+    assert {tuple(p) for p in in_memory.tolist()} == from_table
+    assert 0 < len(from_table) < 60 * 59 / 2  # some keys shared, the crowded ones skipped
+    # a rebuild swaps the shop's keys only; the incremental path writes into the same table
+    assert BlockingKey.all_shops.filter(shop=other_shop).count() > 0
+    late = customer(shop, 99, first_name="Zed", last_name="Quill", email="zed.quill3@gmail.com")
+    blocking_keys_refresh(shop_id=shop.id, customer_ids=[late.id])
+    same_mailbox = Customer.all_shops.filter(shop=shop, email="zed.quill3@gmail.com")
+    assert same_mailbox.count() == 4  # customers 4, 32, 60 and the late one
+    assert set(candidates_of(shop_id=shop.id, customer_id=late.id)) >= {
+        c.id for c in same_mailbox if c.id != late.id
+    }
+    written_again, _ = blocking_keys_rebuild_with_pairs(
+        shop_id=shop.id, records=match_fields_load(shop_id=shop.id)
+    )
+    assert written_again == BlockingKey.all_shops.filter(shop=shop).count() > written
+
+
+def test_key_values_with_copy_special_characters_are_stored_as_they_are(shop):
+    from django.db import connection
+
+    from merges.detection.blocking import KEY_TABLE, _copy_keys, _ensure_partition
+
+    row = customer(shop, 1, first_name="Ann")
+    odd = "back\\slash\ttab\nnewline\rreturn"
+    with connection.cursor() as cursor:
+        _ensure_partition(cursor, shop.id)
+        assert _copy_keys(cursor, KEY_TABLE, shop.id, [(row.id, "street_house", odd)]) == 1
+    assert BlockingKey.all_shops.get(shop=shop).key_value == odd
