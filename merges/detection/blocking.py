@@ -37,38 +37,43 @@ _FIELDS_SQL = """
 """
 
 
+def _field_rows(shop_id: int, customer_ids: Sequence[int] | None) -> Iterator[tuple]:
+    """Rows of `_FIELDS_SQL`, one per customer (two addresses flagged default: the first wins)."""
+    extra = ""
+    if customer_ids is not None:  # ints only, so inlining them is safe on both databases
+        extra = f"AND c.id IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})"
+    previous = None
+    with connection.cursor() as cursor:
+        cursor.execute(_FIELDS_SQL.format(extra=extra), [shop_id])
+        for row in cursor:
+            if row[0] != previous:  # ordered by customer
+                previous = row[0]
+                yield row
+
+
 def match_fields_load(
     *, shop_id: int, customer_ids: Sequence[int] | None = None
 ) -> list[MatchFields]:
     """MatchFields of the shop's active customers (all, or those of `customer_ids`)."""
     region = Shop.objects.filter(pk=shop_id).values_list("country_code", flat=True).first() or ""
-    extra = ""
-    if customer_ids is not None:  # ints only, so inlining them is safe on both databases
-        extra = f"AND c.id IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})"
-    seen: set[int] = set()
-    records = []
-    with connection.cursor() as cursor:
-        cursor.execute(_FIELDS_SQL.format(extra=extra), [shop_id])
-        for cid, email, phone, e164, first, last, address1, postcode, city, country in cursor:
-            if cid in seen:  # two rows flagged default: the first wins
-                continue
-            seen.add(cid)
-            records.append(
-                match_fields(
-                    customer_id=cid,
-                    email=email,
-                    phone=phone,
-                    first_name=first,
-                    last_name=last,
-                    address1=address1,
-                    postcode=postcode,
-                    city=city,
-                    country_code=country,
-                    default_region=region,
-                    phone_e164=e164,  # the mirror's, when the customer's own phone is used
-                )
-            )
-    return records
+    return [
+        match_fields(
+            customer_id=cid,
+            email=email,
+            phone=phone,
+            first_name=first,
+            last_name=last,
+            address1=address1,
+            postcode=postcode,
+            city=city,
+            country_code=country,
+            default_region=region,
+            phone_e164=e164,  # the mirror's, when the customer's own phone is used
+        )
+        for cid, email, phone, e164, first, last, address1, postcode, city, country in _field_rows(
+            shop_id, customer_ids
+        )
+    ]
 
 
 def raw_fields(*, shop_id: int, customer_ids: Sequence[int]) -> list[tuple]:
@@ -76,16 +81,12 @@ def raw_fields(*, shop_id: int, customer_ids: Sequence[int]) -> list[tuple]:
     these active customers: the very values `match_fields_load` normalises, for explanations."""
     if not customer_ids:
         return []
-    extra = f"AND c.id IN ({','.join(str(int(i)) for i in customer_ids)})"
-    seen: set[int] = set()
-    out = []
-    with connection.cursor() as cursor:
-        cursor.execute(_FIELDS_SQL.format(extra=extra), [shop_id])
-        for cid, email, phone, _e164, first, last, address1, postcode, city, _country in cursor:
-            if cid not in seen:  # two rows flagged default: the first wins
-                seen.add(cid)
-                out.append((cid, email, phone, first, last, address1, postcode, city))
-    return out
+    return [
+        (cid, email, phone, first, last, address1, postcode, city)
+        for cid, email, phone, _e164, first, last, address1, postcode, city, _country in (
+            _field_rows(shop_id, customer_ids)
+        )
+    ]
 
 
 MAX_KEY_LENGTH = 400  # the column's width; longer values are cut (and compared cut)
