@@ -1,6 +1,7 @@
 """Duplicate candidates: the full scan that proposes them and the reviewer's dismissal."""
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -258,6 +259,35 @@ def _candidate(shop_id: int, group: groups.Group, explanations: dict, now) -> Du
     )
 
 
+_CANDIDATE_COLUMNS = (
+    "shop_id", "members", "survivor_id", "survivor_reason", "probability", "tier",
+    "explanation", "blockers", "needs_split", "status", "status_reason", "detector_version",
+    "detected_at",
+)  # fmt: skip
+_JSON_COLUMNS = frozenset({"members", "explanation", "blockers"})
+
+
+def _candidates_insert(candidates: list[DuplicateCandidate]) -> None:
+    """Store new candidates: by COPY on PostgreSQL (a full scan of a large store writes tens of
+    thousands, each with its explanation; Django's bulk insert quotes every value in Python)."""
+    if connection.vendor != "postgresql":
+        DuplicateCandidate.all_shops.bulk_create(candidates)
+        return
+    table = DuplicateCandidate._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(_CANDIDATE_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for candidate in candidates:
+            copy.write_row(
+                [
+                    json.dumps(value) if column in _JSON_COLUMNS else value
+                    for column in _CANDIDATE_COLUMNS
+                    for value in (getattr(candidate, column),)
+                ]
+            )
+
+
 def duplicates_find(
     *, shop_id: int, full: bool = True, refit: bool = True, progress: Progress | None = None
 ) -> ScanResult:
@@ -315,9 +345,7 @@ def duplicates_find(
         DuplicateCandidate.all_shops.filter(
             shop_id=shop_id, status=DuplicateCandidate.Status.OPEN
         ).delete()
-        DuplicateCandidate.all_shops.bulk_create(
-            [_candidate(shop_id, g, e, now) for g, e in proposals]
-        )
+        _candidates_insert([_candidate(shop_id, g, e, now) for g, e in proposals])
         audit_event_record(
             agency_id=shop.agency_id,
             event="duplicates.scanned",
