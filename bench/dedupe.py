@@ -109,17 +109,42 @@ def load_store(domain: str, country: str, export: Path, count: int) -> int:
 # the two contenders, each timed in its own process ----------------------------------------------
 
 
+def _backend_cpu() -> float | None:
+    """CPU seconds of this process's PostgreSQL backend (same machine only; None elsewhere)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_pipeline(shop_id: int) -> dict:
     from merges.services import duplicates_find
 
+    stages: list[str] = []
+    backend = _backend_cpu()
     cpu, started = time.process_time(), time.perf_counter()
-    result = duplicates_find(shop_id=shop_id, full=True)
+
+    def progress(message: str) -> None:
+        stages.append(
+            f"{message} (CPU {time.process_time() - cpu:.1f} s, RSS {peak_rss_mib():.0f} MiB)"
+        )
+
+    result = duplicates_find(shop_id=shop_id, full=True, progress=progress)
+    backend_after = _backend_cpu()
     return {
         "seconds": time.perf_counter() - started,
         "cpu": time.process_time() - cpu,
+        "db_cpu": backend_after - backend if backend is not None else None,
         "peak_rss_mib": peak_rss_mib(),
         "candidates": result.candidates,
         "pairs": result.pairs,
+        "stages": stages,
     }
 
 
@@ -154,11 +179,14 @@ def baseline_groups(shop_id: int) -> list[list[int]]:
 
 
 def run_baseline(shop_id: int) -> dict:
+    backend = _backend_cpu()
     cpu, started = time.process_time(), time.perf_counter()
     groups = baseline_groups(shop_id)
+    backend_after = _backend_cpu()
     return {
         "seconds": time.perf_counter() - started,
         "cpu": time.process_time() - cpu,
+        "db_cpu": backend_after - backend if backend is not None else None,
         "peak_rss_mib": peak_rss_mib(),
         "groups": groups,
     }
@@ -168,6 +196,113 @@ def _subprocess(phase: str, shop_id: int) -> dict:
     command = [sys.executable, "-m", "bench.dedupe", "--phase", phase, "--shop-id", str(shop_id)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+# the speed case: one large SQL-generated store ---------------------------------------------------
+
+
+class SqlStoreTruth:
+    """Ground truth of the store `bench.dedupe_incremental` generates in SQL: customer g with
+    g % 20 == 0 is a second profile of customer g - 1 (shopify ids); nothing else is known."""
+
+    def __init__(self, customers: int) -> None:
+        self.clusters = [[g - 1, g] for g in range(20, customers + 1, 20)]
+        self.kinds = {
+            g: "second profile (typo'd gmail domain, else same email)" for _, g in self.clusters
+        }
+
+    def hard_negative_pairs(self):
+        return iter(())
+
+
+def speed_store(customers: int) -> int:
+    """The shop id of a `customers`-sized SQL-generated store (generated once, then reused).
+
+    Loading a million generated customers through the production full sync takes 14 minutes
+    under load (docs/benchmarks.md), so the speed case uses the SQL generator of the
+    incremental benchmark: 1,000,000 customers in about a minute, 5 % of them second profiles
+    (ground truth by construction). It leaves the mirror's normalised columns empty; they are
+    filled here with the production mapping (`customers.mapping._keys_only`, what the sync
+    writes), so the exact email/phone baseline reads what it would read after a sync. Neither
+    step is timed. Quality on realistic data (corruptions, households, namesakes) comes from the
+    sandbox-generated stores of the default mode."""
+    from django.db import connection
+
+    from bench.dedupe_incremental import bench_shop
+    from customers.mapping import _keys_only
+
+    shop, _ = bench_shop(customers)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM customers_customer WHERE shop_id = %s AND email <> ''"
+            " AND email_normalized = ''",
+            [shop.id],
+        )
+        if not cursor.fetchone()[0]:
+            return shop.id
+        started = time.perf_counter()
+        cursor.execute(
+            "SELECT id, email, phone, first_name, last_name, default_address_zip,"
+            " default_address_country_code FROM customers_customer WHERE shop_id = %s",
+            [shop.id],
+        )
+        rows = cursor.fetchall()
+        cursor.execute(
+            "CREATE TEMP TABLE mirror_keys (id bigint, email_normalized text, phone_e164 text,"
+            " first_name_key text, last_name_key text, postcode_normalized text)"
+        )
+        with cursor.cursor.copy("COPY mirror_keys FROM STDIN") as copy:
+            for pk, email, phone, first, last, zip_code, country in rows:
+                keys = _keys_only(
+                    {
+                        "email": email, "phone": phone, "first_name": first, "last_name": last,
+                        "default_address_zip": zip_code, "default_address_country_code": country,
+                    },
+                    shop.country_code,
+                )  # fmt: skip
+                copy.write_row(
+                    (pk, keys["email_normalized"], keys["phone_e164"], keys["first_name_key"],
+                     keys["last_name_key"], keys["postcode_normalized"])
+                )  # fmt: skip
+        cursor.execute(
+            "UPDATE customers_customer c SET email_normalized = k.email_normalized,"
+            " phone_e164 = k.phone_e164, first_name_key = k.first_name_key,"
+            " last_name_key = k.last_name_key, postcode_normalized = k.postcode_normalized"
+            " FROM mirror_keys k WHERE c.id = k.id"
+        )
+        cursor.execute("DROP TABLE mirror_keys")
+        cursor.execute("ANALYZE customers_customer")
+    print(f"  mirror keys filled in {time.perf_counter() - started:.0f} s (not timed)", flush=True)
+    return shop.id
+
+
+def speed_report(result: dict) -> None:
+    """Quality and time of the pipeline and the baseline side by side."""
+    pipeline, baseline = result["time"]["pipeline"], result["time"]["baseline"]
+    rows = [
+        ("pairwise precision", *(f"{result[w]['pairwise']['precision']:.4f}" for w in ("pipeline", "baseline"))),
+        ("pairwise recall", *(f"{result[w]['pairwise']['recall']:.4f}" for w in ("pipeline", "baseline"))),
+        ("pairwise F1", *(f"{result[w]['pairwise']['f1']:.4f}" for w in ("pipeline", "baseline"))),
+        ("groups / mixing people", *(f"{result[w]['groups']['groups']:,} / {result[w]['groups']['mixing_people']}" for w in ("pipeline", "baseline"))),
+        ("wall time", f"{pipeline['seconds']:.1f} s", f"{baseline['seconds']:.1f} s"),
+        ("CPU, this process", f"{pipeline['cpu']:.1f} s", f"{baseline['cpu']:.1f} s"),
+        ("CPU, its PostgreSQL backend", *(f"{t['db_cpu']:.1f} s" if t.get("db_cpu") is not None else "-" for t in (pipeline, baseline))),
+        ("peak RSS", f"{pipeline['peak_rss_mib']:.0f} MiB", f"{baseline['peak_rss_mib']:.0f} MiB"),
+    ]  # fmt: skip
+    print(
+        f"\n{result['store']}: {result['customers']:,} customers, {result['true_pairs']:,} true pairs"
+    )
+    print(f"  {'':30s} {'pipeline':>18s} {'baseline':>18s}")
+    for label, ours, theirs in rows:
+        print(f"  {label:30s} {ours:>18s} {theirs:>18s}")
+    print("  pipeline stages:")
+    for stage in pipeline["stages"]:
+        print(f"    {stage}")
+    b = result["blocking"]
+    print(
+        f"  blocking pair completeness {b['completeness']:.4f} at {b['pairs_per_customer']:.2f}"
+        f" candidate pairs per customer; target: full scan <= 120 s and <= 2,048 MiB"
+    )
 
 
 # quality ------------------------------------------------------------------------------------
@@ -419,6 +554,11 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true", help="generate and load, no scan")
     parser.add_argument("--phase", choices=["all", "pipeline", "baseline"], default="all")
     parser.add_argument("--shop-id", type=int, default=None)
+    parser.add_argument(
+        "--speed",
+        action="store_true",
+        help="the speed case: one SQL-generated store of --customers (see speed_store)",
+    )
     args = parser.parse_args()
     _django()
     if args.phase != "all":
@@ -428,6 +568,24 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if args.speed:
+        load = os.getloadavg()
+        print(f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
+        shop_id = speed_store(args.customers)
+        pipeline = _subprocess("pipeline", shop_id)
+        load_after_scan = os.getloadavg()[0]
+        baseline = _subprocess("baseline", shop_id)
+        result = evaluate(shop_id, SqlStoreTruth(args.customers), baseline.pop("groups"))
+        result["store"] = f"SQL-generated store of {args.customers:,}"
+        result["time"] = {"pipeline": pipeline, "baseline": baseline}
+        speed_report(result)
+        print(
+            f"  load average {load[0]:.1f} at start, {load_after_scan:.1f} after the scan,"
+            f" {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores)"
+        )
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+        return
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
         for rate in (float(r) for r in args.rates.split(",")):
