@@ -129,18 +129,9 @@ def _partition(shop_id: int) -> str:
     return f"{KEY_TABLE}_s{int(shop_id)}"
 
 
-def _ensure_partition(cursor, shop_id: int) -> None:
-    """The shop's partition of the key table (PostgreSQL), created by its first key write."""
-    cursor.execute(
-        f"CREATE TABLE IF NOT EXISTS {_partition(shop_id)} PARTITION OF {KEY_TABLE}"
-        f" FOR VALUES IN ({int(shop_id)})"
-    )
-
-
 def _write(shop_id: int, records: Iterable[MatchFields]) -> int:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            _ensure_partition(cursor, shop_id)
+        with connection.cursor() as cursor:  # into the shop's partition, else the default one
             return _copy_keys(cursor, KEY_TABLE, shop_id, _keys_of(records))
     objs = [
         BlockingKey(shop_id=shop_id, customer_id=c, key_type=t, key_value=v)
@@ -216,6 +207,9 @@ def _swap_in_partition(cursor, shop_id: int, keys: Iterable[tuple[int, str, str]
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    # Keys written before the shop had a partition (the default one must not hold any of its rows
+    # when its own partition is attached; attaching checks that by scanning it).
+    cursor.execute(f"DELETE FROM {KEY_TABLE}_default WHERE shop_id = %s", [int(shop_id)])
     cursor.execute(f"ALTER TABLE {fresh} RENAME TO {name}")
     for suffix in _PARTITION_INDEXES:
         cursor.execute(f"ALTER INDEX {fresh}_{suffix} RENAME TO {name}_{suffix}")

@@ -5,6 +5,8 @@ indexed table that meant deleting the old rows and inserting new ones through fi
 deferred foreign-key check per row (62 s for 460,000 keys under load). With a partition per shop
 the scan loads a fresh table, builds its indexes once by sorting, and swaps it in
 (merges.detection.blocking). Queries still name `merges_blockingkey`: same table, same rows.
+Keys of a shop that has no partition yet (written before its first full scan) land in the
+default partition; the first full scan moves the shop out of it.
 The per-row shop index is gone (the lookup index starts with the shop); no primary key
 constraint (ids come from the sequence, nothing looks a key up by id).
 """
@@ -29,6 +31,7 @@ BEGIN
       ' FOR VALUES IN (%s)', shop, shop);
   END LOOP;
 END $$;
+CREATE TABLE merges_blockingkey_default PARTITION OF merges_blockingkey_by_shop DEFAULT;
 INSERT INTO merges_blockingkey_by_shop (id, key_type, key_value, customer_id, shop_id)
   SELECT id, key_type, key_value, customer_id, shop_id FROM merges_blockingkey;
 SELECT setval('merges_blockingkey_by_shop_id_seq',

@@ -261,11 +261,36 @@ def test_full_scan_pairs_in_memory_equal_the_pairs_read_from_the_table(shop):
 def test_key_values_with_copy_special_characters_are_stored_as_they_are(shop):
     from django.db import connection
 
-    from merges.detection.blocking import KEY_TABLE, _copy_keys, _ensure_partition
+    from merges.detection.blocking import KEY_TABLE, _copy_keys
 
     row = customer(shop, 1, first_name="Ann")
     odd = "back\\slash\ttab\nnewline\rreturn"
-    with connection.cursor() as cursor:
-        _ensure_partition(cursor, shop.id)
+    with connection.cursor() as cursor:  # a shop never scanned: the default partition
         assert _copy_keys(cursor, KEY_TABLE, shop.id, [(row.id, "street_house", odd)]) == 1
     assert BlockingKey.all_shops.get(shop=shop).key_value == odd
+
+
+def test_keys_written_before_the_first_full_scan_move_into_the_shops_partition(shop):
+    from django.db import connection
+
+    from merges.detection.blocking import KEY_TABLE
+
+    ann = customer(shop, 1, first_name="Ann", last_name="Lee", email="ann.lee@gmail.com")
+    twin = customer(shop, 2, first_name="Ann", last_name="Lee", email="ann.lee@gmail.com")
+    blocking_keys_refresh(shop_id=shop.id, customer_ids=[ann.id, twin.id])
+    before = set(
+        BlockingKey.all_shops.filter(shop=shop).values_list("customer_id", "key_type", "key_value")
+    )
+    assert candidates_of(shop_id=shop.id, customer_id=ann.id) == [twin.id]
+
+    blocking_keys_rebuild(shop_id=shop.id)
+
+    after = BlockingKey.all_shops.filter(shop=shop).values_list(
+        "customer_id", "key_type", "key_value"
+    )
+    assert sorted(after) == sorted(before)  # each key once: none left behind in the default
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {KEY_TABLE}_default WHERE shop_id = %s", [shop.id])
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(f"SELECT COUNT(*) FROM {KEY_TABLE}_s{shop.id}")
+        assert cursor.fetchone()[0] == len(before)
