@@ -198,6 +198,7 @@ def propose(
     "missing" and weighs 0)."""
     if not len(pairs):
         return []
+    products = None
     if table is None:
         products = products_of([int(i) for i in np.unique(pairs)]) if products_of else {}
         table = RecordTable.build(records, products, model.product_share)
@@ -215,10 +216,10 @@ def propose(
         cannot_link=cannot_link,
     )
     raw = raw_values_of(sorted({m for g in built for m in g.members}))
-    # The orders the reviewer sees are the ones compared: the table's baskets.
-    baskets = table.columns["products"][table.positions(np.fromiter(raw, dtype=np.int64))]
-    for values, basket in zip(raw.values(), baskets.tolist(), strict=True):
-        values["orders"] = _products_text(basket)
+    if products is None:  # the caller's table: its order history is the same products_of's
+        products = products_of(list(raw)) if products_of else {}
+    for customer, values in raw.items():
+        values["orders"] = _products_text(products.get(customer))
     index = {(a, b): int(i) for (a, b), i in zip(kept_pairs, keep.tolist(), strict=True)}
     return [
         (

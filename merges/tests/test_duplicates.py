@@ -1,10 +1,13 @@
 """The candidate queue: full scan on a generated store, dismissals remembered, privacy, command."""
 
+import json
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from audit.models import AuditEvent
-from customers.models import Customer
+from customers.models import Customer, Order
 from customers.privacy import customer_redact
 from merges.incremental import duplicates_check_customers
 from merges.models import DismissedPair, DuplicateCandidate
@@ -175,3 +178,75 @@ def test_mirror_change_checks_the_changed_customers(store, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):  # hooks run after commit
         mirror_changed_notify(shop_id=shop.id, customer_ids=[newcomer.pk], reason="webhook")
     assert any(first.pk in members for members, *_ in candidate_of(shop, newcomer.pk))
+
+
+def _stored(shop):
+    rows = DuplicateCandidate.all_shops.filter(shop=shop, status=DuplicateCandidate.Status.OPEN)
+    return sorted(
+        json.dumps([c.members, c.survivor_id, c.probability, c.explanation], sort_keys=True)
+        for c in rows
+    )
+
+
+def _reference(shop):
+    """What propose() makes of the shop's keys when it builds its own table and reads the order
+    history itself (the path the incremental check and fs-3's scan take)."""
+    from merges.detection import blocking
+    from merges.fitting import matcher_model
+    from merges.services import _candidate, _propose
+
+    model = matcher_model(shop_id=shop.id)
+    records = blocking.match_fields_load(shop_id=shop.id)
+    pairs = blocking.candidate_pairs(shop_id=shop.id)
+    now = timezone.now()
+    return sorted(
+        json.dumps(
+            json.loads(json.dumps([c.members, c.survivor_id, c.probability, c.explanation])),
+            sort_keys=True,
+        )
+        for c in (
+            _candidate(shop.id, g, e, now) for g, e in _propose(shop.id, model, records, pairs)
+        )
+    )
+
+
+def test_full_scan_table_built_once_scores_the_order_history_like_propose(store):
+    """The full scan builds one table (with the order history) for the fit and the scoring; its
+    candidates equal propose()'s own reading, after a fit and with a stored model whose product
+    popularity differs from today's (scored with the model's, as fs-3 does)."""
+    shop, ids, truth = store
+    clusters = [c for c in truth.clusters if len(c) >= 2][:40]
+    others = [pk for pk in ids.values() if pk not in {ids[m] for c in clusters for m in c}]
+    orders, n = [], 0
+
+    def order(customer_id, products):
+        nonlocal n
+        n += 1
+        orders.append(
+            Order(
+                shop=shop,
+                shopify_id=880_000_000 + n,
+                customer_id=customer_id,
+                customer_shopify_id=880_000_000 + n,
+                product_ids=products,
+            )
+        )
+
+    for i, cluster in enumerate(clusters):
+        for m in cluster:
+            order(ids[m], [5_000 + i, 1])
+    for pk in others[:300]:
+        order(pk, [1])
+    Order.all_shops.bulk_create(orders)
+    duplicates_find(shop_id=shop.id, full=True)
+    after_fit = _stored(shop)
+    assert after_fit == _reference(shop)
+    assert any('"field": "orders"' in c and "5000" in c for c in after_fit)
+
+    # Product 5000 becomes popular after the fit: the stored model still calls it rare.
+    orders.clear()
+    for pk in others[300:600]:
+        order(pk, [5_000])
+    Order.all_shops.bulk_create(orders)
+    duplicates_find(shop_id=shop.id, full=True, refit=False)
+    assert _stored(shop) == _reference(shop)
