@@ -37,7 +37,13 @@ from merges.detection.keys import blocking_keys
 from merges.detection.normalize import MatchFields, match_fields
 from merges.fitting import matcher_model
 from merges.models import BlockingKey, DismissedPair, DuplicateCandidate, MatcherFit
-from merges.services import _candidate, _propose, duplicates_find, propose
+from merges.services import (
+    _candidate,
+    _propose,
+    duplicate_status_moved,
+    duplicates_find,
+    propose,
+)
 from tenants.models import Shop
 
 
@@ -456,7 +462,15 @@ def _check_once(shop_id: int, changed: list[int]) -> int | None:
         )
         if not replaced:
             raise _StaleDecided
+    duplicate_status_moved(shop_id=shop_id, customer_ids=_members_moved(stale, fresh))
     return len(fresh)
+
+
+def _members_moved(before: Iterable[dict], after: Iterable[dict]) -> set[int]:
+    """Customers who entered or left the open candidates (their duplicate_status moved)."""
+    old = {m for c in before for m in c["members"]}
+    new = {m for c in after for m in c["members"]}
+    return old ^ new
 
 
 def _check(shop_id: int, customer_ids: Sequence[int]) -> int | None:
@@ -515,8 +529,13 @@ def _check_portable(shop_id: int, customer_ids: Sequence[int]) -> int | None:
         proposals = _propose(shop_id, model, records, pair_array)
         now = timezone.now()
         DuplicateCandidate.all_shops.filter(pk__in=[pk for pk, _ in stale]).delete()
-        DuplicateCandidate.all_shops.bulk_create(
-            [_candidate(shop_id, g, e, now) for g, e in proposals]
+        built = [_candidate(shop_id, g, e, now) for g, e in proposals]
+        DuplicateCandidate.all_shops.bulk_create(built)
+        duplicate_status_moved(
+            shop_id=shop_id,
+            customer_ids=_members_moved(
+                [{"members": m} for _, m in stale], [{"members": c.members} for c in built]
+            ),
         )
     return len(proposals)
 

@@ -3,7 +3,7 @@
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -360,9 +360,22 @@ def duplicates_find(
                 "full": full,
             },
         )
+    # Open candidates were replaced wholesale: any member's duplicate_status may have moved.
+    duplicate_status_moved(shop_id=shop_id, customer_ids=None)
     seconds = say(f"{len(proposals):,} open candidates stored")
     return ScanResult(
         customers=len(records), pairs=len(pairs), candidates=len(proposals), seconds=seconds
+    )
+
+
+def duplicate_status_moved(*, shop_id: int, customer_ids: Iterable[int] | None) -> None:
+    """Tell the mirror's hooks (after commit) that these customers' duplicate review status may
+    have moved, so segments reading `duplicate_status` refresh them; None: any of the shop's."""
+    ids = None if customer_ids is None else sorted(set(customer_ids))
+    if ids == []:
+        return
+    mirror_changed_notify(
+        shop_id=shop_id, customer_ids=ids, reason="duplicates", changed={DUPLICATES_CHANGED}
     )
 
 
@@ -425,12 +438,7 @@ def duplicate_dismiss(
         **actor.audit_kwargs(),
     )
     # The members' duplicate_status moved (OPEN -> DISMISSED): segments reading it refresh them.
-    mirror_changed_notify(
-        shop_id=candidate.shop_id,
-        customer_ids=candidate.members,
-        reason="duplicates",
-        changed={DUPLICATES_CHANGED},
-    )
+    duplicate_status_moved(shop_id=candidate.shop_id, customer_ids=candidate.members)
     return candidate
 
 

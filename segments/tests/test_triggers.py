@@ -119,3 +119,48 @@ def members(segment) -> set[int]:
     return set(
         SegmentMembership.all_shops.filter(segment=segment).values_list("customer_id", flat=True)
     )
+
+
+def test_duplicate_scans_and_checks_refresh_duplicate_status_segments(
+    db, django_capture_on_commit_callbacks
+):
+    """A full scan and an incremental check change who has an open candidate: segments reading
+    duplicate_status follow, segments reading anything else do not run."""
+    from merges.incremental import duplicates_check_customers
+    from merges.services import duplicates_find
+    from merges.tests.stores import load_generated
+    from merges.tests.test_mirror_hook import copy_of, well_known
+
+    agency = agency_factory()
+    shop = shop_factory(agency=agency, country_code="DE")
+    load_generated(shop, count=500, seed=21)
+    open_ones = segment_create(
+        agency=agency, name="Open", query="duplicate_status = 'OPEN'", all_shops=True
+    )
+    tagged = segment_create(
+        agency=agency, name="Tagged", query="customer_tags CONTAINS 'x'", all_shops=True
+    )
+    for segment in (open_ones, tagged):
+        segment_refresh(segment_id=segment.pk)
+    assert members(open_ones) == set()  # nothing scanned yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        duplicates_find(shop_id=shop.pk, full=True)
+    proposed = {
+        m
+        for ms in DuplicateCandidate.all_shops.filter(shop=shop, status="open").values_list(
+            "members", flat=True
+        )
+        for m in ms
+    }
+    assert proposed and members(open_ones) == proposed
+
+    original = well_known(shop, 0)
+    assert original.pk not in members(open_ones)
+    with django_capture_on_commit_callbacks(execute=True):
+        copy = copy_of(shop, original, shopify_id=990_000_001)
+    with django_capture_on_commit_callbacks(execute=True):
+        duplicates_check_customers(shop_id=shop.pk, customer_ids=[copy.pk])
+    assert {original.pk, copy.pk} <= members(open_ones)
+    assert members(open_ones) == proposed | {original.pk, copy.pk}
+    assert not SegmentRefresh.objects.filter(segment=tagged, reason="data").exists()
