@@ -343,7 +343,7 @@ def duplicates_find(
     say(f"{len(proposals):,} groups formed ({len(pairs) / scored:,.0f} pairs/s)")
     now = timezone.now()
     with transaction.atomic():
-        DuplicateCandidate.all_shops.filter(
+        replaced, _ = DuplicateCandidate.all_shops.filter(
             shop_id=shop_id, status=DuplicateCandidate.Status.OPEN
         ).delete()
         _candidates_insert([_candidate(shop_id, g, e, now) for g, e in proposals])
@@ -360,8 +360,8 @@ def duplicates_find(
                 "full": full,
             },
         )
-    # Open candidates were replaced wholesale: any member's duplicate_status may have moved.
-    duplicate_status_moved(shop_id=shop_id, customer_ids=None)
+    if replaced or proposals:  # replaced wholesale: any member's duplicate_status may have moved
+        duplicate_status_moved(shop_id=shop_id, customer_ids=None)
     seconds = say(f"{len(proposals):,} open candidates stored")
     return ScanResult(
         customers=len(records), pairs=len(pairs), candidates=len(proposals), seconds=seconds
