@@ -99,6 +99,7 @@ def run_store(records: list[dict], truth, country: str) -> dict:
         members,
         cannot_link=groups.level_vetoes(pair_list, scored.levels),
         review_threshold=THRESHOLD,
+        linkage=groups.pair_linkage(pairs, scored.probability, THRESHOLD),
     )
     grouped = _pairs_of(g.members for g in built)
     high = _pairs_of(g.members for g in built if g.probability >= groups.HIGH_THRESHOLD)

@@ -23,7 +23,7 @@ from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.errors import Conflict, DomainError
 from tenants.models import Shop
 
-DETECTOR_VERSION = "fs-3"
+DETECTOR_VERSION = "fs-4"
 Progress = Callable[[str], None]
 
 
@@ -214,6 +214,7 @@ def propose(
         ),
         members_of(np.unique(pairs[keep]).tolist()),
         cannot_link=cannot_link,
+        linkage=groups.pair_linkage(pairs, scored.probability, groups.REVIEW_THRESHOLD),
     )
     raw = raw_values_of(sorted({m for g in built for m in g.members}))
     if products is None:  # the caller's table: its order history is the same products_of's

@@ -6,13 +6,18 @@
    it) weaker than the high threshold are cut: one weak link must not chain two people together.
 3. A suggested survivor is chosen by rule; every other member must link to it directly or to at
    least half of the other members, otherwise it leaves the group (and may form its own).
-4. Groups larger than MAX_GROUP_SIZE are flagged for a mandatory split review.
+4. Strong cores held together by weak links are split: two or more cores of members joined at
+   the high threshold stay one group only if, on average over *all* their cross pairs (a pair
+   scored below the review threshold counts its probability, a pair never compared 0), they
+   link at the review threshold. Two people with two profiles each (Elisabeth Busch-Bergmann's
+   and Elisabeth Bergmann's) are joined by a couple of namesake links, not by every pair.
+5. Groups larger than MAX_GROUP_SIZE are flagged for a mandatory split review.
 Shopify merge blockers known from the mirror are attached with a remediation hint; a group with a
 blocker is not offered for merging until they are resolved.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -179,6 +184,62 @@ def _cannot_link_split(
     return None
 
 
+def _weak_cores(
+    kept: list[int],
+    adjacency: dict[int, dict[int, float]],
+    linkage: Mapping[tuple[int, int], float],
+    *,
+    core_threshold: float,
+    review_threshold: float,
+) -> list[list[int]] | None:
+    """The pieces to split `kept` into when it holds two or more strong cores (two or more
+    members joined by links >= core_threshold) held together only by weak links, else None.
+
+    Cores are merged best first while the average probability over all their cross pairs is at
+    least the review threshold (`linkage`: every scored pair, below the threshold too; a pair
+    never compared counts 0). A member outside every multi-member core goes with the piece it
+    links to most strongly: a lone profile is the density guard's business, not this one's."""
+    strong = {
+        (a, b): p for a in kept for b, p in adjacency[a].items() if a < b and p >= core_threshold
+    }
+    clusters = [set(c) for c in _components(kept, strong) if len(c) > 1]
+    if len(clusters) < 2:
+        return None
+
+    def average(x: set[int], y: set[int]) -> float:
+        total = sum(linkage.get((min(a, b), max(a, b)), 0.0) for a in x for b in y)
+        return total / (len(x) * len(y))
+
+    while len(clusters) > 1:
+        best, i, j = max(
+            (average(clusters[i], clusters[j]), i, j)
+            for i in range(len(clusters))
+            for j in range(i + 1, len(clusters))
+        )
+        if best < review_threshold:
+            break
+        clusters[i] |= clusters.pop(j)
+    if len(clusters) == 1:
+        return None
+    placed = set().union(*clusters)
+    for m in kept:
+        if m not in placed:
+            max(clusters, key=lambda c: max(adjacency[m].get(o, 0.0) for o in c)).add(m)
+    return [sorted(c) for c in clusters]
+
+
+def pair_linkage(pairs, probability, threshold: float) -> dict[tuple[int, int], float]:
+    """build_groups' `linkage`: the probability of every scored pair whose two customers both
+    have a pair at or above the threshold (only those can be in one group)."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    probability = np.asarray(probability, dtype=float)
+    grouped = np.unique(pairs[probability >= threshold])
+    inside = np.isin(pairs[:, 0], grouped) & np.isin(pairs[:, 1], grouped)
+    low = np.minimum(pairs[inside, 0], pairs[inside, 1]).tolist()
+    high = np.maximum(pairs[inside, 0], pairs[inside, 1]).tolist()
+    return dict(zip(zip(low, high, strict=True), probability[inside].tolist(), strict=True))
+
+
 def level_vetoes(pairs, levels) -> set[tuple[int, int]]:
     """Pairs whose phones, emails and surnames are all present and all different: never one person."""
     from .compare import FIELD_LEVELS, FIELDS
@@ -222,9 +283,13 @@ def build_groups(
     cannot_link: set[tuple[int, int]] = frozenset(),
     review_threshold: float = REVIEW_THRESHOLD,
     high_threshold: float = HIGH_THRESHOLD,
+    linkage: Mapping[tuple[int, int], float] | None = None,
 ) -> list[Group]:
     """Linear in the edges: every piece of work is local to one component, reached through the
-    adjacency built once (a million-customer store has tens of thousands of components)."""
+    adjacency built once (a million-customer store has tens of thousands of components).
+    `linkage`: the probability of every scored pair, (small id, large id) -> p, below the review
+    threshold too (the weak-cores guard averages over all pairs between two cores); None: only
+    the edges are known."""
     edges = {
         (min(a, b), max(a, b)): p
         for a, b, p in scored_pairs
@@ -266,6 +331,19 @@ def build_groups(
         split = _cannot_link_split(kept, survivor, adjacency, vetoed)
         if split is not None:
             pending.extend([[m for m in kept if m != split], [split]])
+            continue
+        pieces = _weak_cores(
+            kept,
+            adjacency,
+            inside if linkage is None else linkage,
+            core_threshold=high_threshold,
+            review_threshold=review_threshold,
+        )
+        if pieces is not None:
+            for piece in pieces:
+                held = set(piece)
+                own = {e: p for e, p in inside.items() if e[0] in held and e[1] in held}
+                pending.extend(_components(piece, own))
             continue
         links = [max(adjacency[m].values(), default=0.0) for m in kept]
         result.append(

@@ -39,6 +39,11 @@ TF_MAX_BONUS = 4.0  # a rare name may add at most this many bits over the averag
 # Fields that can only add evidence: one person buys different things under two profiles, so
 # nothing bought in common is no evidence of two people (the weight is capped at 0).
 POSITIVE_ONLY_FIELDS = frozenset({"orders"})
+# Name fields whose lesser levels never weigh more than an identical name: a level rare among
+# random pairs ("compound surname overlaps": Lorenz / Lorenz-Jäger) earned up to +11.6 bits, twice
+# an identical surname, and it escapes the full-name frequency cap that identical names get, so
+# namesakes with a double surname scored 0.92-0.96 (fs-4).
+CAPPED_BY_IDENTICAL = frozenset({"first_name", "last_name"})
 
 
 @dataclass
@@ -65,6 +70,10 @@ class MatchModel:
             u = np.maximum(np.asarray(self.u[name]), U_FLOOR)
             table[f, : len(m)] = np.log2(m / u)
             table[f, MISSING] = 0.0
+            if name in CAPPED_BY_IDENTICAL:
+                table[f, IDENTICAL + 1 :] = np.minimum(
+                    table[f, IDENTICAL + 1 :], table[f, IDENTICAL]
+                )
             if name in POSITIVE_ONLY_FIELDS:
                 table[f] = np.maximum(table[f], 0.0)
         return table

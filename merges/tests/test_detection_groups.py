@@ -12,6 +12,7 @@ from merges.detection.groups import (
     Member,
     build_groups,
     level_vetoes,
+    pair_linkage,
     suggest_survivor,
 )
 from merges.detection.normalize import match_fields
@@ -123,3 +124,35 @@ def test_different_phone_email_and_surname_veto_the_pair():
     levels, _ = comparison_levels(RecordTable.build(records), np.array([0, 0]), np.array([1, 2]))
     assert levels.shape == (2, len(FIELDS))
     assert level_vetoes([(1, 2), (1, 3)], levels) == {(1, 2)}
+
+
+def test_chaining_guard_splits_two_people_joined_only_by_namesake_links():
+    """Elisabeth Busch-Bergmann's two profiles (1, 2) and Elisabeth Bergmann's (3, 4), each pair one
+    person beyond doubt; profile 2 also links to both of the others (0.73) as a namesake would.
+    No bridge (two links), and 3 and 4 each link to half the group, so the older guards kept all
+    four; averaged over all four cross pairs (1-3 scored 0.02, 1-4 never compared) they are two."""
+    members = {1: Member(1, enabled=True)}
+    pairs = [(1, 2, STRONG), (3, 4, STRONG), (2, 3, 0.73), (2, 4, 0.73)]
+    linkage = {(1, 2): STRONG, (3, 4): STRONG, (2, 3): 0.73, (2, 4): 0.73, (1, 3): 0.02}
+    assert members_of(build_groups(pairs, members, linkage=linkage)) == [[1, 2], [3, 4]]
+    # Knowing only the edges, the pairs below the threshold count 0 all the same.
+    assert members_of(build_groups(pairs, members)) == [[1, 2], [3, 4]]
+
+
+def test_strong_cores_linked_across_on_average_stay_one_group():
+    """One person's four profiles written in two pairs: most cross pairs link, one scores low (a
+    new mailbox and a move); the average over the cross pairs keeps them together."""
+    pairs = [(1, 2, STRONG), (3, 4, STRONG), (1, 3, 0.9), (1, 4, 0.9), (2, 3, 0.8)]
+    linkage = {(a, b): p for a, b, p in pairs} | {(2, 4): 0.3}
+    assert members_of(build_groups(pairs, {}, linkage=linkage)) == [[1, 2, 3, 4]]
+
+
+def test_pair_linkage_keeps_only_pairs_between_grouped_customers():
+    pairs = np.array([[1, 2], [2, 3], [3, 4], [5, 6], [4, 1]])
+    probability = np.array([0.9, 0.2, 0.8, 0.1, 0.01])
+    assert pair_linkage(pairs, probability, 0.55) == {
+        (1, 2): 0.9,
+        (2, 3): 0.2,
+        (3, 4): 0.8,
+        (1, 4): 0.01,
+    }

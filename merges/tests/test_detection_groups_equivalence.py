@@ -38,8 +38,39 @@ def _reference_cannot_link_split(kept, survivor, edges, cannot_link):
     return None
 
 
+def _reference_weak_cores(kept, edges):
+    """The weak-cores guard (fs-4) written against the edge dict, average linkage over the edges
+    (build_groups without `linkage` knows only those)."""
+    strong = {e: p for e, p in edges.items() if p >= detection.HIGH_THRESHOLD}
+    clusters = [set(c) for c in detection._components(kept, strong) if len(c) > 1]
+    if len(clusters) < 2:
+        return None
+
+    def average(x, y):
+        return sum(edges.get((min(a, b), max(a, b)), 0.0) for a in x for b in y) / (len(x) * len(y))
+
+    while len(clusters) > 1:
+        best, i, j = max(
+            (average(clusters[i], clusters[j]), i, j)
+            for i in range(len(clusters))
+            for j in range(i + 1, len(clusters))
+        )
+        if best < detection.REVIEW_THRESHOLD:
+            break
+        clusters[i] |= clusters.pop(j)
+    if len(clusters) == 1:
+        return None
+    placed = set().union(*clusters)
+    for m in kept:
+        if m not in placed:
+            link = lambda c: max(edges.get((min(m, o), max(m, o)), 0.0) for o in c)  # noqa: E731
+            max(clusters, key=link).add(m)
+    return [sorted(c) for c in clusters]
+
+
 def reference_build_groups(scored_pairs, members, *, cannot_link=frozenset()):
-    """The algorithm before the change, verbatim but for the helpers' names."""
+    """The algorithm before the change, verbatim but for the helpers' names (and fs-4's weak-cores
+    guard, added after it)."""
     edges = {
         (min(a, b), max(a, b)): p
         for a, b, p in scored_pairs
@@ -77,6 +108,12 @@ def reference_build_groups(scored_pairs, members, *, cannot_link=frozenset()):
         split = _reference_cannot_link_split(kept, survivor, inside, cannot_link)
         if split is not None:
             pending.extend([[m for m in kept if m != split], [split]])
+            continue
+        pieces = _reference_weak_cores(kept, inside)
+        if pieces is not None:
+            for piece in pieces:
+                own = {e: p for e, p in inside.items() if e[0] in piece and e[1] in piece}
+                pending.extend(detection._components(piece, own))
             continue
         kept_edges = dict(inside)
         links = [max((p for e, p in kept_edges.items() if m in e), default=0.0) for m in kept]
