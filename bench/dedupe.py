@@ -364,13 +364,24 @@ class Truth:
         return Counter(self.negative.get(p, "other") for p in found - self.pairs)
 
     def group_quality(self, groups: list[list[int]]) -> dict:
+        """Exact-group precision / recall and the groups mixing people (larger than their true
+        group), the latter also broken down: two-member groups of two people (one false pair: a
+        precision matter), groups of three or more (a look-alike chained onto a true group), and
+        how many of either hold a household's pair."""
         exact = sum(frozenset(g) in set(self.clusters) for g in groups)
         oversized, largest, largest_true = 0, 0, 0
+        two_member, chained, household = 0, 0, 0
         for g in groups:
             people = Counter(self.person.get(m, -m) for m in g)
             true_size = max(self.size.get(m, 1) for m in g)
             if len(people) > 1:
                 oversized += 1
+                two_member += len(g) == 2
+                chained += len(g) > 2
+                household += any(
+                    self.negative.get((a, b)) == "household"
+                    for a, b in itertools.combinations(sorted(g), 2)
+                )
             if len(g) > largest or (len(g) == largest and true_size < largest_true):
                 largest, largest_true = len(g), true_size
         precision = exact / len(groups) if groups else 1.0
@@ -383,6 +394,9 @@ class Truth:
             "groups": len(groups),
             "true_groups": len(self.clusters),
             "mixing_people": oversized,
+            "mixing_two_member": two_member,
+            "mixing_chained": chained,
+            "mixing_household": household,
             "largest": largest,
             "largest_true": largest_true,
         }
@@ -516,7 +530,10 @@ def report(results: list[dict]) -> None:
         )
         print(
             f"  {who} groups: exact-group precision {exact_p:.4f}, recall {exact_r:.4f}, "
-            f"groups mixing people {sum(x['mixing_people'] for x in g)}, largest "
+            f"groups mixing people {sum(x['mixing_people'] for x in g)} ("
+            f"{sum(x.get('mixing_two_member', 0) for x in g)} two-member, "
+            f"{sum(x.get('mixing_chained', 0) for x in g)} of three or more; "
+            f"{sum(x.get('mixing_household', 0) for x in g)} holding a household), largest "
             f"{max((x['largest'], -x['largest_true']) for x in g)[0]} vs true "
             f"{max((x['largest'], x['largest_true']) for x in g)[1]}"
         )

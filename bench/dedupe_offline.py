@@ -139,10 +139,15 @@ def summary(results: list[dict]) -> None:
     truth = sum(x["true_pairs"] for x in results)
     ppc = sum(x["blocking"]["pairs"] for x in results) / sum(x["customers"] for x in results)
     mixing = sum(x["groups"]["mixing_people"] for x in results)
+    parts = {
+        k: sum(x["groups"][f"mixing_{k}"] for x in results)
+        for k in ("two_member", "chained", "household")
+    }
     print(
         f"pairs in groups P {p:.4f} R {r:.4f} | edges P {ep:.4f} R {er:.4f} | high tier P "
         f"{hp:.4f} ({hh}/{hf}) | blocking {blocked / truth:.4f} at {ppc:.2f}/customer | "
-        f"mixing {mixing}"
+        f"mixing {mixing} ({parts['two_member']} two-member, {parts['chained']} of three or more;"
+        f" {parts['household']} holding a household)"
     )
     for x in results:
         print(
