@@ -170,7 +170,7 @@ def pair_weights(
         _full_name_frequency(model, levels, weights, table, left_pos)
     if model.u_email_same_name is not None:
         f = FIELDS.index("email")
-        rows = np.flatnonzero(same_name(levels))
+        rows = np.flatnonzero(surname_agrees(levels))
         m = np.maximum(np.asarray(model.m["email"]), M_FLOOR)
         u = np.maximum(np.asarray(model.u_email_same_name), U_FLOOR)
         conditional = np.log2(m / u)
@@ -215,8 +215,19 @@ def _full_name_frequency(model, levels, weights, table, left_pos) -> None:
 
 
 def same_name(levels: np.ndarray) -> np.ndarray:
-    """Pairs whose first names agree (identical or nickname) and last names are identical."""
+    """Pairs whose last names are identical: where the email's u among namesakes is estimated."""
     return levels[:, FIELDS.index("last_name")] == 1
+
+
+# Surname levels at which that u applies: identical, very similar, a double surname overlapping
+# (Gutiérrez / Gutiérrez Giménez). Namesakes' addresses spell their names there too, and a typo
+# on one side hides that (carmen.gutierreez89@ / carmengutierrezgimenez@ were "similar local
+# parts, different domain", +8.8 bits, chaining namesakes onto true groups until fs-4).
+SURNAME_AGREES = (1, 2, 3)
+
+
+def surname_agrees(levels: np.ndarray) -> np.ndarray:
+    return np.isin(levels[:, FIELDS.index("last_name")], SURNAME_AGREES)
 
 
 MIN_STRATUM = 50
@@ -426,11 +437,12 @@ def waterfall(
     if (
         model.u_email_same_name is not None
         and email > IDENTICAL
-        and same_name(scored.levels[index : index + 1])
+        and surname_agrees(scored.levels[index : index + 1])
     ):
         notes.append(
-            "same surname: the e-mail addresses are weighed by how often people sharing a surname"
-            " have such addresses (an address that spells the name is no extra evidence)"
+            "same surname (or a similar or double one): the e-mail addresses are weighed by how"
+            " often people sharing a surname have such addresses (an address that spells the name"
+            " is no extra evidence)"
         )
     return {
         "rows": rows,
