@@ -261,6 +261,20 @@ def _gendered_forms(L: dict, R: dict) -> np.ndarray:
     )
 
 
+def _share_a_vowel(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether two names have a vowel in common: spellings of one name keep one (Yulia / Iuliia,
+    Mohammed / Muhammad, Layla / Leila, Youssef / Yusuf), while two short names on one consonant
+    skeleton need not (Lin / Lan, Nancy / Nicky: households taken for one person until fs-4)."""
+    return np.fromiter(
+        (
+            bool(_VOWELS.intersection(a) & _VOWELS.intersection(b))
+            for a, b in zip(left, right, strict=True)
+        ),
+        dtype=bool,
+        count=len(left),
+    )
+
+
 def _first_name_levels(L: dict, R: dict) -> np.ndarray:
     left, right = L["first_name"], R["first_name"]
     levels = np.full(len(left), -1, dtype=np.int8)
@@ -279,7 +293,7 @@ def _first_name_levels(L: dict, R: dict) -> np.ndarray:
     skeleton = _present(L["first_name_skeleton"]) & (
         L["first_name_skeleton"] == R["first_name_skeleton"]
     )
-    _assign(levels, german | skeleton, 3)
+    _assign(levels, german | (skeleton & _share_a_vowel(left, right)), 3)
     jw = _similarity(left, right, JaroWinkler.similarity)
     _assign(levels, jw >= 0.92, 4)
     _assign(levels, jw >= 0.88, 5)

@@ -73,6 +73,10 @@ LEVEL_CASES = [
     ("first_name", {"first_name": "Ahmed"}, {"first_name": "Ahmet"}, "same name in another spelling (transliteration, ü/ue)"),
     ("first_name", {"first_name": "Anna"}, {"first_name": "A."}, "initial only, matching"),
     ("first_name", {"first_name": "John"}, {"first_name": "Mary"}, "different"),
+    # One consonant skeleton, no vowel in common: two names (households until fs-4).
+    ("first_name", {"first_name": "Lin"}, {"first_name": "Lan"}, "different"),
+    ("first_name", {"first_name": "Nancy"}, {"first_name": "Nicky"}, "different"),
+    ("first_name", {"first_name": "Mohammed"}, {"first_name": "Muhammad"}, "same name in another spelling (transliteration, ü/ue)"),
     ("last_name", {"last_name": "Müller"}, {"last_name": "Mueller"}, "identical"),
     ("last_name", {"last_name": "Kowalski"}, {"last_name": "Kowalsky"}, "very similar (Jaro-Winkler >= 0.92)"),
     ("last_name", {"last_name": "García López"}, {"last_name": "García"}, "compound or double surname overlaps"),
@@ -426,3 +430,16 @@ def test_email_of_namesakes_with_a_double_surname_is_weighed_among_namesakes(sto
     assert scored.weights[0, email] < model.level_weights()[email, level] - 1
     notes = waterfall(model, scored, 0, left={}, right={})["notes"]
     assert any("same surname" in note for note in notes)
+
+
+def test_household_of_two_names_on_one_skeleton_is_kept_apart(store):
+    """Lin Ma and Lan Ma at one address: the transliteration skeleton took the two names for one
+    (both 'ln·n'), so the shared home counted and the pair scored 0.98 (fs-3)."""
+    shared = {"last_name": "Ma", **ADDRESS}
+    _, scored = score_one(
+        store,
+        {"first_name": "Lin", "email": "linm54@gmail.com", **shared},
+        {"first_name": "Lan", "email": "lanma@gmail.com", **shared},
+    )
+    assert scored.household[0]
+    assert scored.probability[0] < REVIEW_THRESHOLD
