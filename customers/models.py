@@ -283,7 +283,12 @@ class CustomerDataExport(ShopOwnedModel):
     """
 
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     customer_shopify_id = models.BigIntegerField()
     data_request_id = models.BigIntegerField(null=True, blank=True)
@@ -335,7 +340,9 @@ class AccountInvite(ShopOwnedModel):
         FAILED = "failed", "Failed"
 
     batch = models.ForeignKey(AccountInviteBatch, on_delete=models.CASCADE, related_name="invites")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     skip_reason = models.CharField(max_length=32, blank=True, default="")
     sent_at = models.DateTimeField(null=True, blank=True)

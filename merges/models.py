@@ -15,7 +15,9 @@ class BlockingKey(ShopOwnedModel):
     read this same table. Rows hold normalised personal data: the privacy eraser deletes them.
     """
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     key_type = models.CharField(max_length=16)
     key_value = models.CharField(max_length=400)
 
@@ -49,7 +51,11 @@ class DuplicateCandidate(ShopOwnedModel):
 
     members = models.JSONField(default=list)  # sorted customer ids
     survivor = models.ForeignKey(
-        "customers.Customer", null=True, on_delete=models.SET_NULL, related_name="+"
+        "customers.Customer",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     survivor_reason = models.CharField(max_length=200, blank=True, default="")
     probability = models.FloatField()
@@ -79,10 +85,10 @@ class DismissedPair(ShopOwnedModel):
     they were then: the pair is proposed again only once either side's fields changed."""
 
     customer_low = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="+"
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     customer_high = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="+"
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     fingerprint_low = models.CharField(max_length=64)
     fingerprint_high = models.CharField(max_length=64)

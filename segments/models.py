@@ -12,7 +12,10 @@ class CustomerScore(ShopOwnedModel):
     (segments.scoring) for stores where Shopify does not hand them to the app."""
 
     customer = models.OneToOneField(
-        "customers.Customer", on_delete=models.CASCADE, related_name="segment_score"
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="segment_score",
+        db_constraint=False,
     )
     recency = models.PositiveSmallIntegerField(null=True, blank=True)  # 1..5, 5 = most recent
     frequency = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -297,7 +300,9 @@ class GroupAssignment(ShopOwnedModel):
     """The group a customer is in now (`other` when no rule matches)."""
 
     group_set = models.ForeignKey(GroupSet, on_delete=models.CASCADE, related_name="assignments")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     group_slug = models.CharField(max_length=60)
     since = models.DateTimeField()
 
@@ -340,7 +345,9 @@ class GroupTag(ShopOwnedModel):
     a crashed run resumes where it stopped."""
 
     group_set = models.ForeignKey(GroupSet, on_delete=models.CASCADE, related_name="tags")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     tag = models.CharField(max_length=120, blank=True, default="")
     written_at = models.DateTimeField()
 
