@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import orjson
 from django.db import IntegrityError, connection, transaction
 
-from customers import bulkrows
+from customers import bulkrows, partitions
 from customers.ingest import PARENT_TYPES, late_children_apply
 from customers.mapping import gid_type
 from customers.writer import ADDRESS_COLUMNS, ADDRESS_FIELDS, CUSTOMER_FIELDS, ORDER_FIELDS
@@ -254,8 +254,9 @@ def _latest_rows(stage: str) -> str:
         return f"SELECT DISTINCT ON (shopify_id) * FROM {stage} ORDER BY shopify_id, line_no DESC"
 
 
-def customers_apply(*, shop_id: int, run_id: int, now) -> ApplyStats:
-    """Upsert the staged customers and replace the addresses of those applied."""
+def _customer_rows(run_id: int) -> tuple[list[str], str, str]:
+    """(columns, CTEs, select) of the staged customers as mirror rows, order aggregates joined
+    from the staged orders in the same statement (no second pass rewrites every row)."""
     stage, orders = table_name(run_id, "customers"), table_name(run_id, "orders")
     columns = [*CUSTOMER_COLUMNS, "mirrored_at", "last_seen_sync_run_id", *_AGGREGATES]
     picked = []
@@ -272,12 +273,8 @@ def customers_apply(*, shop_id: int, run_id: int, now) -> ApplyStats:
         else:
             picked.append(f"s.{column}")
     picked += ["%(now)s", "%(run)s", *_AGGREGATES.values()]
-    # On update the aggregates are left to customer_aggregates_refresh (it sees every order).
-    updates = [c for c in columns if c not in ("shopify_id", *_AGGREGATES)]
-    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
-    sql = f"""
-        CREATE TEMP TABLE _applied ON COMMIT DROP AS
-        WITH agg AS (
+    ctes = f"""
+        agg AS (
             SELECT customer_shopify_id AS shopify_id, COUNT(*) AS n, SUM(total_price) AS spent,
                    MAX(currency) AS currency, MIN(processed_at) AS first_at,
                    MAX(processed_at) AS last_at
@@ -286,18 +283,33 @@ def customers_apply(*, shop_id: int, run_id: int, now) -> ApplyStats:
             GROUP BY customer_shopify_id
         ), src AS (
             {_latest_rows(stage)}
-        ), up AS (
+        )"""
+    select = f"""SELECT %(shop)s, {", ".join(picked)}
+            FROM src s LEFT JOIN agg ON agg.shopify_id = s.shopify_id"""
+    return columns, ctes, select
+
+
+def customers_apply(*, shop_id: int, run_id: int, now) -> ApplyStats:
+    """Upsert the staged customers and replace the addresses of those applied."""
+    stage = table_name(run_id, "customers")
+    columns, ctes, select = _customer_rows(run_id)
+    # On update the aggregates are left to customer_aggregates_refresh (it sees every order).
+    updates = [c for c in columns if c not in ("shopify_id", *_AGGREGATES)]
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
+    sql = f"""
+        CREATE TEMP TABLE _applied ON COMMIT DROP AS
+        WITH {ctes}, up AS (
             INSERT INTO customers_customer (shop_id, {", ".join(columns)})
-            SELECT %(shop)s, {", ".join(picked)}
-            FROM src s LEFT JOIN agg ON agg.shopify_id = s.shopify_id
+            {select}
             ON CONFLICT (shop_id, shopify_id) DO UPDATE SET {sets}, deleted_at = NULL
             WHERE customers_customer.redacted_at IS NULL AND {_guard("customers_customer")}
-            RETURNING id, shopify_id, (xmax = 0) AS created
+            RETURNING id, shopify_id, id > %(first_new)s AS created
         )
         SELECT * FROM up
     """
     params = {"shop": shop_id, "run": run_id, "now": now}
     with connection.cursor() as cursor:
+        params["first_new"] = partitions.id_watermark(cursor, "customers_customer")
         cursor.execute("DROP TABLE IF EXISTS _applied")
         cursor.execute(sql, params)
         stats = _counts(cursor, "_applied", stage)
@@ -308,46 +320,62 @@ def customers_apply(*, shop_id: int, run_id: int, now) -> ApplyStats:
                     AND c.last_seen_sync_run_id IS DISTINCT FROM %(run)s""",
                 params,
             )
-        cursor.execute(
+        cursor.execute(  # also for rows counted as created: exact even against a concurrent
+            # webhook that created one of them after the watermark was taken
             """DELETE FROM customers_customeraddress a USING _applied t
-               WHERE a.shop_id = %(shop)s AND a.customer_id = t.id AND NOT t.created""",
+               WHERE a.shop_id = %(shop)s AND a.customer_id = t.id""",
             params,
         )
-        names = ", ".join(ADDRESS_COLUMNS[2:])
-        cursor.execute(
-            f"""INSERT INTO customers_customeraddress (shop_id, customer_id, {names})
-                SELECT %(shop)s, t.id, {", ".join(f"a.{c}" for c in ADDRESS_COLUMNS[2:])}
-                FROM {table_name(run_id, "addresses")} a
-                JOIN _applied t ON t.shopify_id = a.customer_shopify_id""",
-            params,
-        )
+        _addresses_insert(cursor, run_id, "customers_customeraddress", "_applied", params)
         cursor.execute("DROP TABLE _applied")
     return stats
+
+
+def _addresses_insert(cursor, run_id: int, into: str, customers: str, params: dict) -> None:
+    names = ", ".join(ADDRESS_COLUMNS[2:])
+    cursor.execute(
+        f"""INSERT INTO {into} (shop_id, customer_id, {names})
+            SELECT %(shop)s, t.id, {", ".join(f"a.{c}" for c in ADDRESS_COLUMNS[2:])}
+            FROM {table_name(run_id, "addresses")} a
+            JOIN {customers} t ON t.shopify_id = a.customer_shopify_id""",
+        params,
+    )
+
+
+def _order_rows(run_id: int, customers: str) -> tuple[list[str], str]:
+    """(columns, select) of the staged orders as mirror rows, each linked to its customer's local
+    id by a join with `customers` (the shop's rows, aliased c)."""
+    stage = table_name(run_id, "orders")
+    columns = [*ORDER_COLUMNS, "customer_id", "deleted_at", "last_seen_sync_run_id"]
+    picked = [*(f"s.{c}" for c in ORDER_COLUMNS), "c.id", "NULL", "%(run)s"]
+    select = f"""WITH src AS (
+            {_latest_rows(stage)}
+        )
+        SELECT %(shop)s, {", ".join(picked)}
+        FROM src s LEFT JOIN {customers} ON c.shopify_id = s.customer_shopify_id"""
+    return columns, select
 
 
 def orders_apply(*, shop_id: int, run_id: int) -> ApplyStats:
     """Upsert the staged orders, each linked to its customer's local id by a join."""
     stage = table_name(run_id, "orders")
-    columns = [*ORDER_COLUMNS, "customer_id", "deleted_at", "last_seen_sync_run_id"]
-    picked = [*(f"s.{c}" for c in ORDER_COLUMNS), "c.id", "NULL", "%(run)s"]
+    shop_customers = "(SELECT id, shopify_id FROM customers_customer WHERE shop_id = %(shop)s) c"
+    columns, select = _order_rows(run_id, shop_customers)
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "shopify_id")
     sql = f"""
         CREATE TEMP TABLE _applied ON COMMIT DROP AS
-        WITH src AS (
-            {_latest_rows(stage)}
-        ), up AS (
+        WITH up AS (
             INSERT INTO customers_order (shop_id, {", ".join(columns)})
-            SELECT %(shop)s, {", ".join(picked)}
-            FROM src s LEFT JOIN customers_customer c
-              ON c.shop_id = %(shop)s AND c.shopify_id = s.customer_shopify_id
+            {select}
             ON CONFLICT (shop_id, shopify_id) DO UPDATE SET {sets}
             WHERE {_guard("customers_order")}
-            RETURNING (xmax = 0) AS created
+            RETURNING id > %(first_new)s AS created
         )
         SELECT * FROM up
     """
     params = {"shop": shop_id, "run": run_id}
     with connection.cursor() as cursor:
+        params["first_new"] = partitions.id_watermark(cursor, "customers_order")
         cursor.execute("DROP TABLE IF EXISTS _applied")
         cursor.execute(sql, params)
         stats = _counts(cursor, "_applied", stage)
@@ -360,6 +388,42 @@ def orders_apply(*, shop_id: int, run_id: int) -> ApplyStats:
             )
         cursor.execute("DROP TABLE _applied")
     return stats
+
+
+def customers_build(*, shop_id: int, run_id: int, now) -> ApplyStats:
+    """A shop's first full sync (customers.partitions): the staged customers and their addresses
+    written into the shop's new, still unattached and unindexed partitions. No conflicts are
+    possible (the partitions are empty), so every staged customer is created."""
+    columns, ctes, select = _customer_rows(run_id)
+    into = partitions.partition_name("customers_customer", shop_id)
+    params = {"shop": shop_id, "run": run_id, "now": now}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {into} (shop_id, {', '.join(columns)}) WITH {ctes} {select}", params
+        )
+        created = cursor.rowcount
+        addresses = partitions.partition_name("customers_customeraddress", shop_id)
+        _addresses_insert(cursor, run_id, addresses, into, params)
+    return ApplyStats(created=created)
+
+
+def orders_build(*, shop_id: int, run_id: int) -> ApplyStats:
+    """The staged orders into the shop's new order partition (see customers_build), linked to
+    the customers just built; their segments.OrderProduct rows are written here too (the
+    order triggers fire only for writes through customers_order)."""
+    from segments.order_products import order_products_insert_from
+
+    into = partitions.partition_name("customers_order", shop_id)
+    customers = f"{partitions.partition_name('customers_customer', shop_id)} c"
+    columns, select = _order_rows(run_id, customers)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {into} (shop_id, {', '.join(columns)}) {select}",
+            {"shop": shop_id, "run": run_id},
+        )
+        created = cursor.rowcount
+        order_products_insert_from(cursor, orders_table=into)
+    return ApplyStats(created=created)
 
 
 def _counts(cursor, applied: str, stage: str) -> ApplyStats:

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import SYSTEM, audit_event_record
-from customers import staging, writer
+from customers import partitions, staging, writer
 from customers.hooks import mirror_changed_notify
 from customers.ingest import BulkIngest, IngestStats
 from customers.models import Customer, SyncRun
@@ -202,11 +202,23 @@ def _staged_full_sync(shop, run, source, batch_size, on_progress) -> None:
     with transaction.atomic():
         staging.apply_settings()
         now = timezone.now()
+        # A shop's first full sync builds its partitions bare (customers.partitions); later
+        # syncs upsert through the parent tables.
+        bare = partitions.shop_partitions_start(shop_id=shop.id)
         with _timed(timings, "apply_customers"):
-            customers = staging.customers_apply(shop_id=shop.id, run_id=run.id, now=now)
+            if bare:
+                customers = staging.customers_build(shop_id=shop.id, run_id=run.id, now=now)
+            else:
+                customers = staging.customers_apply(shop_id=shop.id, run_id=run.id, now=now)
         with _timed(timings, "apply_orders"):
-            orders = staging.orders_apply(shop_id=shop.id, run_id=run.id)
-            staging.late_children_apply_staged(shop_id=shop.id, run_id=run.id)
+            if bare:
+                orders = staging.orders_build(shop_id=shop.id, run_id=run.id)
+            else:
+                orders = staging.orders_apply(shop_id=shop.id, run_id=run.id)
+        if bare:
+            with _timed(timings, "index_and_attach"):
+                partitions.shop_partitions_attach(shop_id=shop.id)
+        staging.late_children_apply_staged(shop_id=shop.id, run_id=run.id)
         snapshot = {p: datetime.fromisoformat(run.checkpoint[p]["started_at"]) for p in PHASES}
         with _timed(timings, "tombstones"):
             deleted = writer.customers_mark_missing_deleted(

@@ -109,6 +109,7 @@ def test_a_crash_while_applying_rolls_back_whole_and_the_rerun_applies(shop, tmp
         raise Crash("killed while applying")
 
     monkeypatch.setattr(staging, "orders_apply", fail)
+    monkeypatch.setattr(staging, "orders_build", fail)  # a first sync builds its partitions
     with pytest.raises(Crash):
         shop_full_sync(shop_id=shop.id, source=source)
     failed = SyncRun.all_shops.get(shop=shop)
@@ -127,7 +128,8 @@ def test_staged_rows_lost_in_a_server_crash_are_loaded_again(shop, tmp_path, mon
     from customers import staging
 
     source = store(tmp_path, 7)
-    monkeypatch.setattr(staging, "orders_apply", lambda **kw: (_ for _ in ()).throw(Crash()))
+    for name in ("orders_apply", "orders_build"):
+        monkeypatch.setattr(staging, name, lambda **kw: (_ for _ in ()).throw(Crash()))
     with pytest.raises(Crash):
         shop_full_sync(shop_id=shop.id, source=source)
     monkeypatch.undo()
