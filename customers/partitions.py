@@ -75,6 +75,8 @@ def partition_index(cursor, table: str, name: str) -> None:
     """Build on `name` every index of the parent `table`, as the parent defines it, so that
     attaching `name` adopts them instead of building its own. Sorting builds: give them memory."""
     cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    # No parallel workers: on this 2-core machine they only compete with the backend.
+    cursor.execute("SET LOCAL max_parallel_maintenance_workers = 0")
     for number, (constraint, index) in enumerate(_parent_indexes(cursor, table)):
         if constraint is not None:  # primary key / unique: must be a constraint to be adopted
             cursor.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_{number} {constraint}")

@@ -97,6 +97,9 @@ def apply_settings() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute("SET LOCAL work_mem = '128MB'")
+        # Re-runnable: a commit lost in a server crash leaves the run unfinished, and the next
+        # run applies it again (its staged rows are reloaded if they went too).
+        cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def staged_rows(run_id: int, phase: str) -> int | None:

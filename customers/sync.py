@@ -199,12 +199,24 @@ def _staged_full_sync(shop, run, source, batch_size, on_progress) -> None:
         with _timed(timings, f"load_{phase}"):
             _stage_phase(shop, run, phase, source, batch_size, on_progress)
     _run_update(run, phase="applying")
+    finishing = _apply_staged(shop, run, timings)
+    timings["aggregates_and_commit"] = round(time.perf_counter() - finishing, 3)
+    staging.stage_tables_drop(run.id)
+    # Where the time went, for operators and bench/ingest.py.
+    _run_update(run, checkpoint={**run.checkpoint, "seconds": timings})
+    logger.info("full sync %s of shop %s: seconds %s", run.id, shop.id, timings)
+
+
+def _apply_staged(shop, run, timings: dict[str, float], *, partition: bool = True) -> float:
+    """The apply, one transaction: the staged rows into the mirror, tombstones, aggregates.
+    Returns when the final step started (its time includes the commit). `partition=False`
+    upserts even on a first sync (bench/sync_apply.py's comparison only)."""
     with transaction.atomic():
         staging.apply_settings()
         now = timezone.now()
         # A shop's first full sync builds its partitions bare (customers.partitions); later
         # syncs upsert through the parent tables.
-        bare = partitions.shop_partitions_start(shop_id=shop.id)
+        bare = partitions.shop_partitions_start(shop_id=shop.id) if partition else False
         with _timed(timings, "apply_customers"):
             if bare:
                 customers = staging.customers_build(shop_id=shop.id, run_id=run.id, now=now)
@@ -238,11 +250,7 @@ def _staged_full_sync(shop, run, source, batch_size, on_progress) -> None:
         )
         finishing = time.perf_counter()
         _finish(shop, run, reason="full_sync")
-    timings["aggregates_and_commit"] = round(time.perf_counter() - finishing, 3)
-    staging.stage_tables_drop(run.id)
-    # Where the time went, for operators and bench/ingest.py.
-    _run_update(run, checkpoint={**run.checkpoint, "seconds": timings})
-    logger.info("full sync %s of shop %s: seconds %s", run.id, shop.id, timings)
+    return finishing
 
 
 @contextmanager
