@@ -14,7 +14,9 @@ deliveries. Then the shop is uninstalled and erased:
   the baseline store too (same size: a direct ratio) and on every larger store.
 Printed: rows erased, wall seconds, this process's CPU seconds, rows per second, the ratio of
 rows per second against the baseline, and the load average. Every table is checked empty for
-the shop afterwards. Migrates the database first.
+the shop afterwards. Migrates the database first. The mirror rows (customers, addresses, orders)
+are moved into the shop's own partitions, as a full sync leaves them (`--store-in default`: left
+in the default partition, as for a shop never fully synced).
 """
 
 import argparse
@@ -33,6 +35,7 @@ from django.utils import timezone  # noqa: E402
 
 from audit.services import SHOPIFY, audit_event_record  # noqa: E402
 from customers.models import Customer, CustomerAddress, Order  # noqa: E402
+from customers.partitions import shop_partitions_start  # noqa: E402
 from merges.models import BlockingKey  # noqa: E402
 from segments.models import (  # noqa: E402
     CustomerScore,
@@ -45,6 +48,8 @@ from tenants.models import Agency, Shop  # noqa: E402
 from tenants.shop_erasure import erasure_plan  # noqa: E402
 from tenants.shop_lifecycle import shop_redact, shop_uninstall  # noqa: E402
 from tenants.webhooks.models import WebhookDelivery  # noqa: E402
+
+IN_PARTITIONS = True
 
 
 def _insert_select(model, exprs: dict[str, str], source: str, params: list) -> None:
@@ -161,6 +166,9 @@ def store_generate(customers: int, label: str) -> Shop:
         gen,
         [1000],
     )
+    if IN_PARTITIONS:  # as a synced shop has them: its rows moved into its own partitions
+        with transaction.atomic():
+            shop_partitions_start(shop_id=sid)
     with connection.cursor() as cursor:
         for table in ("customers_customer", "customers_order", "merges_blockingkey"):
             cursor.execute(f"ANALYZE {table}")
@@ -241,7 +249,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, nargs="+", default=[100_000])
     parser.add_argument("--baseline-customers", type=int, default=20_000)
+    parser.add_argument(
+        "--store-in",
+        choices=["partition", "default"],
+        default="partition",
+        help="the mirror rows in the shop's own partitions (a synced shop) or the default one",
+    )
     args = parser.parse_args()
+    global IN_PARTITIONS
+    IN_PARTITIONS = args.store_in == "partition"
     call_command("migrate", verbosity=0)
     print(f"load average at start: {os.getloadavg()}")
     base = measure("cascade", args.baseline_customers, cascade_redact)

@@ -124,18 +124,21 @@ def shop_partitions_attach(*, shop_id: int) -> None:
             partition_attach(cursor, table, shop_id)
 
 
-def shop_partitions_drop(cursor, *, shop_id: int) -> dict[str, int]:
-    """Drop the shop's partitions (shop erasure): {table: rows it held}. Dropping fires no
-    delete trigger, so the segments' order-product rows of the shop are deleted here."""
-    dropped = {}
-    if connection.vendor != "postgresql" or not partitioned(cursor, TABLES[0]):
-        return dropped
-    for table in TABLES:
-        if partition_exists(cursor, table, shop_id):
-            name = partition_name(table, shop_id)
-            if table == "customers_order":
-                cursor.execute("DELETE FROM segments_order_product WHERE shop_id = %s", [shop_id])
-            cursor.execute(f"SELECT count(*) FROM {name}")
-            dropped[table] = cursor.fetchone()[0]
-            cursor.execute(f"DROP TABLE {name}")
-    return dropped
+def shop_partition_exists(table: str, shop_id: int) -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        return partition_exists(cursor, table, shop_id)
+
+
+def shop_partition_drop(*, table: str, shop_id: int) -> int:
+    """Drop the shop's partition of `table` (shop erasure): the rows it held. Dropping fires no
+    delete trigger, so the segments' order-product rows of the shop go here with its orders."""
+    name = partition_name(table, shop_id)
+    with connection.cursor() as cursor:
+        if table == "customers_order":
+            cursor.execute("DELETE FROM segments_order_product WHERE shop_id = %s", [shop_id])
+        cursor.execute(f"SELECT count(*) FROM {name}")
+        rows = cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {name}")
+    return rows

@@ -91,7 +91,8 @@ def shop_rows_delete(*, shop_id: int) -> dict[str, int]:
     checks would all run at commit): they are made immediate here, so each table's time is
     its own in the log, and a violation names the statement that caused it.
     """
-    from customers.partitions import shop_partitions_drop
+    from customers.partitions import TABLES as PARTITIONED_BY_SHOP
+    from customers.partitions import shop_partition_drop, shop_partition_exists
     from tenants.models import Shop
 
     deleted: dict[str, int] = {}
@@ -99,14 +100,14 @@ def shop_rows_delete(*, shop_id: int) -> dict[str, int]:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        plan = erasure_plan()
-        # The shop's own partitions of the mirror tables (customers.partitions) are dropped, not
-        # emptied row by row; what is left of the shop in the default partitions is deleted.
-        labels = {table.table: table.label for table in plan}
-        for table, rows in shop_partitions_drop(cursor, shop_id=shop_id).items():
-            if rows:
-                deleted[labels[table]] = rows
-        for table in plan:
+        dropped = []
+        for table in erasure_plan():
+            # A mirror table where the shop has its own partition (customers.partitions): the
+            # partition is dropped last, not emptied row by row (dropping locks the parent table
+            # until the commit: as late as possible). The shop then has no rows elsewhere in it.
+            if table.table in PARTITIONED_BY_SHOP and shop_partition_exists(table.table, shop_id):
+                dropped.append(table)
+                continue
             where = " OR ".join(f"{quote(column)} = %s" for column in table.columns)
             started = time.perf_counter()
             cursor.execute(
@@ -114,15 +115,18 @@ def shop_rows_delete(*, shop_id: int) -> dict[str, int]:
                 [shop_id] * len(table.columns),
             )
             if cursor.rowcount:
-                deleted[table.label] = deleted.get(table.label, 0) + cursor.rowcount
-                logger.info(
-                    "shop %s erased: %s rows of %s in %.1f ms",
-                    shop_id,
-                    cursor.rowcount,
-                    table.label,
-                    (time.perf_counter() - started) * 1000,
-                )
+                deleted[table.label] = cursor.rowcount
+                _log(shop_id, cursor.rowcount, table.label, started)
+        for table in dropped:
+            started = time.perf_counter()
+            deleted[table.label] = shop_partition_drop(table=table.table, shop_id=shop_id)
+            _log(shop_id, deleted[table.label], f"{table.label} (partition dropped)", started)
         shop_table = quote(Shop._meta.db_table)
         cursor.execute(f"DELETE FROM {shop_table} WHERE id = %s", [shop_id])  # noqa: S608
         deleted["tenants.Shop"] = cursor.rowcount
     return deleted
+
+
+def _log(shop_id: int, rows: int, what: str, started: float) -> None:
+    elapsed = (time.perf_counter() - started) * 1000
+    logger.info("shop %s erased: %s rows of %s in %.1f ms", shop_id, rows, what, elapsed)
