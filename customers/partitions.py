@@ -20,7 +20,14 @@ import re
 
 from django.db import connection
 
-TABLES = ("customers_customer", "customers_customeraddress", "customers_order")
+# The mirror tables, and segments' order products derived from the orders (segments migration
+# 0009: kept by triggers on customers_order, filled by the bare build itself).
+TABLES = (
+    "customers_customer",
+    "customers_customeraddress",
+    "customers_order",
+    "segments_order_product",
+)
 
 
 def partition_name(table: str, shop_id: int) -> str:
@@ -133,10 +140,15 @@ def shop_partition_exists(table: str, shop_id: int) -> bool:
 
 def shop_partition_drop(*, table: str, shop_id: int) -> int:
     """Drop the shop's partition of `table` (shop erasure): the rows it held. Dropping fires no
-    delete trigger, so the segments' order-product rows of the shop go here with its orders."""
+    delete trigger, so the segments' order-product rows of the shop go here with its orders
+    (their partition dropped too, or their rows deleted)."""
     name = partition_name(table, shop_id)
     with connection.cursor() as cursor:
-        if table == "customers_order":
+        if table == "customers_order" and partition_exists(cursor, TABLES[3], shop_id):
+            shop_partition_drop(table=TABLES[3], shop_id=shop_id)
+        if table == "customers_order" and not partition_exists(
+            cursor, "segments_order_product", shop_id
+        ):
             cursor.execute("DELETE FROM segments_order_product WHERE shop_id = %s", [shop_id])
         cursor.execute(f"SELECT count(*) FROM {name}")
         rows = cursor.fetchone()[0]

@@ -425,7 +425,11 @@ def orders_build(*, shop_id: int, run_id: int) -> ApplyStats:
             {"shop": shop_id, "run": run_id},
         )
         created = cursor.rowcount
-        order_products_insert_from(cursor, orders_table=into)
+        order_products_insert_from(
+            cursor,
+            orders_table=into,
+            into=partitions.partition_name("segments_order_product", shop_id),
+        )
     return ApplyStats(created=created)
 
 

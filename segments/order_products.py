@@ -1,11 +1,11 @@
-# ruff: noqa: S608 -- the table name is the caller's own (a shop's bare order partition).
 """segments.OrderProduct rows for orders written where the triggers do not see them.
 
 The statement triggers of segments migration 0009 keep segments_order_product in step with every
 write through customers_order. A shop's first full sync fills its order partition bare, before
-attaching it (customers.partitions), so no trigger fires: it calls `order_products_insert_from`
-with the same expansion as the insert trigger (kept identical: segments/tests/
-test_order_products.py compares both with what the orders imply).
+attaching it (customers.partitions), so no trigger fires: it fills the shop's (bare) partition of
+segments_order_product with `order_products_insert_from`, the same expansion as the insert
+trigger's (kept identical: segments/tests/test_order_products.py and customers/tests/
+test_partitions.py compare both paths with what the orders imply).
 """
 
 EXPAND = """
@@ -17,10 +17,11 @@ EXPAND = """
 """
 
 
-def order_products_insert_from(cursor, *, orders_table: str) -> int:
-    """Insert the rows of every live order in `orders_table` (shaped like customers_order)."""
+def order_products_insert_from(cursor, *, orders_table: str, into: str) -> int:
+    """Insert into `into` (an unindexed partition of segments_order_product) the rows of every
+    live order in `orders_table` (shaped like customers_order)."""
     cursor.execute(
-        "INSERT INTO segments_order_product (shop_id, product_id, customer_id, processed_at,"
-        f" order_id) SELECT * FROM ({EXPAND.format(rows=orders_table)}) rows ORDER BY 1, 2, 3, 4"
+        f"INSERT INTO {into} (shop_id, product_id, customer_id, processed_at, order_id)"
+        f" {EXPAND.format(rows=orders_table)}"
     )
     return cursor.rowcount

@@ -19,6 +19,10 @@ def text_columns() -> dict[str, list[str]]:
             JOIN information_schema.tables t
               ON t.table_schema = c.table_schema AND t.table_name = c.table_name
             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+              -- a partition is searched through its parent (customers.partitions)
+              AND NOT EXISTS (SELECT 1 FROM pg_class p WHERE p.relname = c.table_name
+                              AND p.relnamespace = current_schema()::regnamespace
+                              AND p.relispartition)
             ORDER BY c.table_name, c.ordinal_position
             """
         )

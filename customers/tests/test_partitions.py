@@ -105,7 +105,7 @@ def in_default(shop) -> int:
             + " + ".join(
                 f"(SELECT count(*) FROM {t}_default WHERE shop_id = %s)" for t in partitions.TABLES
             ),
-            [shop.id] * 3,
+            [shop.id] * len(partitions.TABLES),
         )
         return cursor.fetchone()[0]
 
