@@ -13,6 +13,12 @@ Design notes:
   cost more than the insert itself (measured: 60k orders, insert 4.8 s + 1.9 s of deferred FK
   checks at commit). Only the sync and webhook writers create these rows, always with ids they
   just resolved; Django's `on_delete` still cascades / sets null when rows are deleted.
+- Nothing has a database FK constraint towards the mirror either (segments, merges, exports and
+  invites reference customers with `db_constraint=False`): deleting customers probed every
+  referencing table per row, and the tables below are partitioned. On PostgreSQL customers,
+  addresses and orders are LIST-partitioned by shop (migration 0011, customers.partitions): a
+  shop's first full sync builds its partitions bare and attaches them; the database primary key
+  is (id, shop_id) while Django keeps `id` (unique across shops: one sequence).
 - Out-of-order safety rests on `updated_at_shopify`: a change older than what the row holds is
   ignored. `deleted_at` rows are tombstones, kept so a late update cannot resurrect them.
 """
