@@ -39,12 +39,11 @@ def partitioned(cursor, table: str) -> bool:
     return cursor.fetchone() is not None
 
 
-def id_watermark(cursor, table: str) -> int:
-    """An id of `table`'s sequence: rows an upsert returns with a larger id were inserted by it,
-    the others existed (they keep their id). PostgreSQL cannot return `xmax` (the usual
-    inserted-or-updated test) from a partitioned table."""
-    cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [table])
-    return cursor.fetchone()[0]
+# In an upsert's RETURNING: whether the row was inserted (PostgreSQL cannot return `xmax`, the
+# usual test, from a partitioned table). The id default is evaluated for every proposed row, also
+# one that then conflicts and updates the existing row (which keeps its id): the row is new
+# exactly when its id is the value this session's sequence just gave out.
+INSERTED = "(id = lastval())"
 
 
 def partition_exists(cursor, table: str, shop_id: int) -> bool:

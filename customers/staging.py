@@ -306,13 +306,12 @@ def customers_apply(*, shop_id: int, run_id: int, now) -> ApplyStats:
             {select}
             ON CONFLICT (shop_id, shopify_id) DO UPDATE SET {sets}, deleted_at = NULL
             WHERE customers_customer.redacted_at IS NULL AND {_guard("customers_customer")}
-            RETURNING id, shopify_id, id > %(first_new)s AS created
+            RETURNING id, shopify_id, {partitions.INSERTED} AS created
         )
         SELECT * FROM up
     """
     params = {"shop": shop_id, "run": run_id, "now": now}
     with connection.cursor() as cursor:
-        params["first_new"] = partitions.id_watermark(cursor, "customers_customer")
         cursor.execute("DROP TABLE IF EXISTS _applied")
         cursor.execute(sql, params)
         stats = _counts(cursor, "_applied", stage)
@@ -323,10 +322,9 @@ def customers_apply(*, shop_id: int, run_id: int, now) -> ApplyStats:
                     AND c.last_seen_sync_run_id IS DISTINCT FROM %(run)s""",
                 params,
             )
-        cursor.execute(  # also for rows counted as created: exact even against a concurrent
-            # webhook that created one of them after the watermark was taken
+        cursor.execute(
             """DELETE FROM customers_customeraddress a USING _applied t
-               WHERE a.shop_id = %(shop)s AND a.customer_id = t.id""",
+               WHERE a.shop_id = %(shop)s AND a.customer_id = t.id AND NOT t.created""",
             params,
         )
         _addresses_insert(cursor, run_id, "customers_customeraddress", "_applied", params)
@@ -372,13 +370,12 @@ def orders_apply(*, shop_id: int, run_id: int) -> ApplyStats:
             {select}
             ON CONFLICT (shop_id, shopify_id) DO UPDATE SET {sets}
             WHERE {_guard("customers_order")}
-            RETURNING id > %(first_new)s AS created
+            RETURNING {partitions.INSERTED} AS created
         )
         SELECT * FROM up
     """
     params = {"shop": shop_id, "run": run_id}
     with connection.cursor() as cursor:
-        params["first_new"] = partitions.id_watermark(cursor, "customers_order")
         cursor.execute("DROP TABLE IF EXISTS _applied")
         cursor.execute(sql, params)
         stats = _counts(cursor, "_applied", stage)

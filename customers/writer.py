@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from customers.models import Customer, CustomerAddress, Order
-from customers.partitions import id_watermark
+from customers.partitions import INSERTED
 
 COPY_THRESHOLD = 200  # below this many rows a VALUES upsert is cheaper than COPY + staging
 
@@ -156,11 +156,9 @@ def _upsert(
         guard = f"{guard} AND {extra_guard}"
     conflict = f"ON CONFLICT (shop_id, shopify_id) DO UPDATE SET {sets} WHERE {guard}"
     postgres = _is_postgres()
-    returning = "RETURNING id, shopify_id" + (", id > %(first_new)s" if postgres else "")
+    returning = "RETURNING id, shopify_id" + (f", {INSERTED}" if postgres else "")
     existing: set[int] = set()
     with connection.cursor() as cursor:
-        if postgres:
-            returning = returning % {"first_new": id_watermark(cursor, table)}
         if use_copy:
             stage = f"_stage_{table}"
             # Dropped at commit; dropped here too when an outer transaction spans batches.

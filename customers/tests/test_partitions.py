@@ -262,3 +262,23 @@ def test_erasure_drops_the_shops_partitions_only(agency, tmp_path):
     assert not OrderProduct.objects.filter(shop_id=gone.id).exists()
     assert all(attached(kept).values()) and mirror(kept) == before
     assert len(before["products"]) == 6
+
+
+def test_upserts_tell_inserted_rows_from_updated_ones(agency, tmp_path):
+    """The writers' RETURNING (`partitions.INSERTED`): exact per row, whatever the mix."""
+    shop = new_shop(agency)
+    with transaction.atomic():
+        first = customers_apply_graphql(
+            shop=shop, nodes=[customer_line(2, updated="2024-01-01T00:00:00Z")]
+        )
+    assert (first.created, first.updated) == (1, 0)
+    newer = "2024-06-01T00:00:00Z"  # still older than the export below
+    with transaction.atomic():
+        mixed = customers_apply_graphql(
+            shop=shop, nodes=[customer_line(n, updated=newer) for n in (1, 2, 3)]
+        )
+    assert (mixed.created, mixed.updated) == (2, 1)
+    assert mixed.applied[2] == Customer.all_shops.get(shop=shop, shopify_id=2).id
+    # The same through a shop's own partitions, in the bulk path of a full sync.
+    run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 5))
+    assert (run.records_created, run.records_updated) == (7, 3)
