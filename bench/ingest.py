@@ -183,6 +183,12 @@ def purge_bench_shops() -> None:
     ids = list(Shop.objects.filter(domain__in=BENCH_SHOPS).values_list("id", flat=True))
     if not ids:
         return
+    from customers.partitions import TABLES, shop_partition_drop, shop_partition_exists
+
+    for shop_id in ids:  # their own partitions (a first full sync builds them)
+        for table in TABLES:
+            if shop_partition_exists(table, shop_id):
+                shop_partition_drop(table=table, shop_id=shop_id)
     with connection.cursor() as cursor:
         for table in ("customers_customeraddress", "customers_order", "customers_customer"):
             cursor.execute(f"DELETE FROM {table} WHERE shop_id = ANY(%s)", [ids])
