@@ -8,6 +8,7 @@ customers/tests/test_bulkrows.py loads both mappings into staging tables and req
 rows, so a change to customers.mapping that is not mirrored here fails the tests.
 """
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -44,6 +45,10 @@ ORDER_COLUMNS = [
     "is_test", "product_ids", "product_tags", "product_tags_normalized",
 ]  # fmt: skip
 _SPECIAL = ("\\", "\t", "\n", "\r")
+# JSON spellings of the characters COPY text must escape (backslash, tab, newline, carriage
+# return, also as `\u0009`, `\u000a`, `\u000d`, `\u005c`); `\u00e9` and the like decode to characters
+# COPY takes as they are.
+_JSON_SPECIAL = re.compile(rb"\\(?:[\\tnr]|u00(?:0|5[cC]))").search
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -67,6 +72,13 @@ def _plain(value: Any) -> str:
     if value is None:
         return ""
     return value if type(value) is str else _s(value)
+
+
+def copy_clean(raw: bytes | str) -> bool:
+    """True when no string in this JSON line holds a character COPY text must escape: JSON
+    spells every backslash, tab, newline and carriage return inside a string as an escape, so a
+    line without those escapes needs no COPY escaping (bulkrows' fast path)."""
+    return _JSON_SPECIAL(raw if type(raw) is bytes else raw.encode()) is None
 
 
 def _raw(value: Any, s=_s) -> str:

@@ -152,16 +152,14 @@ class StagedLoad:
         self._batch = _Batch([], [], [])
 
     def consume(self, lines: Iterable[bytes | str], *, skip: int = 0) -> None:
-        loads = orjson.loads
+        loads, copy_clean = orjson.loads, bulkrows.copy_clean
         index = 0
         pending = None  # (kind, node, children, clean)
         for index, raw in enumerate(lines, start=1):
             if index <= skip or not raw.strip():
                 continue
             node = loads(raw)
-            # JSON escapes every backslash, tab and newline inside strings with a backslash:
-            # a line without one needs no COPY escaping (bulkrows' fast path).
-            clean = (b"\\" if type(raw) is bytes else "\\") not in raw
+            clean = copy_clean(raw)  # no value needs COPY escaping (bulkrows' fast path)
             parent_gid = node.get("__parentId")
             if parent_gid is None:
                 if pending is not None:

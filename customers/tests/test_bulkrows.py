@@ -10,6 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 from django.db import connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from customers import bulkrows, staging
 from customers.mapping import address_from_graphql, customer_from_graphql, order_from_graphql
@@ -40,7 +42,11 @@ def reference_rows(kind, node, children, shop_country):
 def fast_lines(kind, node, children, shop_country, line_no):
     prefix = f"{line_no}\t"
     # As StagedLoad decides: the fast path when the JSON lines hold no backslash.
-    clean = all("\\" not in json.dumps(o, ensure_ascii=False) for o in [node, *children])
+    clean = all(
+        bulkrows.copy_clean(json.dumps(o, ensure_ascii=ascii).encode())
+        for o in [node, *children]
+        for ascii in (False, True)
+    )
     if kind == "orders":
         return [bulkrows.order_line(node, children or None, prefix, clean=clean)], []
     addresses = children if children or node.get("addresses") is None else None
@@ -176,3 +182,18 @@ def test_a_generated_store_maps_identically(tmp_path):
     assert assert_identical("customers") == 150
     assert assert_identical("addresses") > 100
     assert assert_identical("orders") > 150
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12))
+def test_copy_clean_only_when_no_decoded_string_needs_copy_escaping(text):
+    """Never clean when a value holds a backslash, tab, newline or carriage return; clean for
+    any text without those and without other control characters (`\\u0007` is taken as unclean:
+    slower, same rows), whether the export escapes non-ASCII letters or not."""
+    needs_escaping = any(c in text for c in "\\\t\n\r")
+    plain = not needs_escaping and all(c >= " " for c in text)
+    for ascii in (False, True):
+        raw = json.dumps({"id": "gid://shopify/Customer/1", "note": text}, ensure_ascii=ascii)
+        clean = bulkrows.copy_clean(raw.encode())
+        assert not (clean and needs_escaping), raw
+        assert clean or not plain, raw
