@@ -205,22 +205,34 @@ def _fresh_shop(domain: str):
     )
 
 
-def run_sync(paths: dict[str, str], batch_size: int) -> dict:
+def python_cpu() -> float:
+    """CPU seconds of this process and of its children that ended (the second loader)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_sync(paths: dict[str, str], batch_size: int, parallel: bool) -> dict:
     _django()
     from customers.models import Customer, Order
     from customers.sources import FileSource
     from customers.sync import shop_full_sync
 
     shop = _fresh_shop("bench-sync.myshopify.com")
-    backends, cpu, started = BackendCpu(), time.process_time(), time.perf_counter()
+    backends, cpu, started = BackendCpu(), python_cpu(), time.perf_counter()
     load = os.getloadavg()[0]
-    run = shop_full_sync(shop_id=shop.id, source=FileSource(paths), batch_size=batch_size)
+    run = shop_full_sync(
+        shop_id=shop.id, source=FileSource(paths), batch_size=batch_size, parallel=parallel
+    )
     seconds = time.perf_counter() - started
-    cpu, db_cpu = time.process_time() - cpu, backends.stop()
+    cpu, db_cpu = python_cpu() - cpu, backends.stop()
     customers = Customer.all_shops.filter(shop=shop).count()
     orders = Order.all_shops.filter(shop=shop).count()
     return {
         "status": run.status,
+        "load": "parallel" if parallel else "sequential",
         "steps": run.checkpoint.get("seconds", {}),
         "load_average": [load, os.getloadavg()[0]],
         "customers": customers,
@@ -229,6 +241,7 @@ def run_sync(paths: dict[str, str], batch_size: int) -> dict:
         "python_cpu": cpu,
         "postgres_cpu": db_cpu,
         "peak_rss_mib": peak_rss_mib(),
+        "loader_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
 
 
@@ -320,9 +333,19 @@ def run_baseline(paths: dict[str, str], limit: int) -> dict:
 def _subprocess(phase: str, args) -> dict:
     command = [sys.executable, "-m", "bench.ingest", "--phase", phase, "--customers", str(args.customers),
                "--workdir", args.workdir, "--seed", str(args.seed), "--batch-size", str(args.batch_size),
-               "--baseline-customers", str(args.baseline_customers)]  # fmt: skip
+               "--baseline-customers", str(args.baseline_customers), "--load", args.load]  # fmt: skip
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def _sync_report(sync: dict) -> None:
+    rate = sync["customers"] / sync["seconds"]
+    print(f"full sync ({sync['load']} load): {sync['customers']:,} customers + {sync['orders']:,} orders in "
+          f"{sync['seconds']:.1f}s = {rate:,.0f} customers/s; python {sync['python_cpu']:.1f} CPU-s "
+          f"+ postgres {sync['postgres_cpu']:.1f} CPU-s; peak RSS {sync['peak_rss_mib']:.0f} MiB "
+          f"(second loader {sync['loader_peak_rss_mib']:.0f} MiB)")  # fmt: skip
+    print(f"full sync steps (s): {sync['steps']}; load average {sync['load_average'][0]:.1f} at start, "
+          f"{sync['load_average'][1]:.1f} at end")  # fmt: skip
 
 
 def main() -> None:
@@ -333,6 +356,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default="/tmp/clientele-bench")
     parser.add_argument("--phase", choices=["all", "sync", "baseline"], default="all")
+    parser.add_argument(
+        "--load",
+        choices=["parallel", "sequential"],
+        default="parallel",
+        help="the two exports loaded by two processes at once (production) or one after the other",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     args = parser.parse_args()
     if args.phase == "all":
         from django.core.management import call_command
@@ -342,6 +372,9 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         purge_bench_shops()
         sync = _subprocess("sync", args)
+        if args.no_baseline:
+            _sync_report(sync)
+            return
         baseline = _subprocess("baseline", args)
         sync_rate = sync["customers"] / sync["seconds"]
         base_rate = baseline["customers"] / baseline["seconds"]
@@ -361,13 +394,12 @@ def main() -> None:
             print(f"{name} CPU: python {result['python_cpu']:.1f}s + postgres {result['postgres_cpu']:.1f}s"
                   f" = {result['customers'] / busy:,.0f} customers per CPU-second "
                   f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
-        print(f"full sync steps (s): {sync['steps']}; load average {sync['load_average'][0]:.1f} at start, "
-              f"{sync['load_average'][1]:.1f} at end")  # fmt: skip
+        _sync_report(sync)
         print(f"ratio: full sync is {sync_rate / base_rate:.2f}x the naive bulk_create rate")
         return
     paths = write_exports(args.customers, Path(args.workdir), args.seed)
     result = (
-        run_sync(paths, args.batch_size)
+        run_sync(paths, args.batch_size, args.load == "parallel")
         if args.phase == "sync"
         else run_baseline(paths, args.baseline_customers)
     )

@@ -10,6 +10,7 @@ rerun continues at the checkpoint; a crash while applying rolls back whole and t
 again. SQLite (the demo) writes batch by batch straight into the mirror (customers.ingest).
 """
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -154,10 +155,14 @@ def shop_full_sync(
     source=None,
     batch_size: int = FULL_SYNC_BATCH_SIZE,
     on_progress: ProgressCallback | None = None,
+    parallel: bool | None = None,
 ) -> SyncRun:
     """Mirror the whole shop from bulk exports; resumes the shop's crashed full sync if any.
 
     `source` is what reads Shopify (customers.sources.BulkSource by default, through the client).
+    `parallel`: load the orders export in a second process while this one loads the customers
+    (PostgreSQL only; None = whenever possible, i.e. outside a transaction, which a second
+    connection could not see into).
     """
     shop = Shop.objects.get(pk=shop_id)
     if source is None:
@@ -176,7 +181,9 @@ def shop_full_sync(
         )
         try:
             if connection.vendor == "postgresql":
-                _staged_full_sync(shop, run, source, batch_size, on_progress)
+                if parallel is None:
+                    parallel = not connection.in_atomic_block
+                _staged_full_sync(shop, run, source, batch_size, on_progress, parallel)
             else:  # SQLite (the demo): batch by batch straight into the mirror
                 for phase in PHASES:
                     _full_sync_phase(shop, run, phase, source, batch_size, on_progress)
@@ -192,12 +199,11 @@ def shop_full_sync(
     return run
 
 
-def _staged_full_sync(shop, run, source, batch_size, on_progress) -> None:
+def _staged_full_sync(shop, run, source, batch_size, on_progress, parallel) -> None:
     """PostgreSQL: load both exports into the run's staging tables, then apply them at once."""
     timings: dict[str, float] = {}
-    for phase in PHASES:
-        with _timed(timings, f"load_{phase}"):
-            _stage_phase(shop, run, phase, source, batch_size, on_progress)
+    _stage_phases(shop, run, source, batch_size, on_progress, timings, parallel=parallel)
+    run.refresh_from_db(fields=["checkpoint", "records_read", "progress_done", "progress_total"])
     _run_update(run, phase="applying")
     finishing = _apply_staged(shop, run, timings)
     timings["aggregates_and_commit"] = round(time.perf_counter() - finishing, 3)
@@ -260,32 +266,143 @@ def _timed(timings: dict[str, float], name: str):
     timings[name] = round(time.perf_counter() - started, 3)
 
 
-def _stage_phase(shop, run, phase, source, batch_size, on_progress) -> None:
-    state = dict(run.checkpoint.get(phase) or {})
-    if state.get("loaded") and staging.staged_rows(run.id, phase) == state.get("rows"):
+@contextmanager
+def _cpu_timed(timings: dict[str, float], name: str):
+    started = time.process_time()
+    yield
+    timings[name] = round(time.process_time() - started, 3)
+
+
+def _phase_loaded(run, phase) -> bool:
+    state = run.checkpoint.get(phase) or {}
+    return bool(state.get("loaded")) and staging.staged_rows(run.id, phase) == state.get("rows")
+
+
+def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parallel) -> None:
+    """Load both exports into the staging tables: one after the other, or (`parallel`, both
+    still to load) the orders in a child process (customers.loader) while this process loads
+    the customers. Each loader checkpoints its own phase, so a crash of either leaves the run
+    resumable where each stopped."""
+    if not parallel or any(_phase_loaded(run, phase) for phase in PHASES):
+        for phase in PHASES:
+            with _timed(timings, f"load_{phase}"), _cpu_timed(timings, f"cpu_load_{phase}"):
+                _stage_phase(shop, run, phase, source, batch_size, on_progress)
         return
-    _run_update(run, phase=phase)
+    _operations_start(run, source)
+    _run_update(run, phase="loading")
+    staging.stage_tables_create(run.id)  # here, not by both loaders at once (catalog race)
+    with _timed(timings, "load"):
+        loader, report = _loader_start(shop, run, "orders", source, batch_size)
+        try:
+            with _timed(timings, "load_customers"), _cpu_timed(timings, "cpu_load_customers"):
+                _stage_phase(shop, run, "customers", source, batch_size, on_progress, name=False)
+            while loader.is_alive() and not report.poll(0.5):  # progress while orders load
+                if on_progress is not None:
+                    run.refresh_from_db(fields=["checkpoint", "records_read", "progress_done"])
+                    on_progress(run)
+            outcome = report.recv() if report.poll(5) else ("error", "no report")
+            loader.join()
+        except BaseException:
+            loader.terminate()  # never a second loader writing behind a failed run's back
+            loader.join()
+            raise
+    if outcome[0] != "ok" or loader.exitcode != 0:
+        raise PhaseLoadFailed(f"the orders loader failed (exit {loader.exitcode}): {outcome[1]}")
+    timings["load_orders"] = round(outcome[1]["seconds"], 3)
+    timings["cpu_load_orders"] = round(outcome[1]["cpu"], 3)
+    run.refresh_from_db(fields=["checkpoint", "records_read", "progress_done", "progress_total"])
+    if on_progress is not None:
+        on_progress(run)
+
+
+class PhaseLoadFailed(Exception):
+    """The child process loading one export failed (its error, as text)."""
+
+
+def _operations_start(run, source) -> None:
+    """Start both exports before loading either. Shopify runs one bulk query per shop at a time
+    before API 2026-01 (five after): when the orders export is refused for that, it is started
+    as soon as the customers export has finished, and runs while the customers load."""
+    _phase_start(run, "customers", source)
+    try:
+        _phase_start(run, "orders", source)
+    except Exception as error:
+        if "OPERATION_IN_PROGRESS" not in (getattr(error, "codes", None) or ()):
+            raise
+        _phase_wait(run, "customers", source)
+        _phase_start(run, "orders", source)
+
+
+def _phase_start(run, phase, source) -> dict:
+    state = dict(run.checkpoint.get(phase) or {})
     if not state.get("operation_id"):
         operation = source.start(phase)
         state.update(operation_id=operation["id"], started_at=timezone.now().isoformat())
         _checkpoint(run, phase, state)
+    return state
+
+
+def _phase_wait(run, phase, source) -> dict:
+    state = _phase_start(run, phase, source)
     if "url" not in state:
         operation = source.wait(state["operation_id"])
         state.update(url=operation.get("url"), objects=int(operation.get("objectCount") or 0))
         _checkpoint(run, phase, state)
         _run_update(run, progress_total=_total_objects(run))
-    if staging.staged_rows(run.id, phase) != state.get("rows", 0) or not state.get("rows"):
-        # First load, or the staged rows were lost (a server crash empties UNLOGGED tables).
-        staging.stage_phase_reset(run.id, phase)
-        state.update(lines_done=0, rows=0, read=0, loaded=False)
-        _checkpoint(run, phase, state)
+    return state
 
+
+def _loader_start(shop, run, phase, source, batch_size):
+    """The child process loading `phase` (customers.loader), and the end of its report pipe."""
+    import multiprocessing
+    import pickle
+
+    from django.conf import settings
+
+    from customers import loader
+
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited socket
+    report, child_end = context.Pipe(duplex=False)
+    process = context.Process(
+        target=loader.phase_load_main,
+        name=f"sync-{run.id}-{phase}",
+        kwargs={
+            "settings_module": settings.SETTINGS_MODULE,
+            "database_name": connection.settings_dict["NAME"],
+            "shop_id": shop.id,
+            "run_id": run.id,
+            "phase": phase,
+            "source": pickle.dumps(source),
+            "batch_size": batch_size,
+            "report": child_end,
+        },
+    )
+    process.start()
+    child_end.close()
+    return process, report
+
+
+def _stage_phase(shop, run, phase, source, batch_size, on_progress, *, name=True) -> None:
+    if _phase_loaded(run, phase):
+        return
+    with _PhaseLock(run.id, phase):
+        if name:
+            _run_update(run, phase=phase)
+        state = _phase_wait(run, phase, source)
+        if staging.staged_rows(run.id, phase) != state.get("rows", 0) or not state.get("rows"):
+            # First load, or the staged rows were lost (a server crash empties UNLOGGED tables).
+            staging.stage_phase_reset(run.id, phase)
+            state.update(lines_done=0, rows=0, read=0, loaded=False)
+            _checkpoint(run, phase, state)
+        _stage_phase_load(shop, run, phase, source, batch_size, on_progress, state)
+
+
+def _stage_phase_load(shop, run, phase, source, batch_size, on_progress, state) -> None:
     def on_flush(lines_done: int, parents: int, rows: int) -> None:
         state.update(lines_done=lines_done, rows=state["rows"] + rows, read=state["read"] + parents)
-        run.checkpoint = {**run.checkpoint, phase: dict(state)}
+        _checkpoint(run, phase, state)  # the other loader's phase as it is now, too
         _run_update(
             run,
-            checkpoint=run.checkpoint,
             records_read=sum(int((run.checkpoint.get(p) or {}).get("read") or 0) for p in PHASES),
             progress_done=_lines_done(run),
         )
@@ -364,8 +481,44 @@ def _full_sync_phase(shop, run, phase, source, batch_size, on_progress) -> None:
 
 
 def _checkpoint(run: SyncRun, phase: str, state: dict) -> None:
-    run.checkpoint = {**run.checkpoint, phase: dict(state)}
-    _run_update(run, checkpoint=run.checkpoint)
+    """Record `phase`'s state in the run's checkpoint. On PostgreSQL only that key is replaced,
+    in the database: two loaders (one per phase, two processes) never overwrite each other's
+    state, and `run.checkpoint` comes back with the other phase's latest state."""
+    if connection.vendor != "postgresql":
+        run.checkpoint = {**run.checkpoint, phase: dict(state)}
+        _run_update(run, checkpoint=run.checkpoint)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {SyncRun._meta.db_table} SET checkpoint ="  # noqa: S608 -- our table name
+            " COALESCE(checkpoint, '{}'::jsonb) || jsonb_build_object(%s::text, %s::jsonb)"
+            " WHERE id = %s RETURNING checkpoint::text",
+            [phase, json.dumps(state), run.id],
+        )
+        run.checkpoint = json.loads(cursor.fetchone()[0])
+
+
+class _PhaseLock:
+    """A session advisory lock per (run, phase): one loader per phase, even when a parent died
+    and left its child loading (a rerun then fails fast instead of loading the phase twice)."""
+
+    KEY = 0x5D_0000_0000
+
+    def __init__(self, run_id: int, phase: str) -> None:
+        self.key = self.KEY + 2 * run_id + PHASES.index(phase)
+
+    def __enter__(self):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
+                if not cursor.fetchone()[0]:
+                    raise SyncAlreadyRunning("another process is loading this phase of the sync")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [self.key])
 
 
 def _total_objects(run: SyncRun) -> int:

@@ -1,0 +1,103 @@
+"""The full sync's two loaders: the orders export loaded in a child process (customers.loader)
+while the sync's own process loads the customers. Committed data only (the child has its own
+connection), so these tests run outside a test transaction."""
+
+import pytest
+from django.db import connection
+
+from customers import staging, sync
+from customers.models import Customer, Order, SyncRun
+from customers.staging import staged_rows
+from customers.sync import PhaseLoadFailed, shop_full_sync
+from customers.tests.test_sync import Crash, CrashingSource, store
+from tenants.tests.factories import agency_factory, shop_factory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+STAGED = ("customers", "addresses", "orders", "customers_late", "orders_late")
+
+
+@pytest.fixture
+def shop():
+    return shop_factory(agency=agency_factory(), country_code="DE")
+
+
+def staged(run_id: int, what: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {staging.table_name(run_id, what)} ORDER BY line_no")  # noqa: S608
+        return cursor.fetchall()
+
+
+def test_two_loaders_stage_exactly_what_one_loader_stages(shop, tmp_path):
+    source = store(tmp_path, 23)
+    states, rows = {}, {}
+    for parallel in (False, True):
+        run = SyncRun.all_shops.create(shop=shop, kind=SyncRun.Kind.FULL)
+        timings: dict[str, float] = {}
+        sync._stage_phases(shop, run, source, 5, None, timings, parallel=parallel)
+        assert ("load" in timings) is parallel  # the parallel path ran (timed as one step)
+        run.refresh_from_db()
+        states[parallel] = {
+            phase: {k: v for k, v in run.checkpoint[phase].items() if k != "started_at"}
+            for phase in sync.PHASES
+        }
+        rows[parallel] = {what: staged(run.id, what) for what in STAGED}
+        assert run.records_read == 46 and run.progress_done == run.progress_total == 92
+        staging.stage_tables_drop(run.id)
+    assert states[True] == states[False]
+    assert rows[True] == rows[False]
+    assert len(rows[True]["orders"]) == 23 and len(rows[True]["addresses"]) == 23
+
+
+def test_a_parallel_full_sync_mirrors_both_exports(shop, tmp_path):
+    run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 12), batch_size=5)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert "load" in run.checkpoint["seconds"] and "cpu_load_orders" in run.checkpoint["seconds"]
+    assert (run.records_read, run.records_created) == (24, 24)
+    assert run.progress_done == run.progress_total == 48
+    customer = Customer.all_shops.get(shop=shop, shopify_id=4)
+    assert customer.number_of_orders == 1
+    assert Order.all_shops.get(shop=shop, shopify_id=1004).customer_id == customer.id
+
+
+def test_a_crashed_orders_loader_fails_the_run_and_the_rerun_resumes_both_checkpoints(
+    shop, tmp_path
+):
+    source = store(tmp_path, 20)
+    crashing = CrashingSource(source.paths, phase="orders", at_line=15)
+    with pytest.raises(PhaseLoadFailed, match="worker killed"):
+        shop_full_sync(shop_id=shop.id, source=crashing, batch_size=4)
+    failed = SyncRun.all_shops.get(shop=shop)
+    assert failed.status == SyncRun.Status.FAILED and "worker killed" in failed.error
+    assert failed.checkpoint["customers"]["loaded"] is True  # the other loader went on
+    assert failed.checkpoint["orders"]["lines_done"] == 8  # one batch: four orders and their items
+    assert failed.records_read == 20 + 4  # customers + the orders of the batch committed
+    assert Customer.all_shops.filter(shop=shop).count() == 0  # nothing applied
+
+    resumed = shop_full_sync(shop_id=shop.id, source=source, batch_size=4)
+    assert resumed.id == failed.id and resumed.status == SyncRun.Status.SUCCEEDED
+    assert resumed.records_read == 40  # nothing read twice
+    assert Order.all_shops.filter(shop=shop, customer__isnull=False).count() == 20
+    assert staged_rows(resumed.id, "orders") is None
+
+
+def test_a_crash_of_the_customers_loader_stops_the_orders_loader_and_the_rerun_completes(
+    shop, tmp_path
+):
+    source = store(tmp_path, 20)
+    crashing = CrashingSource(source.paths, phase="customers", at_line=11)
+    with pytest.raises(Crash):
+        shop_full_sync(shop_id=shop.id, source=crashing, batch_size=4)
+    failed = SyncRun.all_shops.get(shop=shop)
+    assert failed.status == SyncRun.Status.FAILED
+    assert failed.checkpoint["customers"]["lines_done"] == 8
+    assert not failed.checkpoint["customers"].get("loaded")
+    # The orders loader was stopped with the run: no process still writes its phase.
+    lines_then = failed.checkpoint["orders"].get("lines_done")
+    failed.refresh_from_db()
+    assert failed.checkpoint["orders"].get("lines_done") == lines_then
+
+    resumed = shop_full_sync(shop_id=shop.id, source=source, batch_size=4)
+    assert resumed.id == failed.id and resumed.status == SyncRun.Status.SUCCEEDED, resumed.error
+    assert resumed.records_read == 40
+    assert Customer.all_shops.filter(shop=shop).count() == 20
+    assert Order.all_shops.filter(shop=shop, customer__isnull=False).count() == 20
