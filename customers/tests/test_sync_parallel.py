@@ -23,7 +23,7 @@ def shop():
 
 def staged(run_id: int, what: str) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM {staging.table_name(run_id, what)} ORDER BY line_no")  # noqa: S608
+        cursor.execute(f"SELECT * FROM {staging.table_name(run_id, what)} ORDER BY line_no")
         return cursor.fetchall()
 
 
