@@ -5,6 +5,7 @@
 definitions, table-driven for known tricky inputs and with hypothesis for everything else.
 """
 
+import re
 import unicodedata
 
 import phonenumbers
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from customers.normalize import (
     _NOT_ALNUM,
     _TRANSLITERATE,
+    email_normalize,
     name_key,
     phone_normalize,
     postcode_normalize,
@@ -106,3 +108,32 @@ def test_cached_name_key_equals_reference(raw):
 @given(raw=st.text(max_size=12), country=st.sampled_from(["US", "us", "DE", "", None]))
 def test_cached_postcode_equals_reference(raw, country):
     assert postcode_normalize(raw, country_code=country) == postcode_reference(raw, country)
+
+
+def email_reference(raw):
+    if not raw:
+        return ""
+    email = re.sub(r"\s+", "", raw).lower()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not domain:
+        return ""
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}" if local else ""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["A.B+x@GoogleMail.com", " a b@c.de ", "a\u00a0b@c.de", "a\u2003b@c.de", "a\x1cb@x.io",
+     "a\u200bb@x.io", "Ünï@Straße.de", "@x.de", "a@", "+tag@gmail.com", "İ@x.tr"],
+)  # fmt: skip
+def test_email_normalize_equals_the_regex_reference_on_tricky_input(raw):
+    assert email_normalize(raw) == email_reference(raw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=20), st.sampled_from(["@gmail.com", "@x.de", "@", ""]))
+def test_email_normalize_equals_the_regex_reference(local, domain):
+    raw = local + domain
+    assert email_normalize(raw) == email_reference(raw)
