@@ -111,22 +111,25 @@ def _amount(value: Any, s=_s) -> str:
     return "0" if value in (None, "") else s(value)
 
 
+_ADDRESS_KEYS = ("firstName", "lastName", "company", "address1", "address2", "city", "provinceCode")
+
+
+def _texts(values, clean: bool) -> list[str]:
+    """`_s` of each value; for a clean node without a call per string (str and None inline)."""
+    if clean:
+        return ["" if v is None else v if v.__class__ is str else _s(v) for v in values]
+    return [_s(v) for v in values]
+
+
 def address_values(node: dict[str, Any], _s=None) -> list[Any]:
     """address_from_graphql as [shopify_id, raw fields...] (is_default decided by the caller)."""
-    _s = _s or _escaped
     g = node.get
     return [
         _id(g("id")),
-        _s(g("firstName")),
-        _s(g("lastName")),
-        _s(g("company")),
-        _s(g("address1")),
-        _s(g("address2")),
-        _s(g("city")),
-        _s(g("provinceCode")),
-        _s(g("countryCodeV2") or g("countryCode")),
-        _s(g("zip")),
-        _s(g("phone")),
+        *_texts(
+            [*map(g, _ADDRESS_KEYS), g("countryCodeV2") or g("countryCode"), g("zip"), g("phone")],
+            _s is _plain,
+        ),
     ]
 
 
@@ -144,90 +147,90 @@ def customer_lines(
     g = node.get
     if addresses is None:
         addresses = g("addresses") or []
-    email = g("defaultEmailAddress") or {}
-    phone = g("defaultPhoneNumber") or {}
-    email_consent = g("emailMarketingConsent") or {}
-    sms_consent = g("smsMarketingConsent") or {}
+    email = g("defaultEmailAddress") or _EMPTY
+    phone = g("defaultPhoneNumber") or _EMPTY
+    email_consent = g("emailMarketingConsent") or _EMPTY
+    sms_consent = g("smsMarketingConsent") or _EMPTY
     spent = g("amountSpent")
     orders = g("numberOfOrders")
     mergeable = g("mergeable")
-    statistics = g("statistics") or {}
-    tags = list(g("tags") or ())
+    statistics = g("statistics") or _EMPTY
+    tags = g("tags") or ()
     state = g("state") or "DISABLED"
     if state not in CUSTOMER_STATES:
         raise ValueError(f"unknown customer state {state!r}")
     gid = node["id"]
     customer_id = _id(gid)
-    first_name = "" if g("firstName") is None else str(g("firstName"))
-    last_name = "" if g("lastName") is None else str(g("lastName"))
+    first_name = g("firstName")
+    first_name = "" if first_name is None else str(first_name)
+    last_name = g("lastName")
+    last_name = "" if last_name is None else str(last_name)
     email_raw = email.get("emailAddress") or g("email")
     email_raw = "" if email_raw is None else str(email_raw)
     phone_raw = phone.get("phoneNumber") or g("phone")
     phone_raw = "" if phone_raw is None else str(phone_raw)
 
-    default = g("defaultAddress") or {}
+    default = g("defaultAddress") or _EMPTY
     default_id = _id(default.get("id"))
     rows = [address_values(a, _s) for a in addresses]
     address_lines = []
     if default and default_id == NULL and not rows:  # an inline default address without id
-        city, province, country, zip_code = (
-            _s(default.get("city")),
-            _s(default.get("provinceCode")),
-            _s(default.get("countryCodeV2")),
-            _s(default.get("zip")),
+        city, province, country, zip_code = _texts(
+            map(default.get, ("city", "provinceCode", "countryCodeV2", "zip")), clean
         )
     else:
-        chosen = next((r for r in rows if r[0] == default_id), None)
+        chosen = None
+        for row in rows:
+            if row[0] == default_id:
+                chosen = row
+                break
         if chosen is None and rows and default_id == NULL:
             chosen = rows[0]
         for row in rows:
-            address_lines.append(
-                prefix + "\t".join([customer_id, row[0], _bool(row is chosen), *row[1:]]) + "\n"
-            )
-        city, province, country, zip_code = (
-            (chosen[6], chosen[7], chosen[8], chosen[9]) if chosen else ("", "", "", "")
-        )
-    values = [
-        customer_id,
-        _s(gid),
-        _s(first_name),
-        _s(last_name),
-        _s(email_raw),
-        _s(phone_raw),
-        state,
-        _json(tags, _s),
-        _s(_tags_text(tuple(tags))),
-        _s(g("note")),
-        _bool(g("verifiedEmail")),
-        _bool(g("taxExempt")),
-        _s(g("locale")),
-        _bool(orders is not None and spent is not None),
-        str(int(orders)) if orders is not None else "0",
-        _amount(spent["amount"], _s) if spent else "0",
-        _s(spent.get("currencyCode")) if spent else "",
-        _raw(g("lastAbandonedCheckoutAt"), _s),
-        _raw(g("createdAt"), _s),
-        _raw(g("updatedAt"), _s),
-        _s(email.get("marketingState") or email_consent.get("marketingState")),
-        _s(email.get("marketingOptInLevel") or email_consent.get("marketingOptInLevel")),
-        _raw(email.get("marketingUpdatedAt") or email_consent.get("consentUpdatedAt"), _s),
-        _s(phone.get("marketingState") or sms_consent.get("marketingState")),
-        _s(phone.get("marketingOptInLevel") or sms_consent.get("marketingOptInLevel")),
-        _raw(phone.get("marketingUpdatedAt") or sms_consent.get("consentUpdatedAt"), _s),
-        _s(statistics.get("predictedSpendTier")),
-        _nullable_bool(mergeable.get("isMergeable")) if mergeable else NULL,
-        _json(list(mergeable.get("errorFields") or ()), _s) if mergeable else "[]",
-        city,
-        province,
-        country,
-        zip_code,
-        _s(email_normalize(email_raw)),
-        _s(phone_normalize(phone_raw, region=_unescaped(country) or shop_country)),
-        _s(name_key(first_name)),
-        _s(name_key(last_name)),
-        _s(postcode_normalize(_unescaped(zip_code), country_code=_unescaped(country))),
-    ]
-    return prefix + "\t".join(values) + "\n", address_lines
+            row[0:1] = (customer_id, row[0], "t" if row is chosen else "f")
+            address_lines.append(f"{prefix}{chr(9).join(row)}\n")
+        # row: customer id, id, is_default, first, last, company, address1, address2, city,
+        # province, country, zip, phone
+        city, province, country, zip_code = chosen[8:12] if chosen else ("", "", "", "")
+    errors = mergeable.get("errorFields") if mergeable else None
+    created, updated, abandoned = g("createdAt"), g("updatedAt"), g("lastAbandonedCheckoutAt")
+    email_state, email_level, sms_state, sms_level, tier, note, locale = _texts(
+        (
+            email.get("marketingState") or email_consent.get("marketingState"),
+            email.get("marketingOptInLevel") or email_consent.get("marketingOptInLevel"),
+            phone.get("marketingState") or sms_consent.get("marketingState"),
+            phone.get("marketingOptInLevel") or sms_consent.get("marketingOptInLevel"),
+            statistics.get("predictedSpendTier"),
+            g("note"),
+            g("locale"),
+        ),
+        clean,
+    )
+    email_at = email.get("marketingUpdatedAt") or email_consent.get("consentUpdatedAt")
+    sms_at = phone.get("marketingUpdatedAt") or sms_consent.get("consentUpdatedAt")
+    region = _unescaped(country) or shop_country
+    line = (
+        f"{prefix}{customer_id}\t{_s(gid)}\t{_s(first_name)}\t{_s(last_name)}\t{_s(email_raw)}\t"
+        f"{_s(phone_raw)}\t{state}\t{_tag_columns(tuple(tags))}\t{note}\t"
+        f"{'t' if g('verifiedEmail') else 'f'}\t{'t' if g('taxExempt') else 'f'}\t{locale}\t"
+        f"{'t' if orders is not None and spent is not None else 'f'}\t"
+        f"{str(int(orders)) if orders is not None else '0'}\t"
+        f"{_amount(spent['amount'], _s) if spent else '0'}\t"
+        f"{_s(spent.get('currencyCode')) if spent else ''}\t"
+        f"{_raw(abandoned, _s)}\t{_raw(created, _s)}\t{_raw(updated, _s)}\t"
+        f"{email_state}\t{email_level}\t{_raw(email_at, _s)}\t"
+        f"{sms_state}\t{sms_level}\t{_raw(sms_at, _s)}\t{tier}\t"
+        f"{_nullable_bool(mergeable.get('isMergeable')) if mergeable else NULL}\t"
+        f"{_json(list(errors), _s) if errors else '[]'}\t"
+        f"{city}\t{province}\t{country}\t{zip_code}\t"
+        f"{_s(email_normalize(email_raw))}\t{_s(phone_normalize(phone_raw, region=region))}\t"
+        f"{_s(name_key(first_name))}\t{_s(name_key(last_name))}\t"
+        f"{_s(postcode_normalize(_unescaped(zip_code), country_code=_unescaped(country)))}\n"
+    )
+    return line, address_lines
+
+
+_EMPTY: dict[str, Any] = {}
 
 
 @lru_cache(maxsize=1 << 14)  # tag sets repeat across customers and orders
@@ -275,34 +278,40 @@ def order_line(
     ids: dict[int, None] = {}
     tags: dict[str, None] = {}
     for item in line_items:
-        product = item.get("product") or {}
-        product_id = product.get("id") or item.get("productId")
+        product = item.get("product")
+        if product:
+            product_id = product.get("id") or item.get("productId")
+            product_tags = product.get("tags") or item.get("productTags")
+        else:
+            product_id, product_tags = item.get("productId"), item.get("productTags")
         if product_id is not None and product_id != "":
-            ids[int(_id(product_id))] = None
-        for tag in product.get("tags") or item.get("productTags") or ():
-            tags[tag] = None
-    product_tags = sorted(tags)
+            ids[_product_id(product_id)] = None
+        if product_tags:
+            for tag in product_tags:
+                tags[tag] = None
     created = g("createdAt")
-    customer = g("customer") or {}
+    customer = g("customer")
     return (
-        prefix
-        + "\t".join(
-            [
-                _id(node["id"]),
-                _id(customer.get("id")),
-                _s(g("name")),
-                _raw(created, _s),
-                _raw(g("processedAt") or created, _s),
-                _raw(g("updatedAt") or created, _s),
-                total,
-                currency,
-                _s(g("displayFinancialStatus")),
-                _raw(g("cancelledAt"), _s),
-                _bool(g("test")),
-                _json(sorted(ids), _s),
-                _json(product_tags, _s),
-                _s(_tags_text(tuple(product_tags))),
-            ]
-        )
-        + "\n"
+        f"{prefix}{_id(node['id'])}\t{_id(customer.get('id')) if customer else NULL}\t"
+        f"{_s(g('name'))}\t{_s(created) if created else NULL}\t"
+        f"{_raw(g('processedAt') or created, _s)}\t{_raw(g('updatedAt') or created, _s)}\t"
+        f"{total}\t{currency}\t{_s(g('displayFinancialStatus'))}\t{_raw(g('cancelledAt'), _s)}\t"
+        f"{'t' if g('test') else 'f'}\t{_ids_json(tuple(sorted(ids)))}\t"
+        f"{_tag_columns(tuple(sorted(tags)))}\n"
     )
+
+
+@lru_cache(maxsize=1 << 14)  # a shop has far fewer products than line items
+def _product_id(gid: Any) -> int:
+    return int(_id(gid))
+
+
+@lru_cache(maxsize=1 << 14)
+def _ids_json(ids: tuple[int, ...]) -> str:
+    return orjson.dumps(ids).decode()
+
+
+@lru_cache(maxsize=1 << 15)  # tag sets repeat across customers and orders
+def _tag_columns(tags: tuple[str, ...]) -> str:
+    """Two COPY columns: the tags as a JSON array, and tags_normalize's text."""
+    return f"{_json(list(tags))}\t{_s(tags_normalize(list(tags)))}"
