@@ -5,56 +5,92 @@ Python CPU (orjson, the COPY-line mapping) that a thread cannot spread over a se
 GIL; a writer thread was measured slower, docs/benchmarks.md). So on PostgreSQL the sync loads
 the orders export in a child process while it loads the customers itself. The child has its own
 database connection, loads through the same `customers.sync._stage_phase` (its own checkpoint
-key in the run, batch by batch), and reports back through a pipe.
+key in the run, batch by batch), and writes a one-line JSON report to a file the parent names.
 
-This module imports nothing from Django at import time: a spawned child imports it before Django
-is set up, and unpickles the source (which may hold a Shop) only after `django.setup()`.
+The child is a plain `python -m customers.loader` (not multiprocessing: django-q's workers are
+daemonic processes, which multiprocessing does not let have children). Its job arrives pickled
+on stdin; this module imports nothing from Django at import time, and the source (which may
+hold a Shop) is unpickled only after `django.setup()`.
 """
 
+import json
 import os
 import pickle
+import subprocess
+import sys
 import time
-from typing import Any
+from pathlib import Path
 
 
-def phase_load_main(
-    *,
-    settings_module: str,
-    database_name: str,
-    shop_id: int,
-    run_id: int,
-    phase: str,
-    source: bytes,
-    batch_size: int,
-    report: Any,
-) -> None:
-    """Entry point of the child process: load `phase` of run `run_id`, then send
-    ("ok", {"seconds", "cpu"}) or ("error", text) through `report` (a Connection)."""
+class LoaderProcess:
+    """Start `python -m customers.loader` for one phase of a run (see `job`)."""
+
+    def __init__(self, job: dict, *, cwd: str, report_path: str) -> None:
+        self.report_path = report_path
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "customers.loader"],
+            stdin=subprocess.PIPE,
+            cwd=cwd,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": job["settings_module"]},
+        )
+        self.process.stdin.write(pickle.dumps({**job, "report_path": report_path}))
+        self.process.stdin.close()
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.running():
+            self.process.terminate()
+        self.process.wait()
+
+    def result(self) -> dict:
+        """Wait for the child; its report ({"ok": True, "seconds", "cpu"} or {"ok": False,
+        "error"}), or an error report when it died without writing one."""
+        code = self.process.wait()
+        try:
+            report = json.loads(Path(self.report_path).read_text())
+        except (OSError, ValueError):
+            report = {"ok": False, "error": "the loader process ended without a report"}
+        if code != 0 and report.get("ok"):
+            report = {"ok": False, "error": f"exit status {code}"}
+        report["exit"] = code
+        return report
+
+
+def _main() -> None:
+    job = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 -- from our parent process
     started, cpu = time.perf_counter(), time.process_time()
+    report: dict = {"ok": False}
     try:
-        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
         import django
 
         django.setup()
         from django.db import connections
 
         # The parent's database (under pytest: the test database, not the configured one).
-        connections["default"].settings_dict["NAME"] = database_name
+        connections["default"].settings_dict["NAME"] = job["database_name"]
         from customers.models import SyncRun
         from customers.sync import _stage_phase
         from tenants.models import Shop
 
-        shop = Shop.objects.get(pk=shop_id)
-        run = SyncRun.all_shops.get(shop=shop, pk=run_id)
         try:
-            _stage_phase(shop, run, phase, pickle.loads(source), batch_size, None)  # noqa: S301 -- our own pickle, from the parent process
+            shop = Shop.objects.get(pk=job["shop_id"])
+            run = SyncRun.all_shops.get(shop=shop, pk=job["run_id"])
+            source = pickle.loads(job["source"])  # noqa: S301 -- from our parent process
+            _stage_phase(shop, run, job["phase"], source, job["batch_size"], None)
         finally:
             connections.close_all()
+        report = {
+            "ok": True,
+            "seconds": time.perf_counter() - started,
+            "cpu": time.process_time() - cpu,
+        }
     except BaseException as error:  # the parent re-raises it; the run is marked failed there
-        report.send(("error", f"{type(error).__name__}: {error}"))
-        report.close()
-        raise SystemExit(1) from error
-    report.send(
-        ("ok", {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu})
-    )
-    report.close()
+        report = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    Path(job["report_path"]).write_text(json.dumps(report))
+    sys.exit(0 if report["ok"] else 1)
+
+
+if __name__ == "__main__":
+    _main()

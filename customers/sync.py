@@ -12,6 +12,7 @@ again. SQLite (the demo) writes batch by batch straight into the mirror (custome
 
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -291,25 +292,26 @@ def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parall
     _operations_start(run, source)
     _run_update(run, phase="loading")
     staging.stage_tables_create(run.id)  # here, not by both loaders at once (catalog race)
-    with _timed(timings, "load"):
-        loader, report = _loader_start(shop, run, "orders", source, batch_size)
+    with _timed(timings, "load"), tempfile.TemporaryDirectory(prefix="sync-loader-") as tmp:
+        loader = _loader_start(shop, run, "orders", source, batch_size, f"{tmp}/report.json")
         try:
             with _timed(timings, "load_customers"), _cpu_timed(timings, "cpu_load_customers"):
                 _stage_phase(shop, run, "customers", source, batch_size, on_progress, name=False)
-            while loader.is_alive() and not report.poll(0.5):  # progress while orders load
+            while loader.running():  # progress while the orders still load
+                time.sleep(0.25)
                 if on_progress is not None:
                     run.refresh_from_db(fields=["checkpoint", "records_read", "progress_done"])
                     on_progress(run)
-            outcome = report.recv() if report.poll(5) else ("error", "no report")
-            loader.join()
+            outcome = loader.result()
         except BaseException:
-            loader.terminate()  # never a second loader writing behind a failed run's back
-            loader.join()
+            loader.stop()  # never a second loader writing behind a failed run's back
             raise
-    if outcome[0] != "ok" or loader.exitcode != 0:
-        raise PhaseLoadFailed(f"the orders loader failed (exit {loader.exitcode}): {outcome[1]}")
-    timings["load_orders"] = round(outcome[1]["seconds"], 3)
-    timings["cpu_load_orders"] = round(outcome[1]["cpu"], 3)
+    if not outcome["ok"]:
+        raise PhaseLoadFailed(
+            f"the orders loader failed (exit {outcome['exit']}): {outcome['error']}"
+        )
+    timings["load_orders"] = round(outcome["seconds"], 3)
+    timings["cpu_load_orders"] = round(outcome["cpu"], 3)
     run.refresh_from_db(fields=["checkpoint", "records_read", "progress_done", "progress_total"])
     if on_progress is not None:
         on_progress(run)
@@ -352,34 +354,24 @@ def _phase_wait(run, phase, source) -> dict:
     return state
 
 
-def _loader_start(shop, run, phase, source, batch_size):
-    """The child process loading `phase` (customers.loader), and the end of its report pipe."""
-    import multiprocessing
+def _loader_start(shop, run, phase, source, batch_size, report_path):
+    """The child process loading `phase` (customers.loader)."""
     import pickle
 
     from django.conf import settings
 
-    from customers import loader
+    from customers.loader import LoaderProcess
 
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited socket
-    report, child_end = context.Pipe(duplex=False)
-    process = context.Process(
-        target=loader.phase_load_main,
-        name=f"sync-{run.id}-{phase}",
-        kwargs={
-            "settings_module": settings.SETTINGS_MODULE,
-            "database_name": connection.settings_dict["NAME"],
-            "shop_id": shop.id,
-            "run_id": run.id,
-            "phase": phase,
-            "source": pickle.dumps(source),
-            "batch_size": batch_size,
-            "report": child_end,
-        },
-    )
-    process.start()
-    child_end.close()
-    return process, report
+    job = {
+        "settings_module": settings.SETTINGS_MODULE,
+        "database_name": connection.settings_dict["NAME"],
+        "shop_id": shop.id,
+        "run_id": run.id,
+        "phase": phase,
+        "source": pickle.dumps(source),
+        "batch_size": batch_size,
+    }
+    return LoaderProcess(job, cwd=str(settings.BASE_DIR), report_path=report_path)
 
 
 def _stage_phase(shop, run, phase, source, batch_size, on_progress, *, name=True) -> None:

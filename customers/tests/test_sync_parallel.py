@@ -7,9 +7,13 @@ from django.db import connection
 
 from customers import staging, sync
 from customers.models import Customer, Order, SyncRun
+from customers.sources import BulkSource
 from customers.staging import staged_rows
 from customers.sync import PhaseLoadFailed, shop_full_sync
+from customers.tests.sandbox_compare import mirror_differences, shop_for
 from customers.tests.test_sync import Crash, CrashingSource, store
+from sandbox.generator import dumps, generate_customers
+from sandbox.seed import load_customers
 from tenants.tests.factories import agency_factory, shop_factory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,3 +105,28 @@ def test_a_crash_of_the_customers_loader_stops_the_orders_loader_and_the_rerun_c
     assert resumed.records_read == 40
     assert Customer.all_shops.filter(shop=shop).count() == 20
     assert Order.all_shops.filter(shop=shop, customer__isnull=False).count() == 20
+
+
+@pytest.fixture
+def seeded(sandbox_store):
+    records = generate_customers(
+        shop_domain=sandbox_store.domain, count=80, seed=9, orders_per_customer=2.0
+    )
+    load_customers(sandbox_store.store, (dumps(r) for r in records), source="test")
+    return sandbox_store
+
+
+def test_over_real_bulk_operations_both_exports_start_and_the_mirror_equals_the_store(seeded):
+    """The sandbox runs one bulk query at a time (API 2025-01): the orders export starts when
+    the customers' has finished; the child streams its result from the sandbox."""
+    shop = shop_for(seeded, country_code="DE")
+    run = shop_full_sync(
+        shop_id=shop.id, source=BulkSource(shop, poll_interval=0.05), batch_size=25
+    )
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert "load" in run.checkpoint["seconds"]  # the two loaders ran
+    operations = {run.checkpoint[p]["operation_id"] for p in sync.PHASES}
+    assert len(operations) == 2 and all(
+        o.startswith("gid://shopify/BulkOperation/") for o in operations
+    )
+    assert mirror_differences(shop, seeded.store, full_sync_fields=True) == []
