@@ -21,6 +21,7 @@ recovery; the checkpoint records how many rows were staged, so a mismatch restar
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 import orjson
 from django.db import IntegrityError, connection, transaction
@@ -152,14 +153,15 @@ class StagedLoad:
         self._batch = _Batch([], [], [])
 
     def consume(self, lines: Iterable[bytes | str], *, skip: int = 0) -> None:
-        loads, copy_clean = orjson.loads, bulkrows.copy_clean
-        index = 0
+        loads, copy_clean, special = orjson.loads, bulkrows.copy_clean, bulkrows._JSON_SPECIAL
+        index = skip
         pending = None  # (kind, node, children, clean)
-        for index, raw in enumerate(lines, start=1):
-            if index <= skip or not raw.strip():
+        for index, raw in enumerate(islice(lines, skip, None), start=skip + 1):
+            if raw.isspace() or not raw:
                 continue
             node = loads(raw)
-            clean = copy_clean(raw)  # no value needs COPY escaping (bulkrows' fast path)
+            # No value needs COPY escaping (bulkrows' fast path): bulkrows.copy_clean, inline.
+            clean = special(raw) is None if type(raw) is bytes else copy_clean(raw)
             parent_gid = node.get("__parentId")
             if parent_gid is None:
                 if pending is not None:
