@@ -12,6 +12,7 @@ again. SQLite (the demo) writes batch by batch straight into the mirror (custome
 
 import json
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -363,7 +364,8 @@ def _loader_start(shop, run, phase, source, batch_size, report_path):
     from customers.loader import LoaderProcess
 
     job = {
-        "settings_module": settings.SETTINGS_MODULE,
+        # Not settings.SETTINGS_MODULE: None while settings are overridden (tests).
+        "settings_module": os.environ.get("DJANGO_SETTINGS_MODULE") or "config.settings",
         "database_name": connection.settings_dict["NAME"],
         "shop_id": shop.id,
         "run_id": run.id,
