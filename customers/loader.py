@@ -23,16 +23,20 @@ from pathlib import Path
 
 
 class LoaderProcess:
-    """Start `python -m customers.loader` for one phase of a run (see `job`)."""
+    """`python -m customers.loader`: started early, it sets Django up (~1-2 CPU-s) while the
+    parent starts the bulk operations, then waits for its job (`send`) on stdin."""
 
-    def __init__(self, job: dict, *, cwd: str, report_path: str) -> None:
-        self.report_path = report_path
+    def __init__(self, *, settings_module: str, cwd: str) -> None:
+        self.report_path = ""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "customers.loader"],
             stdin=subprocess.PIPE,
             cwd=cwd,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": job["settings_module"]},
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": settings_module},
         )
+
+    def send(self, job: dict, *, report_path: str) -> None:
+        self.report_path = report_path
         self.process.stdin.write(pickle.dumps({**job, "report_path": report_path}))
         self.process.stdin.close()
 
@@ -59,21 +63,24 @@ class LoaderProcess:
 
 
 def _main() -> None:
-    job = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 -- from our parent process
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from customers.models import SyncRun
+    from customers.sync import _stage_phase
+    from tenants.models import Shop
+
+    raw = sys.stdin.buffer.read()  # the job, once the parent has started the operations
+    if not raw:
+        sys.exit(1)  # the parent gave up before sending one
+    job = pickle.loads(raw)  # noqa: S301 -- from our parent process
     started, cpu = time.perf_counter(), time.process_time()
     report: dict = {"ok": False}
     try:
-        import django
-
-        django.setup()
-        from django.db import connections
-
         # The parent's database (under pytest: the test database, not the configured one).
         connections["default"].settings_dict["NAME"] = job["database_name"]
-        from customers.models import SyncRun
-        from customers.sync import _stage_phase
-        from tenants.models import Shop
-
         try:
             shop = Shop.objects.get(pk=job["shop_id"])
             run = SyncRun.all_shops.get(shop=shop, pk=job["run_id"])

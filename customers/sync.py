@@ -290,12 +290,16 @@ def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parall
             with _timed(timings, f"load_{phase}"), _cpu_timed(timings, f"cpu_load_{phase}"):
                 _stage_phase(shop, run, phase, source, batch_size, on_progress)
         return
-    _operations_start(run, source)
-    _run_update(run, phase="loading")
-    staging.stage_tables_create(run.id)  # here, not by both loaders at once (catalog race)
+    loader = _loader_start()  # boots Django while the operations start
     with _timed(timings, "load"), tempfile.TemporaryDirectory(prefix="sync-loader-") as tmp:
-        loader = _loader_start(shop, run, "orders", source, batch_size, f"{tmp}/report.json")
         try:
+            _operations_start(run, source)
+            _run_update(run, phase="loading")
+            staging.stage_tables_create(run.id)  # here, not by both loaders (catalog race)
+            loader.send(
+                _loader_job(shop, run, "orders", source, batch_size),
+                report_path=f"{tmp}/report.json",
+            )
             with _timed(timings, "load_customers"), _cpu_timed(timings, "cpu_load_customers"):
                 _stage_phase(shop, run, "customers", source, batch_size, on_progress, name=False)
             while loader.running():  # progress while the orders still load
@@ -355,17 +359,21 @@ def _phase_wait(run, phase, source) -> dict:
     return state
 
 
-def _loader_start(shop, run, phase, source, batch_size, report_path):
-    """The child process loading `phase` (customers.loader)."""
-    import pickle
-
+def _loader_start():
+    """The child process that will load one phase (customers.loader), booting."""
     from django.conf import settings
 
     from customers.loader import LoaderProcess
 
-    job = {
-        # Not settings.SETTINGS_MODULE: None while settings are overridden (tests).
-        "settings_module": os.environ.get("DJANGO_SETTINGS_MODULE") or "config.settings",
+    # Not settings.SETTINGS_MODULE: None while settings are overridden (tests).
+    module = os.environ.get("DJANGO_SETTINGS_MODULE") or "config.settings"
+    return LoaderProcess(settings_module=module, cwd=str(settings.BASE_DIR))
+
+
+def _loader_job(shop, run, phase, source, batch_size) -> dict:
+    import pickle
+
+    return {
         "database_name": connection.settings_dict["NAME"],
         "shop_id": shop.id,
         "run_id": run.id,
@@ -373,7 +381,6 @@ def _loader_start(shop, run, phase, source, batch_size, report_path):
         "source": pickle.dumps(source),
         "batch_size": batch_size,
     }
-    return LoaderProcess(job, cwd=str(settings.BASE_DIR), report_path=report_path)
 
 
 def _stage_phase(shop, run, phase, source, batch_size, on_progress, *, name=True) -> None:
