@@ -9,6 +9,8 @@
 2. In a fresh subprocess (so peak RSS is the ingest's own): `customers.sync.shop_full_sync` for a
    new shop reading those files through `FileSource`: the production path (streaming parse,
    mapping and matching keys, COPY + INSERT ... ON CONFLICT, checkpoints, tombstones, aggregates).
+   It loads the orders export in a second process (`--load parallel`, production's way) or after
+   the customers (`--load sequential`); the second loader's CPU is counted and its peak RSS printed.
 3. In another subprocess: a naive baseline doing the same mapping with Django `bulk_create`
    (batches of 1000, no upsert, no checkpoint) over the first --baseline-customers customers.
 Prints customers/second, orders/second, peak RSS, and the speed ratio.

@@ -3,7 +3,8 @@
 A full sync reads two bulk exports, customers (+ addresses) then orders (+ line items), one bulk
 query each (Shopify runs one bulk query per shop at a time). On PostgreSQL (customers.staging)
 both exports are first loaded into the run's UNLOGGED staging tables, a batch per transaction
-with the checkpoint (bulk operation, result URL, lines and rows staged per phase), and then
+with the checkpoint (bulk operation, result URL, lines and rows staged per phase; the orders
+export by a second process, customers.loader, while this one loads the customers), and then
 applied in one transaction: upserts that never move a row backwards, tombstones for what the
 export no longer holds, aggregates. A crash while loading leaves the mirror as it was and the
 rerun continues at the checkpoint; a crash while applying rolls back whole and the rerun applies
