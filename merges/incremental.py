@@ -34,7 +34,7 @@ from customers.models import Customer, CustomerAddress, Order
 from merges import selectors
 from merges.detection import blocking, groups
 from merges.detection.keys import blocking_keys
-from merges.detection.normalize import MatchFields, match_fields
+from merges.detection.normalize import MatchFields
 from merges.fitting import matcher_model
 from merges.models import BlockingKey, DismissedPair, DuplicateCandidate, MatcherFit
 from merges.services import (
@@ -290,28 +290,16 @@ class _StaleDecided(Exception):
 class _Person:
     record: MatchFields
     member: groups.Member
-    raw: dict[str, str]  # what the reviewer sees (merges.services._raw_values)
+    raw: dict[str, str]  # what the reviewer sees (blocking.shown_of)
 
 
 def _people(rows: list | None, region: str) -> dict[int, _Person]:
+    """Rows of `_FIELDS_JSON`: the matching columns (blocking's order), then the survivor facts."""
     out = {}
     for row in rows or ():
-        cid, email, phone, e164, first, last, address1, postcode, city, country = row[:10]
-        enabled, orders, verified, created, mergeable, blockers = row[10:]
+        cid, (enabled, orders, verified, created, mergeable, blockers) = row[0], row[10:]
         out[cid] = _Person(
-            record=match_fields(
-                customer_id=cid,
-                email=email,
-                phone=phone,
-                first_name=first,
-                last_name=last,
-                address1=address1,
-                postcode=postcode,
-                city=city,
-                country_code=country,
-                default_region=region,
-                phone_e164=e164,
-            ),
+            record=blocking.record_of(row, region),
             member=groups.Member(
                 cid,
                 enabled,
@@ -321,13 +309,7 @@ def _people(rows: list | None, region: str) -> dict[int, _Person]:
                 mergeable,
                 tuple(blockers or ()),
             ),
-            raw={
-                "email": email,
-                "phone": phone,
-                "first_name": first,
-                "last_name": last,
-                "address": ", ".join(p for p in (address1, postcode, city) if p),
-            },
+            raw=blocking.shown_of(row),
         )
     return out
 

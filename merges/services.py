@@ -87,23 +87,6 @@ def _products_text(products: frozenset[int] | None, shown: int = 12) -> str:
     return "products " + ", ".join(str(p) for p in ids[:shown]) + more
 
 
-def _raw_values(shop_id: int, ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    """What the reviewer sees per field: the values as typed (the very values matching read),
-    not the normalised keys."""
-    return {
-        pk: {
-            "email": email,
-            "phone": phone,
-            "first_name": first,
-            "last_name": last,
-            "address": ", ".join(p for p in (address1, postcode, city) if p),
-        }
-        for pk, email, phone, first, last, address1, postcode, city in blocking.raw_fields(
-            shop_id=shop_id, customer_ids=ids
-        )
-    }
-
-
 @dataclass
 class ScanResult:
     customers: int
@@ -149,7 +132,7 @@ def _propose(
         pairs,
         dismissed=lambda prints: _dismissed(shop_id, prints),
         members_of=lambda ids: _members(shop_id, ids),
-        raw_values_of=lambda ids: _raw_values(shop_id, ids),
+        raw_values_of=lambda ids: blocking.shown_values(shop_id=shop_id, customer_ids=ids),
         products_of=(
             (lambda ids: products)
             if products is not None

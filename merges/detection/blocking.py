@@ -51,42 +51,56 @@ def _field_rows(shop_id: int, customer_ids: Sequence[int] | None) -> Iterator[tu
                 yield row
 
 
+def record_of(row: Sequence, region: str) -> MatchFields:
+    """MatchFields of one row of the matching columns, in `_FIELDS_SQL`'s order (id, email,
+    phone, the mirror's E.164 phone, first and last name, address line, postcode, city, country;
+    further columns are ignored). `region`: the shop's country, the phone's default region."""
+    cid, email, phone, e164, first, last, address1, postcode, city, country = row[:10]
+    return match_fields(
+        customer_id=cid,
+        email=email,
+        phone=phone,
+        first_name=first,
+        last_name=last,
+        address1=address1,
+        postcode=postcode,
+        city=city,
+        country_code=country,
+        default_region=region,
+        phone_e164=e164,  # the mirror's, when the customer's own phone is used
+    )
+
+
+def shown_of(row: Sequence) -> dict[str, str]:
+    """What the reviewer sees per field, from the same row: the very values `record_of`
+    normalises, as typed (not the normalised keys)."""
+    _cid, email, phone, _e164, first, last, address1, postcode, city, _country = row[:10]
+    return {
+        "email": email,
+        "phone": phone,
+        "first_name": first,
+        "last_name": last,
+        "address": ", ".join(p for p in (address1, postcode, city) if p),
+    }
+
+
+def shop_region(shop_id: int) -> str:
+    return Shop.objects.filter(pk=shop_id).values_list("country_code", flat=True).first() or ""
+
+
 def match_fields_load(
     *, shop_id: int, customer_ids: Sequence[int] | None = None
 ) -> list[MatchFields]:
     """MatchFields of the shop's active customers (all, or those of `customer_ids`)."""
-    region = Shop.objects.filter(pk=shop_id).values_list("country_code", flat=True).first() or ""
-    return [
-        match_fields(
-            customer_id=cid,
-            email=email,
-            phone=phone,
-            first_name=first,
-            last_name=last,
-            address1=address1,
-            postcode=postcode,
-            city=city,
-            country_code=country,
-            default_region=region,
-            phone_e164=e164,  # the mirror's, when the customer's own phone is used
-        )
-        for cid, email, phone, e164, first, last, address1, postcode, city, country in _field_rows(
-            shop_id, customer_ids
-        )
-    ]
+    region = shop_region(shop_id)
+    return [record_of(row, region) for row in _field_rows(shop_id, customer_ids)]
 
 
-def raw_fields(*, shop_id: int, customer_ids: Sequence[int]) -> list[tuple]:
-    """(id, email, phone, first name, last name, address line, postcode, city) as typed, of
-    these active customers: the very values `match_fields_load` normalises, for explanations."""
+def shown_values(*, shop_id: int, customer_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """customer id -> `shown_of` of these active customers, for explanations."""
     if not customer_ids:
-        return []
-    return [
-        (cid, email, phone, first, last, address1, postcode, city)
-        for cid, email, phone, _e164, first, last, address1, postcode, city, _country in (
-            _field_rows(shop_id, customer_ids)
-        )
-    ]
+        return {}
+    return {row[0]: shown_of(row) for row in _field_rows(shop_id, customer_ids)}
 
 
 MAX_KEY_LENGTH = 400  # the column's width; longer values are cut (and compared cut)
