@@ -12,7 +12,8 @@ customers, the neighbourhood, the candidate write; COMMIT):
    and reads, with the new keys: the neighbours (customers sharing a key held by at most
    MAX_KEY_SHARE customers), the open candidates holding any of them (GIN index on members),
    every blocked pair inside the neighbourhood, its customers' fields, survivor facts and the
-   dismissed pairs among them.
+   dismissed pairs among them. It also notes the changed customers on the shop's running full
+   scans (merges.models.ScanWatch), whose read of the shop is older: they check them again.
 3. One statement deletes the stale candidates and inserts the new ones; skipped when they are the
    same. Elsewhere (the SQLite demo) the same steps run as separate ORM queries.
 """
@@ -36,13 +37,16 @@ from merges.detection import blocking, groups
 from merges.detection.keys import blocking_keys
 from merges.detection.normalize import MatchFields
 from merges.fitting import matcher_model
-from merges.models import BlockingKey, DismissedPair, DuplicateCandidate, MatcherFit
+from merges.models import BlockingKey, DismissedPair, DuplicateCandidate, MatcherFit, ScanWatch
 from merges.services import (
+    CHECK_LOCK,
     _candidate,
     _propose,
     duplicate_status_moved,
     duplicates_find,
     propose,
+    scan_watch_note,
+    shop_checks_lock,
 )
 from tenants.models import Shop
 
@@ -72,7 +76,6 @@ def _without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-CHECK_LOCK = 0xD0_0000_0000  # + shop id: the advisory lock serialising a shop's checks
 CUSTOMERS = Customer._meta.db_table
 ADDRESSES = CustomerAddress._meta.db_table
 KEYS = BlockingKey._meta.db_table
@@ -80,6 +83,7 @@ CANDIDATES = DuplicateCandidate._meta.db_table
 DISMISSED = DismissedPair._meta.db_table
 ORDERS = Order._meta.db_table
 FITS = MatcherFit._meta.db_table
+WATCHES = ScanWatch._meta.db_table
 
 # Rows are fetched by primary key inside an `OFFSET 0` fence and filtered by shop outside it:
 # with stale statistics (a shop's rows added since the last ANALYZE) the planner otherwise walks
@@ -180,6 +184,9 @@ WITH new_keys AS (
     WHERE NOT EXISTS (SELECT 1 FROM {KEYS} b WHERE b.shop_id = %(shop)s
                       AND b.customer_id = n.customer_id AND b.key_type = n.key_type
                       AND b.key_value = n.key_value)
+), noted AS (  -- a full scan running meanwhile checks these customers again after its swap
+    UPDATE {WATCHES} w SET customers = w.customers || to_jsonb(%(changed)s::bigint[])
+    WHERE w.shop_id = %(shop)s
 ), ring AS (
     SELECT unnest(%(changed)s::bigint[]) AS customer_id
     UNION
@@ -487,7 +494,9 @@ def _check_portable(shop_id: int, customer_ids: Sequence[int]) -> int | None:
     changed = set(customer_ids)
     with transaction.atomic():
         _without_waiting_for_disk()
+        shop_checks_lock(shop_id)
         refreshed = blocking.blocking_keys_refresh(shop_id=shop_id, customer_ids=list(changed))
+        scan_watch_note(shop_id=shop_id, customer_ids=changed)
         neighbours = {c: blocking.candidates_of(shop_id=shop_id, customer_id=c) for c in changed}
         affected = changed.union(*neighbours.values())
         stale = _open_touching(shop_id, affected)
@@ -566,6 +575,9 @@ def duplicates_mirror_changed(
     if customer_ids is None:
         duplicates_find(shop_id=shop_id, full=True, refit=False)
         return "scan"
-    blocking.blocking_keys_refresh(shop_id=shop_id, customer_ids=list(customer_ids))
+    with transaction.atomic():  # keys rewritten like a check's: a running full scan hears of it
+        shop_checks_lock(shop_id)
+        blocking.blocking_keys_refresh(shop_id=shop_id, customer_ids=list(customer_ids))
+        scan_watch_note(shop_id=shop_id, customer_ids=customer_ids)
     duplicates_find(shop_id=shop_id, full=False, refit=False)
     return "scan"

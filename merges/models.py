@@ -126,3 +126,17 @@ class MatcherFit(ShopOwnedModel):
 
     def __str__(self) -> str:
         return f"matcher fit of shop {self.shop_id}"
+
+
+class ScanWatch(ShopOwnedModel):
+    """A full duplicate scan in progress (merges.services.duplicates_find) and the customers that
+    incremental checks re-keyed and re-scored while it ran. The scan's read of the shop predates
+    their change, so its keys and candidates would undo the check's: after swapping its own in,
+    the scan checks them again. Deleted by the scan when it commits its result; a watch left by a
+    scan that died is dropped by the shop's next scan."""
+
+    started_at = models.DateTimeField()
+    customers = models.JSONField(default=list)  # ids, repeated ones allowed
+
+    def __str__(self) -> str:
+        return f"scan watch {self.pk} of shop {self.shop_id}"

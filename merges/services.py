@@ -2,12 +2,14 @@
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
@@ -18,10 +20,12 @@ from merges.detection import blocking, groups, scoring
 from merges.detection.compare import RecordTable, comparison_levels
 from merges.detection.normalize import MatchFields
 from merges.fitting import matcher_model
-from merges.models import DismissedPair, DuplicateCandidate
+from merges.models import DismissedPair, DuplicateCandidate, ScanWatch
 from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.errors import Conflict, DomainError
 from tenants.models import Shop
+
+logger = logging.getLogger(__name__)
 
 DETECTOR_VERSION = "fs-4"
 Progress = Callable[[str], None]
@@ -273,80 +277,186 @@ def _candidates_insert(candidates: list[DuplicateCandidate]) -> None:
             )
 
 
+# The advisory lock (+ shop id) serialising a shop's incremental checks, and a scan's write.
+CHECK_LOCK = 0xD0_0000_0000
+# A watch older than this belongs to a scan that died (a scan of 1,000,000 customers takes
+# minutes): the shop's next scan drops it and its unattached key table.
+WATCH_ABANDONED_AFTER = timedelta(hours=6)
+
+
+def shop_checks_lock(shop_id: int) -> None:
+    """Take the shop's check lock until the current transaction ends (PostgreSQL; elsewhere a
+    single writer needs none)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHECK_LOCK + shop_id])
+
+
+def scan_watch_note(*, shop_id: int, customer_ids: Iterable[int]) -> None:
+    """Tell the shop's running scans (if any) that these customers' keys and candidates were
+    just rewritten, in the caller's transaction, which holds the check lock. (The PostgreSQL
+    check does the same inside its neighbourhood statement.)"""
+    ids = [int(i) for i in customer_ids]
+    for watch in ScanWatch.all_shops.select_for_update().filter(shop_id=shop_id):
+        watch.customers = [*watch.customers, *ids]
+        watch.save(update_fields=["customers"])
+
+
+def _watch_begin(shop_id: int) -> ScanWatch:
+    """Register a scan before it reads the shop, so incremental checks that commit after its
+    read leave their customers on the watch."""
+    for stale in ScanWatch.all_shops.filter(
+        shop_id=shop_id, started_at__lt=timezone.now() - WATCH_ABANDONED_AFTER
+    ):
+        blocking.blocking_keys_discard(shop_id=shop_id, tag=_tag(stale))
+        stale.delete()
+    watch = ScanWatch.all_shops.create(shop_id=shop_id, started_at=timezone.now())
+    # A check that took the lock before the watch existed may not see it, yet commit after our
+    # read: wait for such checks to finish (taking and releasing the lock) before reading.
+    with transaction.atomic():
+        shop_checks_lock(shop_id)
+    return watch
+
+
+def _tag(watch: ScanWatch) -> str:
+    """The name of the scan's prepared key table (one per scan: scans may overlap)."""
+    return f"w{int(watch.pk)}"
+
+
+def _scan_abandon(watch: ScanWatch, prepared: bool) -> None:
+    """A failed scan leaves no watch (checks stop noting) and no prepared key table."""
+    try:
+        with transaction.atomic():
+            if prepared:
+                blocking.blocking_keys_discard(shop_id=watch.shop_id, tag=_tag(watch))
+            ScanWatch.all_shops.filter(pk=watch.pk).delete()
+    except DatabaseError:  # the caller's transaction is broken: its rollback removes both
+        logger.warning("scan of shop %s: watch %s left to the next scan", watch.shop_id, watch.pk)
+
+
+def _watch_end(watch: ScanWatch) -> list[int]:
+    """In the scan's writing transaction, under the check lock: the customers checks rewrote
+    since the scan read the shop (the watch is removed)."""
+    customers = ScanWatch.all_shops.filter(pk=watch.pk).values_list("customers", flat=True)
+    noted = sorted({int(i) for ids in customers for i in ids})
+    ScanWatch.all_shops.filter(pk=watch.pk).delete()
+    return noted
+
+
+def _recheck(shop_id: int, customer_ids: list[int]) -> None:
+    """The incremental check again for customers it rewrote while the scan ran, now on the
+    scan's keys and candidates (their changes are newer than the scan's read)."""
+    from merges.incremental import INCREMENTAL_MAX_CUSTOMERS, _check
+
+    for start in range(0, len(customer_ids), INCREMENTAL_MAX_CUSTOMERS):
+        _check(shop_id, customer_ids[start : start + INCREMENTAL_MAX_CUSTOMERS])
+
+
 def duplicates_find(
     *, shop_id: int, full: bool = True, refit: bool = True, progress: Progress | None = None
 ) -> ScanResult:
     """Scan a shop: rebuild blocking keys (`full`), fit the model (`refit`, else the stored one),
     score the blocked pairs, form guarded groups and replace the shop's *open* candidates
-    (dismissed and requested ones are kept as they are)."""
+    (dismissed and requested ones are kept as they are).
+
+    Incremental checks keep running while the scan reads and computes; the scan takes their lock
+    only to swap in its keys and replace the candidates, then checks again the customers checks
+    rewrote since its read (the scan's view of them is older than theirs)."""
     say = _timed(progress)
     shop = Shop.objects.get(pk=shop_id)
-    records = blocking.match_fields_load(shop_id=shop_id)
-    say(f"{len(records):,} active customers loaded")
-    if full:  # the pairs come from the keys as they are written, not read back
-        keys, pairs = blocking.blocking_keys_rebuild_with_pairs(shop_id=shop_id, records=records)
-        say(f"{keys:,} blocking keys rebuilt")
-    else:
-        pairs = blocking.candidate_pairs(shop_id=shop_id)
-    say(f"{len(pairs):,} candidate pairs ({len(pairs) / max(1, len(records)):.1f} per customer)")
-    products = selectors.purchased_products(shop_id=shop_id)
-    say(f"order history of {len(products):,} customers read")
-    model = None if refit else matcher_model(shop_id=shop_id)
-    # One table for the fit and the scoring: a stored model scores with the product popularity
-    # it was fitted with; a new fit counts it on the whole shop (levels are the same either way:
-    # the model keeps every product common enough to change a level).
-    table = RecordTable.build(records, products, model.product_share if model else None)
-    # The pairs are compared once, for the fit and for the scoring.
-    compared = None
-    if len(pairs):
-        left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
-        compared = comparison_levels(table, left, right)
-        say("pairs compared")
-    if model is None and len(pairs):
-        model, report = fitting.matcher_fit(
-            shop_id=shop_id,
-            records=records,
-            pairs=pairs,
-            products=products,
-            table=table,
-            levels=compared[0],
-        )
-        fitting.matcher_save(shop_id=shop_id, model=model, report=report, version=DETECTOR_VERSION)
+    watch = _watch_begin(shop_id)
+    prepared = None
+    try:
+        records = blocking.match_fields_load(shop_id=shop_id)
+        say(f"{len(records):,} active customers loaded")
+        if full:  # the pairs come from the keys as they are written, not read back
+            prepared = blocking.blocking_keys_prepare(
+                shop_id=shop_id, records=records, tag=_tag(watch)
+            )
+            pairs = prepared.pairs
+            say(f"{prepared.count:,} blocking keys written")
+        else:
+            pairs = blocking.candidate_pairs(shop_id=shop_id)
         say(
-            "model fitted"
-            + (" and refitted with reviewer labels" if report and report.stored else "")
+            f"{len(pairs):,} candidate pairs ({len(pairs) / max(1, len(records)):.1f} per customer)"
         )
-    say("scoring and grouping")
-    before_scoring = time.monotonic()
-    proposals = (
-        _propose(shop_id, model, records, pairs, products, table=table, compared=compared)
-        if model is not None
-        else []
+        products = selectors.purchased_products(shop_id=shop_id)
+        say(f"order history of {len(products):,} customers read")
+        model = None if refit else matcher_model(shop_id=shop_id)
+        # One table for the fit and the scoring: a stored model scores with the product
+        # popularity it was fitted with; a new fit counts it on the whole shop (levels are the
+        # same either way: the model keeps every product common enough to change a level).
+        table = RecordTable.build(records, products, model.product_share if model else None)
+        # The pairs are compared once, for the fit and for the scoring.
+        compared = None
+        if len(pairs):
+            left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
+            compared = comparison_levels(table, left, right)
+            say("pairs compared")
+        if model is None and len(pairs):
+            model, report = fitting.matcher_fit(
+                shop_id=shop_id,
+                records=records,
+                pairs=pairs,
+                products=products,
+                table=table,
+                levels=compared[0],
+            )
+            fitting.matcher_save(
+                shop_id=shop_id, model=model, report=report, version=DETECTOR_VERSION
+            )
+            say(
+                "model fitted"
+                + (" and refitted with reviewer labels" if report and report.stored else "")
+            )
+        say("scoring and grouping")
+        before_scoring = time.monotonic()
+        proposals = (
+            _propose(shop_id, model, records, pairs, products, table=table, compared=compared)
+            if model is not None
+            else []
+        )
+        scored = max(time.monotonic() - before_scoring, 1e-9)
+        say(f"{len(proposals):,} groups formed ({len(pairs) / scored:,.0f} pairs/s)")
+        now = timezone.now()
+        built = [_candidate(shop_id, g, e, now) for g, e in proposals]
+        with transaction.atomic():
+            shop_checks_lock(shop_id)  # checks wait from here to the commit
+            locked = time.monotonic()
+            rewritten = _watch_end(watch)
+            if prepared is not None:
+                blocking.blocking_keys_swap(prepared)
+            replaced, _ = DuplicateCandidate.all_shops.filter(
+                shop_id=shop_id, status=DuplicateCandidate.Status.OPEN
+            ).delete()
+            _candidates_insert(built)
+            audit_event_record(
+                agency_id=shop.agency_id,
+                event="duplicates.scanned",
+                shop_id=shop_id,
+                target_type="shop",
+                target_id=shop_id,
+                data={
+                    "customers": len(records),
+                    "pairs": len(pairs),
+                    "candidates": len(proposals),
+                    "full": full,
+                },
+            )
+        held = time.monotonic() - locked
+    except BaseException:
+        _scan_abandon(watch, prepared is not None)
+        raise
+    say(
+        f"{len(proposals):,} open candidates stored (keys swapped and candidates replaced"
+        f" under the check lock: {held:.1f} s)"
     )
-    scored = max(time.monotonic() - before_scoring, 1e-9)
-    say(f"{len(proposals):,} groups formed ({len(pairs) / scored:,.0f} pairs/s)")
-    now = timezone.now()
-    with transaction.atomic():
-        replaced, _ = DuplicateCandidate.all_shops.filter(
-            shop_id=shop_id, status=DuplicateCandidate.Status.OPEN
-        ).delete()
-        _candidates_insert([_candidate(shop_id, g, e, now) for g, e in proposals])
-        audit_event_record(
-            agency_id=shop.agency_id,
-            event="duplicates.scanned",
-            shop_id=shop_id,
-            target_type="shop",
-            target_id=shop_id,
-            data={
-                "customers": len(records),
-                "pairs": len(pairs),
-                "candidates": len(proposals),
-                "full": full,
-            },
-        )
+    if rewritten:
+        _recheck(shop_id, rewritten)
+        say(f"{len(rewritten):,} customers checked during the scan checked again")
     if replaced or proposals:  # replaced wholesale: any member's duplicate_status may have moved
         duplicate_status_moved(shop_id=shop_id, customer_ids=None)
-    seconds = say(f"{len(proposals):,} open candidates stored")
+    seconds = say("scan done")
     return ScanResult(
         customers=len(records), pairs=len(pairs), candidates=len(proposals), seconds=seconds
     )

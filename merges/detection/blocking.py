@@ -5,6 +5,7 @@ and read with set-based SQL to list the pairs worth comparing.
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, transaction
@@ -194,12 +195,10 @@ class _PairIndex:
         return pairs[pairs[:, 0] < pairs[:, 1]]  # a value cut to the same 400 characters twice
 
 
-def _swap_in_partition(cursor, shop_id: int, keys: Iterable[tuple[int, str, str]]) -> int:
-    """Load the keys into a fresh table, index it once by sorting, and swap it in for the shop's
-    partition in the same transaction: readers see the old keys until the commit, then the new.
-    The shop foreign key is validated on the fresh table before the swap, so attaching it does
-    not re-check it while holding the parent's lock."""
-    name, fresh = _partition(shop_id), f"{_partition(shop_id)}_next"
+def _fresh_load(cursor, shop_id: int, fresh: str, keys: Iterable[tuple[int, str, str]]) -> int:
+    """Load the keys into a fresh table and index it once by sorting. Its shop foreign key is
+    validated here, so attaching it later does not re-check it while holding the parent's lock.
+    The table is not attached yet: nothing reads it."""
     cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
     cursor.execute(f"DROP TABLE IF EXISTS {fresh}")
     cursor.execute(
@@ -213,6 +212,13 @@ def _swap_in_partition(cursor, shop_id: int, keys: Iterable[tuple[int, str, str]
         f"ALTER TABLE {fresh} ADD CONSTRAINT {fresh}_shop_fk FOREIGN KEY (shop_id)"
         " REFERENCES tenants_shop (id) DEFERRABLE INITIALLY DEFERRED"
     )
+    return count
+
+
+def _swap_in(cursor, shop_id: int, fresh: str) -> None:
+    """Swap the loaded fresh table in for the shop's partition, in the caller's transaction:
+    readers see the old keys until the commit, then the new."""
+    name = _partition(shop_id)
     # Key rows written earlier in this transaction (a test, a caller's atomic block) still have
     # their deferred foreign-key checks queued, and a table with queued checks cannot be dropped:
     # run them now (Django's foreign keys are all initially deferred, so that mode is restored).
@@ -228,7 +234,6 @@ def _swap_in_partition(cursor, shop_id: int, keys: Iterable[tuple[int, str, str]
     cursor.execute(
         f"ALTER TABLE {KEY_TABLE} ATTACH PARTITION {name} FOR VALUES IN ({int(shop_id)})"
     )
-    return count
 
 
 # The parent's indexes (migration 0007), built on a fresh partition before it is attached.
@@ -239,26 +244,67 @@ _PARTITION_INDEXES = {
 }
 
 
+@dataclass
+class PreparedKeys:
+    """A shop's new keys, written but not in use yet (`blocking_keys_prepare`), and the pairs
+    they block."""
+
+    shop_id: int
+    count: int
+    pairs: np.ndarray
+    fresh: str | None = None  # PostgreSQL: the loaded table, swapped in by blocking_keys_swap
+    rows: list[tuple[int, str, str]] | None = None  # elsewhere: the rows to insert then
+
+
+def blocking_keys_prepare(
+    *, shop_id: int, records: Sequence[MatchFields], tag: str = "next",
+    max_key_share: int = MAX_KEY_SHARE,
+) -> PreparedKeys:  # fmt: skip
+    """Write every key of the shop (full scan) into a fresh table, committed but not attached,
+    and list the candidate pairs from the same keys in memory (what `candidate_pairs` would read
+    back). No lock on the key table is held: incremental checks keep running on the old keys
+    until `blocking_keys_swap`. `tag` names the fresh table (one per concurrent scan)."""
+    index = _PairIndex()
+    keys = index.tap(_keys_of(records))
+    if connection.vendor != "postgresql":
+        rows = list(keys)
+        return PreparedKeys(shop_id, len(rows), index.pairs(max_key_share), rows=rows)
+    fresh = f"{_partition(shop_id)}_{tag}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        count = _fresh_load(cursor, shop_id, fresh, keys)
+    return PreparedKeys(shop_id, count, index.pairs(max_key_share), fresh=fresh)
+
+
+def blocking_keys_swap(prepared: PreparedKeys) -> None:
+    """Replace the shop's keys by the prepared ones, in the caller's transaction."""
+    shop_id = prepared.shop_id
+    if prepared.fresh is not None:
+        with connection.cursor() as cursor:
+            _swap_in(cursor, shop_id, prepared.fresh)
+        return
+    BlockingKey.all_shops.filter(shop_id=shop_id).delete()
+    objs = [
+        BlockingKey(shop_id=shop_id, customer_id=c, key_type=t, key_value=v)
+        for c, t, v in prepared.rows or ()
+    ]
+    BlockingKey.all_shops.bulk_create(objs, batch_size=5000)
+
+
+def blocking_keys_discard(*, shop_id: int, tag: str) -> None:
+    """Drop keys prepared under `tag` that will not be swapped in (the scan failed or died)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {_partition(shop_id)}_{tag}")
+
+
 def blocking_keys_rebuild_with_pairs(
     *, shop_id: int, records: Sequence[MatchFields], max_key_share: int = MAX_KEY_SHARE
 ) -> tuple[int, np.ndarray]:
-    """Replace every key of the shop (full scan) and list the candidate pairs from the same keys
-    in memory (what `candidate_pairs` would read back): (keys written, pairs)."""
-    index = _PairIndex()
-    keys = index.tap(_keys_of(records))
+    """Replace every key of the shop (prepare and swap at once): (keys written, pairs)."""
+    prepared = blocking_keys_prepare(shop_id=shop_id, records=records, max_key_share=max_key_share)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                count = _swap_in_partition(cursor, shop_id, keys)
-        else:
-            BlockingKey.all_shops.filter(shop_id=shop_id).delete()
-            objs = [
-                BlockingKey(shop_id=shop_id, customer_id=c, key_type=t, key_value=v)
-                for c, t, v in keys
-            ]
-            BlockingKey.all_shops.bulk_create(objs, batch_size=5000)
-            count = len(objs)
-    return count, index.pairs(max_key_share)
+        blocking_keys_swap(prepared)
+    return prepared.count, prepared.pairs
 
 
 def blocking_keys_rebuild(*, shop_id: int, records: Sequence[MatchFields] | None = None) -> int:

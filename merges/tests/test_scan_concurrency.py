@@ -1,0 +1,126 @@
+"""A full scan and incremental checks of the same shop at the same time, on two real connections:
+a check committing while the scan computes is not undone by the scan's swap, and it does not wait
+for the scan to finish reading and computing."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from merges.detection import blocking
+from merges.detection.keys import blocking_keys
+from merges.incremental import duplicates_check_customers
+from merges.models import BlockingKey, ScanWatch
+from merges.services import duplicates_find
+from merges.tests.stores import load_generated
+from merges.tests.test_mirror_hook import copy_of, proposed_with, well_known
+from tenants.tests.factories import agency_factory, shop_factory
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="two connections"),
+]
+WAIT = 120  # seconds: far more than either side needs; a deadlock fails instead of hanging
+
+
+def keys_of(shop, customer_id: int) -> set[tuple[str, str]]:
+    return set(
+        BlockingKey.all_shops.filter(shop=shop, customer_id=customer_id).values_list(
+            "key_type", "key_value"
+        )
+    )
+
+
+def expected_keys(shop, customer_id: int) -> set[tuple[str, str]]:
+    (record,) = blocking.match_fields_load(shop_id=shop.id, customer_ids=[customer_id])
+    return {(t, v[: blocking.MAX_KEY_LENGTH]) for t, v in blocking_keys(record)}
+
+
+class PausedScan(threading.Thread):
+    """A full scan in its own connection that stops once it has read the shop, until released."""
+
+    def __init__(self, shop_id: int) -> None:
+        super().__init__(daemon=True)
+        self.shop_id = shop_id
+        self.read, self.go = threading.Event(), threading.Event()
+        self.error: BaseException | None = None
+
+    def progress(self, message: str) -> None:
+        if "active customers loaded" in message:
+            self.read.set()
+            assert self.go.wait(WAIT), "the test never released the scan"
+
+    def run(self) -> None:
+        try:
+            duplicates_find(shop_id=self.shop_id, full=True, refit=False, progress=self.progress)
+        except BaseException as error:  # reported by the test thread
+            self.error = error
+        finally:
+            connection.close()
+
+
+def check_in_thread(shop_id: int, customer_ids: list[int]) -> threading.Thread:
+    def run() -> None:
+        try:
+            duplicates_check_customers(shop_id=shop_id, customer_ids=customer_ids)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_check_committed_during_a_full_scan_survives_the_scan():
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    load_generated(shop, count=400, seed=23)
+    duplicates_find(shop_id=shop.id, full=True)
+    original = well_known(shop, 0)
+
+    scan = PausedScan(shop.id)
+    scan.start()
+    assert scan.read.wait(WAIT)
+    newcomer = copy_of(shop, original, 888_200_001)  # arrives after the scan's read
+    # The scan has read the shop and holds no lock: the check runs to its commit meanwhile.
+    check = check_in_thread(shop.id, [newcomer.pk])
+    check.join(WAIT)
+    assert not check.is_alive(), "the check waited for the scan"
+    assert keys_of(shop, newcomer.pk) == expected_keys(shop, newcomer.pk) != set()
+    assert any(original.pk in members for members in proposed_with(shop, newcomer.pk))
+
+    scan.go.set()
+    scan.join(WAIT)
+    assert not scan.is_alive() and scan.error is None, scan.error
+    # The scan's view of the shop predates the newcomer; its swap and its candidates must not
+    # have undone the check: the newcomer's keys and its candidate are there.
+    assert keys_of(shop, newcomer.pk) == expected_keys(shop, newcomer.pk)
+    assert any(original.pk in members for members in proposed_with(shop, newcomer.pk))
+    assert not ScanWatch.all_shops.filter(shop=shop).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE %s",
+            [f"{blocking.KEY_TABLE}_s{shop.id}_w%"],
+        )
+        assert cursor.fetchone()[0] == 0  # the prepared table was swapped in, none left over
+
+
+def test_a_failed_scan_leaves_no_watch_and_no_prepared_keys(monkeypatch):
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    load_generated(shop, count=200, seed=24)
+    duplicates_find(shop_id=shop.id, full=True)
+    before = BlockingKey.all_shops.filter(shop=shop).count()
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr("merges.services._propose", fails)
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        duplicates_find(shop_id=shop.id, full=True, refit=False)
+    assert not ScanWatch.all_shops.filter(shop=shop).exists()
+    assert BlockingKey.all_shops.filter(shop=shop).count() == before  # the old keys stay
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE %s",
+            [f"{blocking.KEY_TABLE}_s{shop.id}_w%"],
+        )
+        assert cursor.fetchone()[0] == 0
