@@ -8,7 +8,8 @@
   anything may have changed (a full sync, a very large delta). `reason`: "full_sync",
   "reconcile", "delta", "webhook". `changed`: the names of `customers.Customer` model fields
   whose values may have changed (including "addresses", the address list), plus the literal
-  "orders" (`ORDERS_CHANGED`) when order rows changed, or "duplicates" (`DUPLICATES_CHANGED`,
+  "orders" (`ORDERS_CHANGED`) when order rows changed (and "order_products",
+  `ORDER_PRODUCTS_CHANGED`, when the products of the customer's live orders may have), or "duplicates" (`DUPLICATES_CHANGED`,
   reason "duplicates") when the merges app decided a candidate of these customers; None when any
   field may have changed.
   Bookkeeping columns (`mirrored_at`, `last_seen_sync_run_id`) are never named. Webhook and
@@ -48,6 +49,10 @@ MirrorChangedHook = Callable[..., None]
 
 # The `changed` entry for order rows (every other entry is a Customer field name).
 ORDERS_CHANGED = "orders"
+# Added to "orders" when the products of a customer's live orders may have changed: an order with
+# products created, revived or deleted, its line items' products changed, it became (or stopped
+# being) a test order, or it moved to another customer (duplicate detection compares them).
+ORDER_PRODUCTS_CHANGED = "order_products"
 # The `changed` entry when a reviewer decided a duplicate candidate (merges): no mirror row
 # changed, but the members' duplicate review status did (segments' `duplicate_status`).
 DUPLICATES_CHANGED = "duplicates"
@@ -61,6 +66,8 @@ AGGREGATE_FIELDS = frozenset(
         "last_order_at",
     }
 )
+# What an order change may change (an order row, its customer's aggregates).
+ORDER_CHANGED = frozenset({ORDERS_CHANGED, *AGGREGATE_FIELDS})
 CustomerEraser = Callable[..., None]  # (*, shop_id, customer_ids: list[int])
 
 _MIRROR_CHANGED: list[MirrorChangedHook] = []

@@ -7,7 +7,7 @@ Webhook handlers (customers.webhooks) and the delta sync call these.
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -228,15 +228,23 @@ def customer_consent_apply(
     return 0 if Customer.all_shops.filter(shop=shop, shopify_id=shopify_id).exists() else None
 
 
+class OrderOwners(NamedTuple):
+    """What an order write changed: the local ids of the customers whose orders changed (owners
+    before and after), and those among them whose live orders' products changed."""
+
+    changed: set[int]
+    products: set[int]
+
+
 def orders_apply(
     *, shop: Shop, rows: Sequence[dict[str, Any]], owner_ids: dict[int, int] | None = None
-) -> set[int]:
+) -> OrderOwners:
     """Upsert order rows (REST or GraphQL mapped) and refresh the aggregates they affect.
 
     `owner_ids` (customer shopify id -> local id, when the caller looked them up) saves the
-    lookup. Returns the local ids of the customers whose orders changed (the owners before and
-    after); none when every row was older than the mirror's or equal to it (a late or repeated
-    delivery), and then the aggregates are not recomputed either."""
+    lookup. Returns the customers whose orders changed; none when every row was older than the
+    mirror's or equal to it (a late or repeated delivery), and then the aggregates are not
+    recomputed either."""
     owner_ids = owner_ids or {}
     rows = [{**r, "customer_id": owner_ids.get(r["customer_shopify_id"])} for r in rows]
     columns = [c for c in rows[0] if c not in ("shopify_id", "customer_shopify_id", "customer_id")]
@@ -248,37 +256,54 @@ def orders_apply(
             ).values("shopify_id", "customer_id", "customer_shopify_id", "deleted_at", *columns)
         }
         result = writer.orders_upsert(shop_id=shop.id, rows=rows)
-        if not any(_order_differs(r, before.get(r["shopify_id"]), columns) for r in rows
-                   if r["shopify_id"] in result.applied):  # fmt: skip
-            return set()
+        applied = [r for r in rows if r["shopify_id"] in result.applied]
+        if not any(_order_differs(r, before.get(r["shopify_id"]), columns) for r in applied):
+            return OrderOwners(set(), set())
         owners_before = {held["customer_id"] for held in before.values() if held["customer_id"]}
         missing = {r["customer_shopify_id"] for r in rows if r["customer_shopify_id"]} - set(
             owner_ids
         )
-        owners_after = set(owner_ids.values()) | set(
-            writer.customer_local_ids(shop_id=shop.id, shopify_ids=missing).values()
-        )
-        touched = owners_before | owners_after
+        local = {**owner_ids, **writer.customer_local_ids(shop_id=shop.id, shopify_ids=missing)}
+        touched = owners_before | set(local.values())
         if touched:
             writer.customer_aggregates_refresh(shop_id=shop.id, customer_ids=sorted(touched))
-    return touched
+        products = set()
+        for row in applied:
+            was = _products_held(before.get(row["shopify_id"]))
+            now = (local.get(row["customer_shopify_id"]), _live_products(row))
+            if was != now:
+                products.update(owner for owner, bought in (was, now) if owner and bought)
+    return OrderOwners(touched, products)
+
+
+def _live_products(order: dict[str, Any]) -> frozenset:
+    """The products an order row counts for in the duplicate detector's order history."""
+    if order.get("is_test") or order.get("deleted_at") is not None:
+        return frozenset()
+    return frozenset(order.get("product_ids") or ())
+
+
+def _products_held(held: dict[str, Any] | None) -> tuple[int | None, frozenset]:
+    return (None, frozenset()) if held is None else (held["customer_id"], _live_products(held))
 
 
 def orders_delta_apply(
     *, shop: Shop, nodes: Iterable[dict[str, Any]], page_size: int = 100
-) -> tuple[int, set[int]]:
+) -> tuple[int, OrderOwners]:
     """Apply orders a delta re-read from Shopify (GraphQL nodes), a transaction per page:
-    (orders read, local ids of the customers whose orders changed). Orders are what a missed
-    orders/* webhook leaves behind: the customer re-read heals Shopify's totals, not the rows
-    segments read (products, financial status, cancellation)."""
-    read, touched = 0, set()
+    (orders read, the customers whose orders changed). Orders are what a missed orders/*
+    webhook leaves behind: the customer re-read heals Shopify's totals, not the rows segments
+    and duplicate detection read (products, financial status, cancellation)."""
+    read, touched = 0, OrderOwners(set(), set())
     page: list[dict[str, Any]] = []
     for node in [*nodes, None]:
         if node is not None:
             page.append(order_from_payload(node))
         if page and (node is None or len(page) >= page_size):
             with transaction.atomic():
-                touched |= orders_apply(shop=shop, rows=page)
+                owners = orders_apply(shop=shop, rows=page)
+            touched.changed.update(owners.changed)
+            touched.products.update(owners.products)
             read, page = read + len(page), []
     return read, touched
 
@@ -296,10 +321,15 @@ def order_from_payload(payload: dict[str, Any]) -> dict[str, Any]:
     return order_from_rest(payload)
 
 
-def order_tombstone(*, shop: Shop, shopify_id: int, deleted_at: datetime) -> Order:
+def order_tombstone(*, shop: Shop, shopify_id: int, deleted_at: datetime) -> tuple[Order, bool]:
+    """Mark an order deleted as of `deleted_at` (creates the tombstone when the delete arrives
+    first): (the order, whether its customer's live orders lost products)."""
     with transaction.atomic():
         order, _ = Order.all_shops.select_for_update().get_or_create(
             shop=shop, shopify_id=shopify_id, defaults={"updated_at_shopify": deleted_at}
+        )
+        products_lost = order.deleted_at is None and bool(
+            _live_products({"is_test": order.is_test, "product_ids": order.product_ids})
         )
         if order.deleted_at is None:
             order.deleted_at = deleted_at
@@ -308,4 +338,4 @@ def order_tombstone(*, shop: Shop, shopify_id: int, deleted_at: datetime) -> Ord
         order.save(update_fields=["deleted_at", "updated_at_shopify"])
         if order.customer_id:
             writer.customer_aggregates_refresh(shop_id=shop.id, customer_ids=[order.customer_id])
-    return order
+    return order, products_lost and order.customer_id is not None

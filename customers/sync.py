@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from audit.services import SYSTEM, audit_event_record
 from customers import partitions, staging, writer
-from customers.hooks import mirror_changed_notify
+from customers.hooks import ORDER_CHANGED, ORDER_PRODUCTS_CHANGED, mirror_changed_notify
 from customers.ingest import BulkIngest, IngestStats
 from customers.models import Customer, SyncRun
 from customers.outbox import mirror_change_record
@@ -628,10 +628,11 @@ def shop_delta_sync(
                     shop=shop, nodes=source.orders_updated_since(since)
                 )
                 stats.read += orders_read
-                owners_changed = sorted(owners - set(touched))
+                owners_changed = sorted(owners.changed - set(touched))
+                products_changed = bool(owners.products - set(touched))
                 _run_update(run, records_read=stats.read, progress_done=stats.read)
             else:
-                owners_changed = []
+                owners_changed, products_changed = [], False
             high_water = max(
                 [
                     since,
@@ -644,12 +645,26 @@ def shop_delta_sync(
             with transaction.atomic():
                 # The hooks hear of the delta through the outbox, in the transaction that
                 # records its success: a worker dying after that commit loses no notification.
-                if notified:
+                if len(notified) > DELTA_NOTIFY_MAX_IDS:
                     # A long list is no cheaper for consumers than "anything may have changed".
-                    ids = notified if len(notified) <= DELTA_NOTIFY_MAX_IDS else [None]
                     mirror_change_record(
-                        shop_id=shop.id, customer_ids=ids, changed=None, reason="delta"
+                        shop_id=shop.id, customer_ids=[None], changed=None, reason="delta"
                     )
+                elif notified:
+                    # Customers re-read: any field; owners of changed orders: their orders (and
+                    # the products of their live orders, when those changed).
+                    if touched:
+                        mirror_change_record(
+                            shop_id=shop.id, customer_ids=touched, changed=None, reason="delta"
+                        )
+                    if owners_changed:
+                        mirror_change_record(
+                            shop_id=shop.id,
+                            customer_ids=owners_changed,
+                            changed=ORDER_CHANGED
+                            | ({ORDER_PRODUCTS_CHANGED} if products_changed else set()),
+                            reason="delta",
+                        )
                 _run_update(
                     run,
                     status=SyncRun.Status.SUCCEEDED,

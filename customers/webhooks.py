@@ -20,7 +20,7 @@ from typing import Any
 from django.utils import timezone
 
 from customers import incremental
-from customers.hooks import AGGREGATE_FIELDS, ORDERS_CHANGED
+from customers.hooks import ORDER_CHANGED, ORDER_PRODUCTS_CHANGED
 from customers.mapping import customer_gid, gid_id, parse_datetime
 from customers.models import Customer, Order
 from customers.outbox import mirror_change_record
@@ -29,9 +29,6 @@ from tenants.webhooks.routing import webhook_handler
 from tenants.webhooks.services import DeliveryUnusable
 
 logger = logging.getLogger(__name__)
-
-# What each kind of delivery may change (customers.hooks: Customer field names + "orders").
-ORDER_CHANGED = frozenset({ORDERS_CHANGED, *AGGREGATE_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -327,12 +324,13 @@ def _order_read(shop, shopify_id: int) -> dict[str, Any] | None:
 def apply_order_change(*, shop, payload, delivery, prepared: OrderChange) -> None:
     row, node_row, owner = prepared.row, prepared.node_row, prepared.owner
     known = owner.known_ids if owner else {}
-    touched = set()
+    applied = []
     if node_row is None or _older(node_row, row):
-        touched = incremental.orders_apply(shop=shop, rows=[row], owner_ids=known)
+        applied.append(incremental.orders_apply(shop=shop, rows=[row], owner_ids=known))
     if node_row is not None:  # the newer complete state, with product tags
-        touched |= incremental.orders_apply(shop=shop, rows=[node_row], owner_ids=known)
-    _apply_owner(shop, owner, touched)
+        applied.append(incremental.orders_apply(shop=shop, rows=[node_row], owner_ids=known))
+    touched = set().union(*(owners.changed for owners in applied))
+    _apply_owner(shop, owner, touched, products_changed=any(o.products for o in applied))
     _erase_if_redacted(shop, delivery, row.get("customer_shopify_id"))
 
 
@@ -341,8 +339,12 @@ def _older(row: dict[str, Any], than: dict[str, Any]) -> bool:
     return mine is not None and theirs is not None and mine < theirs
 
 
-def _apply_owner(shop, owner: OrderOwner | None, touched: set[int]) -> None:
-    changed: frozenset[str] | None = ORDER_CHANGED
+def _apply_owner(
+    shop, owner: OrderOwner | None, touched: set[int], *, products_changed: bool
+) -> None:
+    changed: frozenset[str] | None = ORDER_CHANGED | (
+        {ORDER_PRODUCTS_CHANGED} if products_changed else set()
+    )
     if owner is not None and owner.read is not None:
         read = owner.read
         ids, owner_changed = incremental.customer_apply_read(
@@ -367,10 +369,11 @@ def prepare_order_delete(*, shop, payload, delivery) -> OrderOwner | None:
 
 @webhook_handler("orders/delete", prepare=prepare_order_delete)
 def apply_order_delete(*, shop, payload, delivery, prepared: OrderOwner | None) -> None:
-    order = incremental.order_tombstone(
+    order, products_lost = incremental.order_tombstone(
         shop=shop,
         shopify_id=_payload_id(payload.get("id")),
         deleted_at=_event_time(payload, delivery),
     )
-    _apply_owner(shop, prepared, {order.customer_id} if order.customer_id else set())
+    touched = {order.customer_id} if order.customer_id else set()
+    _apply_owner(shop, prepared, touched, products_changed=products_lost)
     _erase_if_redacted(shop, delivery, prepared.shopify_id if prepared else None)

@@ -31,6 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.pq import TransactionStatus
 
+from customers.hooks import ORDER_PRODUCTS_CHANGED
 from customers.models import Customer, CustomerAddress, Order
 from merges import selectors
 from merges.detection import blocking, groups
@@ -548,10 +549,15 @@ INCREMENTAL_MAX_CUSTOMERS = 2_000
 REFIT_REASONS = frozenset({"full_sync", "reconcile"})
 
 
+# What else a score reads: the products of the customer's live orders (the orders comparison).
+MATCH_RELEVANT_CHANGES = MATCH_RELEVANT_FIELDS | {ORDER_PRODUCTS_CHANGED}
+
+
 def duplicates_check_needed(*, changed: Iterable[str] | None) -> bool:
-    """Whether a mirror change that touched these Customer fields (None: any) can change a
-    duplicate candidate."""
-    return changed is None or not MATCH_RELEVANT_FIELDS.isdisjoint(changed)
+    """Whether a mirror change that touched these Customer fields (None: any) or the products of
+    the customers' orders can change a duplicate candidate. An order change that left its
+    products as they were (payment, fulfilment, totals) cannot."""
+    return changed is None or not MATCH_RELEVANT_CHANGES.isdisjoint(changed)
 
 
 def duplicates_mirror_changed(

@@ -18,7 +18,7 @@ def duplicates_check_task(shop_id: int, customer_ids: list[int] | None, reason: 
 
 def mirror_changed(*, shop_id: int, customer_ids=None, reason: str = "", changed=None, **_) -> None:
     """customers.hooks.on_mirror_changed: the mirror committed a change; check it for duplicates
-    unless only fields matching ignores changed (consent, tags, orders)."""
+    unless only fields matching ignores changed (consent, tags, orders whose products stayed)."""
     from merges.incremental import duplicates_check_needed
 
     if duplicates_check_needed(changed=changed):

@@ -6,7 +6,12 @@ import pytest
 from django.db import transaction
 
 from customers import hooks, sync
-from customers.hooks import AGGREGATE_FIELDS, ORDERS_CHANGED, mirror_changed_notify
+from customers.hooks import (
+    AGGREGATE_FIELDS,
+    ORDER_PRODUCTS_CHANGED,
+    ORDERS_CHANGED,
+    mirror_changed_notify,
+)
 from customers.models import Customer, SyncRun
 from customers.sync import shop_delta_sync
 from customers.tests.sandbox_compare import shop_for
@@ -88,8 +93,18 @@ def test_webhooks_name_the_fields_their_topic_changes(sandbox_store, deliver, he
     deliver(shop, *record.events[-2][:2])  # orders/create
     # The owner's totals are Shopify's: it is re-read, so its other differences count too.
     assert [h["customer_ids"] for h in heard] == [[local_id]]
-    assert {ORDERS_CHANGED, *AGGREGATE_FIELDS} <= heard[0]["changed"]
+    assert {ORDERS_CHANGED, ORDER_PRODUCTS_CHANGED, *AGGREGATE_FIELDS} <= heard[0]["changed"]
     heard.clear()
+
+    # Cancelled: the order still says what the customer bought (its products did not change).
+    record.cancel(order_id)
+    deliver(shop, *record.events[-2][:2])  # orders/cancelled
+    assert [h["customer_ids"] for h in heard] == [[local_id]]
+    assert ORDERS_CHANGED in heard[0]["changed"]
+    assert ORDER_PRODUCTS_CHANGED not in heard[0]["changed"]
+    heard.clear()
+    deliver(shop, *record.events[-2][:2])  # the same delivery again: nothing changed
+    assert heard == []
 
     sandbox_store.update_customer(ada, {"tags": ["vip"]})
     tagged = sandbox_store.store.customers[ada].updated_at
@@ -100,7 +115,7 @@ def test_webhooks_name_the_fields_their_topic_changes(sandbox_store, deliver, he
 
     deliver(shop, "orders/delete", {"id": order_id})
     assert [h["customer_ids"] for h in heard] == [[local_id]]
-    assert {ORDERS_CHANGED, *AGGREGATE_FIELDS} <= heard[0]["changed"]
+    assert {ORDERS_CHANGED, ORDER_PRODUCTS_CHANGED, *AGGREGATE_FIELDS} <= heard[0]["changed"]
     assert {h["reason"] for h in heard} == {"webhook"}
 
 

@@ -3,7 +3,7 @@ few customers, a scan with the stored weights for unknown ids, a refit only afte
 
 import pytest
 
-from customers.models import Customer
+from customers.models import Customer, Order
 from merges.incremental import (
     MATCH_RELEVANT_FIELDS,
     duplicates_check_customers,
@@ -75,6 +75,53 @@ def test_relevant_fields_are_customer_fields():
     assert not duplicates_check_needed(changed=frozenset(consent))
     orders = {"orders", "number_of_orders", "amount_spent", "last_order_at"}
     assert not duplicates_check_needed(changed=frozenset(orders))
+    assert duplicates_check_needed(changed=frozenset({*orders, "order_products"}))
+
+
+def orders_row(shop, customer_ids: list[int]) -> list[dict]:
+    """The orders rows of the explanations of open candidates holding these customers."""
+    return [
+        row
+        for candidate in DuplicateCandidate.all_shops.filter(shop=shop, status="open")
+        for edge in candidate.explanation["edges"]
+        if set(edge["customers"]) == set(customer_ids)
+        for row in edge["rows"]
+        if row["field"] == "orders"
+    ]
+
+
+def test_an_order_whose_products_changed_rescores_its_customer(scanned):
+    """A new order (orders/create, a delta) with products: the hook hears "order_products" and
+    the check re-scores the customer's candidates with the order history; an order change that
+    kept the products (paid, fulfilled) is ignored."""
+    shop, _, _ = scanned
+    original = well_known(shop, 4)
+    newcomer = copy_of(shop, original, 888_000_005)
+    mirror_changed(shop_id=shop.id, customer_ids=[newcomer.pk], reason="webhook")
+    (before,) = orders_row(shop, [original.pk, newcomer.pk])
+    assert "990011" not in before["left"] + before["right"]
+
+    for n, customer in enumerate((original, newcomer)):
+        Order.all_shops.create(
+            shop=shop,
+            shopify_id=777_100_000 + n,
+            customer=customer,
+            customer_shopify_id=customer.shopify_id,
+            product_ids=[990_011],
+        )
+    paid = frozenset({"orders", "number_of_orders", "amount_spent"})
+    mirror_changed(shop_id=shop.id, customer_ids=[newcomer.pk], reason="webhook", changed=paid)
+    assert orders_row(shop, [original.pk, newcomer.pk]) == [before]  # not checked
+
+    mirror_changed(
+        shop_id=shop.id,
+        customer_ids=[newcomer.pk],
+        reason="webhook",
+        changed=paid | {"order_products"},
+    )
+    (after,) = orders_row(shop, [original.pk, newcomer.pk])
+    assert "990011" in after["left"] and "990011" in after["right"]
+    assert after["level"].startswith("bought the same product")
 
 
 def test_hook_skips_changes_matching_ignores_and_checks_the_others(scanned):
