@@ -579,7 +579,14 @@ def main() -> None:
     parser.add_argument(
         "--speed",
         action="store_true",
-        help="the speed case: one SQL-generated store of --customers (see speed_store)",
+        help="the speed case: one store of --customers, pipeline and baseline side by side",
+    )
+    parser.add_argument(
+        "--speed-store",
+        choices=["generated", "sql"],
+        default="generated",
+        help="generated: sandbox.generator's store for the first of --seeds / --rates, loaded"
+        " by the full sync (realistic); sql: the incremental bench's SQL store (see speed_store)",
     )
     args = parser.parse_args()
     _django()
@@ -591,14 +598,25 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     if args.speed:
+        if args.speed_store == "sql":
+            shop_id, truth = speed_store(args.customers), SqlStoreTruth(args.customers)
+            name = f"SQL-generated store of {args.customers:,}"
+        else:  # the first seed and rate: one sandbox-generated store, loaded by the full sync
+            seed, rate = int(args.seeds.split(",")[0]), float(args.rates.split(",")[0])
+            country = COUNTRIES[(seed - 1) % len(COUNTRIES)]
+            domain = shop_domain(args.customers, seed, rate, country)
+            export, truth = write_store(
+                domain, args.customers, seed, rate, country, Path(args.workdir)
+            )
+            shop_id = load_store(domain, country, export, args.customers)
+            name = f"generated store {country} seed {seed} rate {rate} ({args.customers:,})"
         load = os.getloadavg()
         print(f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
-        shop_id = speed_store(args.customers)
         pipeline = _subprocess("pipeline", shop_id)
         load_after_scan = os.getloadavg()[0]
         baseline = _subprocess("baseline", shop_id)
-        result = evaluate(shop_id, SqlStoreTruth(args.customers), baseline.pop("groups"))
-        result["store"] = f"SQL-generated store of {args.customers:,}"
+        result = evaluate(shop_id, truth, baseline.pop("groups"))
+        result["store"] = name
         result["time"] = {"pipeline": pipeline, "baseline": baseline}
         speed_report(result)
         print(

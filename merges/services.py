@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import DatabaseError, connection, transaction
@@ -256,7 +256,28 @@ _CANDIDATE_COLUMNS = (
 _JSON_COLUMNS = frozenset({"members", "explanation", "blockers"})
 
 
-def _candidates_insert(candidates: list[DuplicateCandidate]) -> None:
+def _candidate_copy_text(candidates: list[DuplicateCandidate]) -> list[str]:
+    """The candidates as COPY text, in chunks: serialised before the scan takes the check lock,
+    so the lock covers only the database write."""
+    chunks, lines = [], []
+    for candidate in candidates:
+        values = []
+        for column in _CANDIDATE_COLUMNS:
+            value = getattr(candidate, column)
+            if column in _JSON_COLUMNS:
+                value = json.dumps(value)
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            values.append("\\N" if value is None else blocking.copy_text(str(value)))
+        lines.append("\t".join(values) + "\n")
+        if len(lines) == blocking.COPY_CHUNK:
+            chunks.append("".join(lines))
+            lines.clear()
+    chunks.append("".join(lines))
+    return chunks
+
+
+def _candidates_insert(candidates: list[DuplicateCandidate], copy_text: list[str]) -> None:
     """Store new candidates: by COPY on PostgreSQL (a full scan of a large store writes tens of
     thousands, each with its explanation; Django's bulk insert quotes every value in Python)."""
     if connection.vendor != "postgresql":
@@ -267,14 +288,8 @@ def _candidates_insert(candidates: list[DuplicateCandidate]) -> None:
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({', '.join(_CANDIDATE_COLUMNS)}) FROM STDIN") as copy,
     ):
-        for candidate in candidates:
-            copy.write_row(
-                [
-                    json.dumps(value) if column in _JSON_COLUMNS else value
-                    for column in _CANDIDATE_COLUMNS
-                    for value in (getattr(candidate, column),)
-                ]
-            )
+        for chunk in copy_text:
+            copy.write(chunk)
 
 
 # The advisory lock (+ shop id) serialising a shop's incremental checks, and a scan's write.
@@ -420,6 +435,7 @@ def duplicates_find(
         say(f"{len(proposals):,} groups formed ({len(pairs) / scored:,.0f} pairs/s)")
         now = timezone.now()
         built = [_candidate(shop_id, g, e, now) for g, e in proposals]
+        copy_text = _candidate_copy_text(built) if connection.vendor == "postgresql" else []
         with transaction.atomic():
             shop_checks_lock(shop_id)  # checks wait from here to the commit
             locked = time.monotonic()
@@ -429,7 +445,7 @@ def duplicates_find(
             replaced, _ = DuplicateCandidate.all_shops.filter(
                 shop_id=shop_id, status=DuplicateCandidate.Status.OPEN
             ).delete()
-            _candidates_insert(built)
+            _candidates_insert(built, copy_text)
             audit_event_record(
                 agency_id=shop.agency_id,
                 event="duplicates.scanned",

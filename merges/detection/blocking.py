@@ -113,7 +113,7 @@ def _keys_of(records: Iterable[MatchFields]) -> Iterator[tuple[int, str, str]]:
             yield record.customer_id, key_type, key_value[:MAX_KEY_LENGTH]
 
 
-def _copy_text(value: str) -> str:
+def copy_text(value: str) -> str:
     """A value in COPY's text format (folded keys rarely hold any of these characters)."""
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
@@ -131,7 +131,7 @@ def _copy_keys(cursor, table: str, shop_id: int, keys: Iterable[tuple[int, str, 
         f"COPY {table} (shop_id, customer_id, key_type, key_value) FROM STDIN"
     ) as copy:
         for customer_id, key_type, key_value in keys:
-            lines.append(f"{shop_id}\t{customer_id}\t{key_type}\t{_copy_text(key_value)}\n")
+            lines.append(f"{shop_id}\t{customer_id}\t{key_type}\t{copy_text(key_value)}\n")
             if len(lines) == COPY_CHUNK:
                 copy.write("".join(lines))
                 count += len(lines)

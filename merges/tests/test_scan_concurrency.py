@@ -124,3 +124,39 @@ def test_a_failed_scan_leaves_no_watch_and_no_prepared_keys(monkeypatch):
             [f"{blocking.KEY_TABLE}_s{shop.id}_w%"],
         )
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db
+def test_candidates_are_copied_with_their_text_intact():
+    """The scan serialises its candidates for COPY before it takes the lock: tabs, newlines and
+    backslashes in explanations and reasons come back as they were."""
+    from django.utils import timezone
+
+    from customers.models import Customer
+    from merges.models import DuplicateCandidate
+    from merges.services import _candidate_copy_text, _candidates_insert
+
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    a, b = (
+        Customer.all_shops.create(shop=shop, shopify_id=n, gid=f"gid://shopify/Customer/{n}")
+        for n in (1, 2)
+    )
+    odd = 'tab\there, line\nbreak, back\\slash \\N "quoted" ümlaut'
+    candidate = DuplicateCandidate(
+        shop=shop,
+        members=[a.pk, b.pk],
+        survivor_id=a.pk,
+        survivor_reason=odd,
+        probability=0.97,
+        tier="medium",
+        explanation={"edges": [{"customers": [a.pk, b.pk], "note": odd}]},
+        blockers=[],
+        needs_split=True,
+        detector_version="fs-3",
+        detected_at=timezone.now(),
+    )
+    _candidates_insert([candidate], _candidate_copy_text([candidate]))
+    stored = DuplicateCandidate.all_shops.get(shop=shop)
+    assert stored.survivor_reason == odd and stored.explanation["edges"][0]["note"] == odd
+    assert stored.needs_split is True and stored.probability == 0.97
+    assert stored.detected_at == candidate.detected_at and stored.status == "open"
