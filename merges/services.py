@@ -1,5 +1,6 @@
 """Duplicate candidates: the full scan that proposes them and the reviewer's dismissal."""
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ from audit.services import audit_event_record
 from customers.hooks import DUPLICATES_CHANGED, mirror_changed_notify
 from customers.models import Customer, CustomerState
 from merges import fitting, selectors
+from merges.background import Background
 from merges.detection import blocking, groups, scoring
 from merges.detection.compare import RecordTable, comparison_levels
 from merges.detection.normalize import MatchFields
@@ -338,11 +340,14 @@ def _tag(watch: ScanWatch) -> str:
     return f"w{int(watch.pk)}"
 
 
-def _scan_abandon(watch: ScanWatch, prepared: bool) -> None:
+def _scan_abandon(watch: ScanWatch, prepared: blocking.PreparedKeys | None) -> None:
     """A failed scan leaves no watch (checks stop noting) and no prepared key table."""
     try:
+        if prepared is not None:
+            with contextlib.suppress(Exception):  # its own failure is not the scan's
+                blocking.blocking_keys_ready(prepared)
         with transaction.atomic():
-            if prepared:
+            if prepared is not None:
                 blocking.blocking_keys_discard(shop_id=watch.shop_id, tag=_tag(watch))
             ScanWatch.all_shops.filter(pk=watch.pk).delete()
     except DatabaseError:  # the caller's transaction is broken: its rollback removes both
@@ -384,6 +389,8 @@ def duplicates_find(
     try:
         records = blocking.match_fields_load(shop_id=shop_id)
         say(f"{len(records):,} active customers loaded")
+        # PostgreSQL reads the order history on another connection while the keys are built.
+        history = Background(selectors.purchased_products, shop_id=shop_id)
         if full:  # the pairs come from the keys as they are written, not read back
             prepared = blocking.blocking_keys_prepare(
                 shop_id=shop_id, records=records, tag=_tag(watch)
@@ -395,7 +402,7 @@ def duplicates_find(
         say(
             f"{len(pairs):,} candidate pairs ({len(pairs) / max(1, len(records)):.1f} per customer)"
         )
-        products = selectors.purchased_products(shop_id=shop_id)
+        products = history.result()
         say(f"order history of {len(products):,} customers read")
         model = None if refit else matcher_model(shop_id=shop_id)
         # One table for the fit and the scoring: a stored model scores with the product
@@ -436,6 +443,8 @@ def duplicates_find(
         now = timezone.now()
         built = [_candidate(shop_id, g, e, now) for g, e in proposals]
         copy_text = _candidate_copy_text(built) if connection.vendor == "postgresql" else []
+        if prepared is not None:
+            blocking.blocking_keys_ready(prepared)  # indexes built before the lock is taken
         with transaction.atomic():
             shop_checks_lock(shop_id)  # checks wait from here to the commit
             locked = time.monotonic()
@@ -461,7 +470,7 @@ def duplicates_find(
             )
         held = time.monotonic() - locked
     except BaseException:
-        _scan_abandon(watch, prepared is not None)
+        _scan_abandon(watch, prepared)
         raise
     say(
         f"{len(proposals):,} open candidates stored (keys swapped and candidates replaced"

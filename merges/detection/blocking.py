@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection, transaction
 
+from merges.background import Background
 from merges.models import BlockingKey
 from tenants.models import Shop
 
@@ -196,23 +197,27 @@ class _PairIndex:
 
 
 def _fresh_load(cursor, shop_id: int, fresh: str, keys: Iterable[tuple[int, str, str]]) -> int:
-    """Load the keys into a fresh table and index it once by sorting. Its shop foreign key is
-    validated here, so attaching it later does not re-check it while holding the parent's lock.
-    The table is not attached yet: nothing reads it."""
-    cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    """Load the keys into a fresh table (no index yet). The table is not attached: nothing
+    reads it."""
     cursor.execute(f"DROP TABLE IF EXISTS {fresh}")
     cursor.execute(
         f"CREATE TABLE {fresh} (LIKE {KEY_TABLE} INCLUDING DEFAULTS,"
         f" CONSTRAINT {fresh}_shop CHECK (shop_id = {int(shop_id)}))"
     )
-    count = _copy_keys(cursor, fresh, shop_id, keys)
-    for suffix, columns in _PARTITION_INDEXES.items():
-        cursor.execute(f"CREATE INDEX {fresh}_{suffix} ON {fresh} ({columns})")
-    cursor.execute(  # no constraint towards customers_customer (merges migration 0008)
-        f"ALTER TABLE {fresh} ADD CONSTRAINT {fresh}_shop_fk FOREIGN KEY (shop_id)"
-        " REFERENCES tenants_shop (id) DEFERRABLE INITIALLY DEFERRED"
-    )
-    return count
+    return _copy_keys(cursor, fresh, shop_id, keys)
+
+
+def _fresh_index(fresh: str) -> None:
+    """Index the loaded table once by sorting and validate its shop foreign key, so attaching
+    it later does not re-check it while holding the parent's lock."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for suffix, columns in _PARTITION_INDEXES.items():
+            cursor.execute(f"CREATE INDEX {fresh}_{suffix} ON {fresh} ({columns})")
+        cursor.execute(  # no constraint towards customers_customer (merges migration 0008)
+            f"ALTER TABLE {fresh} ADD CONSTRAINT {fresh}_shop_fk FOREIGN KEY (shop_id)"
+            " REFERENCES tenants_shop (id) DEFERRABLE INITIALLY DEFERRED"
+        )
 
 
 def _swap_in(cursor, shop_id: int, fresh: str) -> None:
@@ -254,6 +259,7 @@ class PreparedKeys:
     pairs: np.ndarray
     fresh: str | None = None  # PostgreSQL: the loaded table, swapped in by blocking_keys_swap
     rows: list[tuple[int, str, str]] | None = None  # elsewhere: the rows to insert then
+    indexing: Background | None = None  # the fresh table's index build, maybe still running
 
 
 def blocking_keys_prepare(
@@ -272,12 +278,24 @@ def blocking_keys_prepare(
     fresh = f"{_partition(shop_id)}_{tag}"
     with transaction.atomic(), connection.cursor() as cursor:
         count = _fresh_load(cursor, shop_id, fresh, keys)
-    return PreparedKeys(shop_id, count, index.pairs(max_key_share), fresh=fresh)
+    # PostgreSQL sorts and indexes the table on its own connection while this process lists the
+    # pairs and the caller goes on (outside a transaction; inline otherwise).
+    indexing = Background(_fresh_index, fresh)
+    pairs = index.pairs(max_key_share)
+    return PreparedKeys(shop_id, count, pairs, fresh=fresh, indexing=indexing)
+
+
+def blocking_keys_ready(prepared: PreparedKeys) -> None:
+    """Wait until the prepared keys can be swapped in (their indexes are built)."""
+    if prepared.indexing is not None:
+        indexing, prepared.indexing = prepared.indexing, None
+        indexing.result()
 
 
 def blocking_keys_swap(prepared: PreparedKeys) -> None:
     """Replace the shop's keys by the prepared ones, in the caller's transaction."""
     shop_id = prepared.shop_id
+    blocking_keys_ready(prepared)
     if prepared.fresh is not None:
         with connection.cursor() as cursor:
             _swap_in(cursor, shop_id, prepared.fresh)
