@@ -590,6 +590,11 @@ def main() -> None:
         help="the speed case: one store of --customers, pipeline and baseline side by side",
     )
     parser.add_argument(
+        "--no-quality",
+        action="store_true",
+        help="--speed: times only (the quality read against the truth takes ~12 minutes at 1M)",
+    )
+    parser.add_argument(
         "--speed-store",
         choices=["generated", "sql"],
         default="generated",
@@ -622,7 +627,23 @@ def main() -> None:
         print(f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
         pipeline = _subprocess("pipeline", shop_id)
         load_after_scan = os.getloadavg()[0]
+        print(  # at once: the quality read below takes minutes at 1M
+            f"pipeline: {pipeline['seconds']:.1f} s wall, CPU {pipeline['cpu']:.1f} s"
+            f" + PostgreSQL {pipeline['db_cpu'] or 0:.1f} s, peak RSS"
+            f" {pipeline['peak_rss_mib']:.0f} MiB, load {load_after_scan:.1f}",
+            *pipeline["stages"],
+            sep="\n  ",
+            flush=True,
+        )
         baseline = _subprocess("baseline", shop_id)
+        print(
+            f"baseline: {baseline['seconds']:.1f} s wall, CPU {baseline['cpu']:.1f} s"
+            f" + PostgreSQL {baseline['db_cpu'] or 0:.1f} s, peak RSS"
+            f" {baseline['peak_rss_mib']:.0f} MiB; load average now {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+        if args.no_quality:
+            return
         result = evaluate(shop_id, truth, baseline.pop("groups"))
         result["store"] = name
         result["time"] = {"pipeline": pipeline, "baseline": baseline}

@@ -5,6 +5,7 @@ and read with set-based SQL to list the pairs worth comparing.
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,12 +46,32 @@ def _field_rows(shop_id: int, customer_ids: Sequence[int] | None) -> Iterator[tu
     if customer_ids is not None:  # ints only, so inlining them is safe on both databases
         extra = f"AND c.id IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})"
     previous = None
-    with connection.cursor() as cursor:
+    with _streamed(whole_shop=customer_ids is None) as cursor:
         cursor.execute(_FIELDS_SQL.format(extra=extra), [shop_id])
         for row in cursor:
             if row[0] != previous:  # ordered by customer
                 previous = row[0]
                 yield row
+
+
+STREAM_ROWS = 20_000  # rows per fetch when a whole shop is read
+
+
+@contextmanager
+def _streamed(*, whole_shop: bool):
+    """A cursor for the matching SQL. A whole shop (a full scan of up to millions of customers)
+    is streamed from a server-side cursor in a transaction of its own, so its rows are never all
+    held at once (the client-side result of 1,000,000 customers is several hundred MiB); a few
+    customers are read at once."""
+    if not whole_shop or connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    with transaction.atomic():
+        connection.ensure_connection()
+        with connection.connection.cursor(name=f"match_fields_{id(object())}") as cursor:
+            cursor.itersize = STREAM_ROWS
+            yield cursor
 
 
 def record_of(row: Sequence, region: str) -> MatchFields:
