@@ -95,7 +95,13 @@ def purchased_products(
             extra, params = "AND o.customer_id = ANY(%s)", [shop_id, ids]
         with connection.cursor() as cursor:
             cursor.execute(_PRODUCTS_SQL.format(extra=extra), params)
-            return {customer: frozenset(products) for customer, products in cursor.fetchall()}
+            # Row by row, each product id one object: a whole shop (780,000 customers with
+            # orders at 1,000,000) held as rows, then as sets of fresh ints, cost ~450 MiB.
+            ids: dict[int, int] = {}
+            return {
+                customer: frozenset(ids.setdefault(p, p) for p in products)
+                for customer, products in cursor
+            }
     orders = Order.all_shops.filter(
         shop_id=shop_id, customer__isnull=False, deleted_at__isnull=True, is_test=False
     )
