@@ -294,6 +294,24 @@ def _candidates_insert(candidates: list[DuplicateCandidate], copy_text: list[str
             copy.write(chunk)
 
 
+COMPARE_CHUNK = 250_000  # pairs compared at a time
+
+
+def compared_in_chunks(
+    table: RecordTable, left: np.ndarray, right: np.ndarray, *, chunk: int = COMPARE_CHUNK
+) -> tuple[np.ndarray, np.ndarray]:
+    """`comparison_levels` of these pairs, a slice at a time: it gathers every column of the
+    table for both sides of the pairs it is given (1.9 M pairs at 1,000,000 customers: ~800 MiB
+    at once); pairs are compared independently, so the levels are the same."""
+    if len(left) <= chunk:
+        return comparison_levels(table, left, right)
+    parts = [
+        comparison_levels(table, left[i : i + chunk], right[i : i + chunk])
+        for i in range(0, len(left), chunk)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 # The advisory lock (+ shop id) serialising a shop's incremental checks, and a scan's write.
 CHECK_LOCK = 0xD0_0000_0000
 # A watch older than this belongs to a scan that died (a scan of 1,000,000 customers takes
@@ -413,7 +431,7 @@ def duplicates_find(
         compared = None
         if len(pairs):
             left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
-            compared = comparison_levels(table, left, right)
+            compared = compared_in_chunks(table, left, right)
             say("pairs compared")
         if model is None and len(pairs):
             model, report = fitting.matcher_fit(

@@ -160,3 +160,23 @@ def test_candidates_are_copied_with_their_text_intact():
     assert stored.survivor_reason == odd and stored.explanation["edges"][0]["note"] == odd
     assert stored.needs_split is True and stored.probability == 0.97
     assert stored.detected_at == candidate.detected_at and stored.status == "open"
+
+
+@pytest.mark.django_db
+def test_pairs_compared_in_chunks_get_the_levels_of_one_comparison():
+    import numpy as np
+
+    from merges.detection.compare import RecordTable, comparison_levels
+    from merges.services import compared_in_chunks
+
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    load_generated(shop, count=300, seed=25)
+    records = blocking.match_fields_load(shop_id=shop.id)
+    pairs = blocking.blocking_keys_rebuild_with_pairs(shop_id=shop.id, records=records)[1]
+    assert len(pairs) > 20
+    table = RecordTable.build(records)
+    left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
+    whole = comparison_levels(table, left, right)
+    chunked = compared_in_chunks(table, left, right, chunk=7)
+    assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
+    assert whole[0].dtype == chunked[0].dtype and whole[1].dtype == chunked[1].dtype
