@@ -258,10 +258,9 @@ _CANDIDATE_COLUMNS = (
 _JSON_COLUMNS = frozenset({"members", "explanation", "blockers"})
 
 
-def _candidate_copy_text(candidates: list[DuplicateCandidate]) -> list[str]:
-    """The candidates as COPY text, in chunks: serialised before the scan takes the check lock,
-    so the lock covers only the database write."""
-    chunks, lines = [], []
+def _candidate_copy_text(candidates: Sequence[DuplicateCandidate]) -> str:
+    """Candidates as COPY text (one line each)."""
+    lines = []
     for candidate in candidates:
         values = []
         for column in _CANDIDATE_COLUMNS:
@@ -272,16 +271,13 @@ def _candidate_copy_text(candidates: list[DuplicateCandidate]) -> list[str]:
                 value = value.isoformat()
             values.append("\\N" if value is None else blocking.copy_text(str(value)))
         lines.append("\t".join(values) + "\n")
-        if len(lines) == blocking.COPY_CHUNK:
-            chunks.append("".join(lines))
-            lines.clear()
-    chunks.append("".join(lines))
-    return chunks
+    return "".join(lines)
 
 
-def _candidates_insert(candidates: list[DuplicateCandidate], copy_text: list[str]) -> None:
+def _candidates_insert(candidates: list[DuplicateCandidate]) -> None:
     """Store new candidates: by COPY on PostgreSQL (a full scan of a large store writes tens of
-    thousands, each with its explanation; Django's bulk insert quotes every value in Python)."""
+    thousands, each with its explanation; Django's bulk insert quotes every value in Python),
+    serialised a chunk at a time (all of 1,000,000 customers' at once took ~600 MiB)."""
     if connection.vendor != "postgresql":
         DuplicateCandidate.all_shops.bulk_create(candidates)
         return
@@ -290,8 +286,11 @@ def _candidates_insert(candidates: list[DuplicateCandidate], copy_text: list[str
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({', '.join(_CANDIDATE_COLUMNS)}) FROM STDIN") as copy,
     ):
-        for chunk in copy_text:
-            copy.write(chunk)
+        for start in range(0, len(candidates), CANDIDATE_CHUNK):
+            copy.write(_candidate_copy_text(candidates[start : start + CANDIDATE_CHUNK]))
+
+
+CANDIDATE_CHUNK = 2_000  # candidates serialised per write (explanations are ~10 KiB each)
 
 
 COMPARE_CHUNK = 250_000  # pairs compared at a time
@@ -460,7 +459,6 @@ def duplicates_find(
         say(f"{len(proposals):,} groups formed ({len(pairs) / scored:,.0f} pairs/s)")
         now = timezone.now()
         built = [_candidate(shop_id, g, e, now) for g, e in proposals]
-        copy_text = _candidate_copy_text(built) if connection.vendor == "postgresql" else []
         if prepared is not None:
             blocking.blocking_keys_ready(prepared)  # indexes built before the lock is taken
         with transaction.atomic():
@@ -472,7 +470,7 @@ def duplicates_find(
             replaced, _ = DuplicateCandidate.all_shops.filter(
                 shop_id=shop_id, status=DuplicateCandidate.Status.OPEN
             ).delete()
-            _candidates_insert(built, copy_text)
+            _candidates_insert(built)
             audit_event_record(
                 agency_id=shop.agency_id,
                 event="duplicates.scanned",

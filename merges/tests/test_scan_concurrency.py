@@ -128,13 +128,13 @@ def test_a_failed_scan_leaves_no_watch_and_no_prepared_keys(monkeypatch):
 
 @pytest.mark.django_db
 def test_candidates_are_copied_with_their_text_intact():
-    """The scan serialises its candidates for COPY before it takes the lock: tabs, newlines and
-    backslashes in explanations and reasons come back as they were."""
+    """The scan writes its candidates as COPY text: tabs, newlines and backslashes in
+    explanations and reasons come back as they were."""
     from django.utils import timezone
 
     from customers.models import Customer
     from merges.models import DuplicateCandidate
-    from merges.services import _candidate_copy_text, _candidates_insert
+    from merges.services import _candidates_insert
 
     shop = shop_factory(agency=agency_factory(), country_code="DE")
     a, b = (
@@ -155,7 +155,7 @@ def test_candidates_are_copied_with_their_text_intact():
         detector_version="fs-3",
         detected_at=timezone.now(),
     )
-    _candidates_insert([candidate], _candidate_copy_text([candidate]))
+    _candidates_insert([candidate])
     stored = DuplicateCandidate.all_shops.get(shop=shop)
     assert stored.survivor_reason == odd and stored.explanation["edges"][0]["note"] == odd
     assert stored.needs_split is True and stored.probability == 0.97
