@@ -293,6 +293,22 @@ def _candidates_insert(candidates: list[DuplicateCandidate]) -> None:
 CANDIDATE_CHUNK = 2_000  # candidates serialised per write (explanations are ~10 KiB each)
 
 
+def _open_candidates_delete(shop_id: int) -> int:
+    """Delete the shop's open candidates in SQL. (Django's delete() first loads every candidate
+    a dismissed pair might point at, explanations included: ~600 MiB and most of the locked
+    time for the 60,000 candidates of a 1,000,000-customer store.)"""
+    table, dismissed = DuplicateCandidate._meta.db_table, DismissedPair._meta.db_table
+    open_ones = f"SELECT id FROM {table} WHERE shop_id = %s AND status = %s"  # noqa: S608
+    params = [shop_id, DuplicateCandidate.Status.OPEN]
+    with connection.cursor() as cursor:
+        cursor.execute(  # the foreign key's SET NULL
+            f"UPDATE {dismissed} SET candidate_id = NULL WHERE candidate_id IN ({open_ones})",  # noqa: S608
+            params,
+        )
+        cursor.execute(f"DELETE FROM {table} WHERE shop_id = %s AND status = %s", params)  # noqa: S608
+        return cursor.rowcount
+
+
 COMPARE_CHUNK = 250_000  # pairs compared at a time
 
 
@@ -467,9 +483,7 @@ def duplicates_find(
             rewritten = _watch_end(watch)
             if prepared is not None:
                 blocking.blocking_keys_swap(prepared)
-            replaced, _ = DuplicateCandidate.all_shops.filter(
-                shop_id=shop_id, status=DuplicateCandidate.Status.OPEN
-            ).delete()
+            replaced = _open_candidates_delete(shop_id)
             _candidates_insert(built)
             audit_event_record(
                 agency_id=shop.agency_id,

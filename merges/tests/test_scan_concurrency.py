@@ -180,3 +180,29 @@ def test_pairs_compared_in_chunks_get_the_levels_of_one_comparison():
     chunked = compared_in_chunks(table, left, right, chunk=7)
     assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
     assert whole[0].dtype == chunked[0].dtype and whole[1].dtype == chunked[1].dtype
+
+
+@pytest.mark.django_db
+def test_a_scan_replaces_only_open_candidates_and_unlinks_pairs_pointing_at_them():
+    from merges.models import DismissedPair, DuplicateCandidate
+    from merges.services import duplicate_dismiss
+
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    load_generated(shop, count=300, seed=26)
+    duplicates_find(shop_id=shop.id, full=True)
+    first, second = DuplicateCandidate.all_shops.filter(shop=shop, status="open")[:2]
+    duplicate_dismiss(candidate=first, reason="siblings")
+    # A remembered pair pointing at a candidate that is still open (the foreign key's SET NULL).
+    pair = DismissedPair.all_shops.filter(shop=shop).first()
+    DismissedPair.all_shops.filter(pk=pair.pk).update(candidate=second)
+    open_before = set(
+        DuplicateCandidate.all_shops.filter(shop=shop, status="open").values_list("pk", flat=True)
+    )
+
+    duplicates_find(shop_id=shop.id, full=True, refit=False)
+    assert DismissedPair.all_shops.get(pk=pair.pk).candidate_id is None
+    assert DuplicateCandidate.all_shops.get(pk=first.pk).status == "dismissed"  # kept
+    open_after = set(
+        DuplicateCandidate.all_shops.filter(shop=shop, status="open").values_list("pk", flat=True)
+    )
+    assert open_after and not open_after & open_before  # every open one replaced
