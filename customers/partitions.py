@@ -10,15 +10,32 @@ reuses those indexes (they match the parent's partitioned indexes) and does not 
 none of the shop's rows. Everything runs in the sync's apply transaction: a crash leaves no
 partition behind and the previous mirror (the default partition's rows) as it was.
 
-Locks: attaching takes SHARE UPDATE EXCLUSIVE on the parent (other shops keep reading and
-writing) and ACCESS EXCLUSIVE on the default partition until the apply commits (webhooks of
-shops that were never fully synced wait until then). Dropping a partition (shop erasure) takes
-ACCESS EXCLUSIVE on the parent until the erasure commits.
+Rows the shop already has in the default partitions (webhooks before or during the load) are
+merged into the build (customers.staging: they keep their ids, newer rows win as in the upsert
+path) and leave the default partitions in the same transaction.
+
+Locks (who waits, and how long):
+- From the start of the apply: SHARE ROW EXCLUSIVE on the default partitions of customers,
+  addresses and orders, so no row of the shop can enter them while the build runs. Readers go
+  on. Writers into them wait until the apply commits: webhooks of every shop never fully synced
+  (the whole build, seconds at 100k customers, minutes at 1M) and writes that do not name their
+  shop (`UPDATE ... WHERE id = ...` without shop_id locks every partition). A second first sync
+  waits for the first to commit (the mode conflicts with itself). Webhooks of shops with their
+  own partitions do not touch the defaults and never wait.
+- At attach (after the index builds): ACCESS EXCLUSIVE on the four default partitions until the
+  commit (tombstones, aggregates); readers of shops never fully synced wait too; SHARE UPDATE
+  EXCLUSIVE on the parents (other shops keep reading and writing).
+Both are taken all at once with a short lock_timeout per attempt and retried (`_lock`), never
+waiting while holding part of them. Dropping a partition (shop erasure) takes ACCESS EXCLUSIVE
+on the parent until the erasure commits.
 """
 
+import logging
 import re
 
 from django.db import connection
+
+logger = logging.getLogger(__name__)
 
 # The mirror tables, and segments' order products derived from the orders (segments migration
 # 0009: kept by triggers on customers_order, filled by the bare build itself).
@@ -92,40 +109,147 @@ def partition_index(cursor, table: str, name: str) -> None:
 
 
 def partition_attach(cursor, table: str, shop_id: int) -> None:
+    """Attach the shop's (indexed) partition of `table`."""
     name = partition_name(table, shop_id)
-    partition_index(cursor, table, name)
     cursor.execute(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES IN ({int(shop_id)})")
     cursor.execute(f"ANALYZE {name}")  # the rest of the sync plans queries on it
 
 
+# The default partitions a first sync locks against writes, in this order (webhooks write the
+# customer before its addresses and orders; a writer that takes them in another order makes the
+# sync give up its locks and retry, never a deadlock). segments_order_product_default needs no
+# lock of its own: only writes through customers_order (its triggers) put a shop's rows there,
+# and those wait for customers_order_default.
+LOCKED_DEFAULTS = tuple(f"{t}_default" for t in TABLES[:3])
+# How long one attempt waits for a lock: below PostgreSQL's deadlock_timeout (1 s), so when a
+# writer holding one of the locks waits for us, we give up first and no one is aborted.
+LOCK_ATTEMPT_TIMEOUT = "200ms"
+
+
+def previous_name(table: str) -> str:
+    """Temporary table (dropped at commit) holding the shop's rows moved out of the default
+    partition of `table` by shop_partitions_start, for the build to merge."""
+    return f"_previous_{table}"
+
+
+def _lock(cursor, tables, mode: str, *, on_timeout=None) -> int:
+    """LOCK `tables` in `mode`, all or none: an attempt that waits longer than
+    LOCK_ATTEMPT_TIMEOUT for any of them releases those it got (savepoint) and retries, so this
+    transaction never sits on part of the locks waiting for someone who waits for it. Returns
+    the attempts made."""
+    from django.db import OperationalError, transaction
+
+    cursor.execute("SELECT current_setting('lock_timeout')")
+    (previous,) = cursor.fetchone()
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            with transaction.atomic():
+                cursor.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", [LOCK_ATTEMPT_TIMEOUT]
+                )
+                cursor.execute(f"LOCK TABLE {', '.join(tables)} IN {mode} MODE")
+            break
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            if on_timeout is not None:
+                on_timeout(cursor)
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+    return attempts
+
+
+def _cancel_deadlocked(cursor) -> None:
+    """Cancel the statements of transactions that hold a lock on a default partition while
+    waiting for a lock this transaction holds (typically: a webhook read the parent, which
+    touches the default partition, then waits to write into it). Attaching needs ACCESS
+    EXCLUSIVE on the default partitions: without this the two would deadlock and PostgreSQL
+    would abort the sync, which has waited the shorter time."""
+    cursor.execute(
+        """SELECT pg_cancel_backend(pid) FROM (
+               SELECT DISTINCT l.pid FROM pg_locks l
+               WHERE l.granted AND l.pid <> pg_backend_pid()
+                 AND l.relation = ANY(%s::regclass[])
+                 AND pg_backend_pid() = ANY(pg_blocking_pids(l.pid))) waiting""",
+        [list(LOCKED_DEFAULTS)],
+    )
+    if cursor.rowcount:
+        logger.warning("first sync: cancelled %s deadlocked writer(s)", cursor.rowcount)
+
+
+# pg_advisory_xact_lock key: held exclusively by a first sync's apply from its start to its
+# commit, shared by webhook deliveries of shops without partitions (`mirror_writes_wait`).
+FIRST_SYNC_LOCK = 0x5C_FFFF_0000
+
+
+def mirror_writes_wait(*, shop_id: int) -> None:
+    """At the start of a transaction that writes a shop's mirror rows (webhook deliveries): when
+    the shop has no partitions yet, wait for any first sync's apply to commit, before touching a
+    table. A write already under way when the build attaches the shop's partitions would fail
+    (PostgreSQL re-checks the default partition's bound after waiting for its lock: "new row
+    for relation ..._default violates partition constraint"); one that starts after the commit
+    goes to the new partition. Writes that read a default partition and then wait to write it
+    would deadlock with the attach. Shops with partitions never wait: no lock is taken."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s) WHERE to_regclass(%s) IS NULL",
+            [FIRST_SYNC_LOCK, partition_name(TABLES[0], shop_id)],
+        )
+
+
 def shop_partitions_start(*, shop_id: int) -> bool:
-    """Before a full sync's apply: True when the shop gets its partitions now and they are to be
-    filled bare (created here, unattached, empty); False when rows go through the parents (the
-    shop has its partitions already, or rows in the default ones: those are moved into new
-    partitions of the shop here, keeping their ids, and the sync upserts as usual)."""
+    """Before a full sync's apply: True when the shop gets its partitions now, filled bare
+    (created here, unattached, empty); False when the shop has its partitions already (rows go
+    through the parents).
+
+    A bare build first locks the default partitions against writes (SHARE ROW EXCLUSIVE:
+    readers go on; writers to them, i.e. webhooks of shops never fully synced and writes that
+    do not name their shop, wait until the apply commits; two first syncs run their applies one
+    after the other). Then the shop's rows already there (webhooks before the sync) are moved
+    into temporary tables (`previous_name`) for the build to merge (they keep their ids), and
+    its derived order products are deleted (rebuilt from the merged orders)."""
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
         if not partitioned(cursor, TABLES[0]) or partition_exists(cursor, TABLES[0], shop_id):
             return False
-        probes = [f"(SELECT 1 FROM {t}_default WHERE shop_id = %s LIMIT 1)" for t in TABLES]
-        cursor.execute(" UNION ALL ".join(probes), [shop_id] * len(TABLES))
-        moved = cursor.fetchone() is not None
+        # Webhook deliveries of shops without partitions wait before their first statement;
+        # those under way finish first (they wait for nothing this transaction holds yet).
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FIRST_SYNC_LOCK])
+        _lock(cursor, LOCKED_DEFAULTS, "SHARE ROW EXCLUSIVE")
         for table in TABLES:
-            name = partition_create_bare(cursor, table, shop_id)
-            if moved:  # straight between partitions: the order triggers see nothing change
-                cursor.execute(
-                    f"WITH gone AS (DELETE FROM {table}_default WHERE shop_id = %s RETURNING *)"
-                    f" INSERT INTO {name} SELECT * FROM gone",
-                    [shop_id],
-                )
-                partition_attach(cursor, table, shop_id)
-    return not moved
+            partition_create_bare(cursor, table, shop_id)
+        for table in TABLES[:3]:
+            previous = previous_name(table)
+            cursor.execute(f"DROP TABLE IF EXISTS {previous}")
+            # Straight out of the partition: customers_order's statement triggers do not fire.
+            cursor.execute(
+                f"CREATE TEMP TABLE {previous} ON COMMIT DROP AS WITH gone AS"
+                f" (DELETE FROM {table}_default WHERE shop_id = %s RETURNING *)"
+                " SELECT * FROM gone",
+                [shop_id],
+            )
+            cursor.execute(f"ANALYZE {previous}")  # the build's joins plan on it
+        cursor.execute(f"DELETE FROM {TABLES[3]}_default WHERE shop_id = %s", [shop_id])
+    return True
 
 
 def shop_partitions_attach(*, shop_id: int) -> None:
-    """After the bare build: index and attach the shop's partitions."""
+    """After the bare build: index the shop's partitions, then attach them. Attaching takes
+    ACCESS EXCLUSIVE on the default partitions: taken for all of them at once, after the index
+    builds, cancelling writers that would deadlock with it (`_cancel_deadlocked`)."""
     with connection.cursor() as cursor:
+        for table in TABLES:
+            partition_index(cursor, table, partition_name(table, shop_id))
+        _lock(
+            cursor,
+            [*LOCKED_DEFAULTS, f"{TABLES[3]}_default"],
+            "ACCESS EXCLUSIVE",
+            on_timeout=_cancel_deadlocked,
+        )
         for table in TABLES:
             partition_attach(cursor, table, shop_id)
 

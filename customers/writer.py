@@ -428,7 +428,7 @@ def customer_aggregates_refresh_set_based(
             number_of_orders = target.n, amount_spent = target.spent,
             amount_spent_currency = target.currency
         FROM target
-        WHERE customers_customer.id = target.id AND (
+        WHERE customers_customer.id = target.id AND customers_customer.shop_id = %s AND (
             customers_customer.first_order_at {distinct} target.first_at
             OR customers_customer.last_order_at {distinct} target.last_at
             OR customers_customer.number_of_orders {distinct} target.n
@@ -436,12 +436,14 @@ def customer_aggregates_refresh_set_based(
             OR customers_customer.amount_spent_currency {distinct} target.currency)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [shop_id, shop_id, *params])
+        cursor.execute(sql, [shop_id, shop_id, *params, shop_id])
         return cursor.rowcount
 
 
 def _customer_aggregates_refresh_one(*, shop_id: int, customer_id: int) -> int:
-    """The same for one customer (a webhook): one aggregate over its orders, no CTE to plan."""
+    """The same for one customer (a webhook): one aggregate over its orders, no CTE to plan.
+    Every statement names the shop of the rows it writes: one without it locks every partition
+    of the mirror, the default one included (a first sync's apply holds it against writes)."""
     sql = """
         UPDATE customers_customer SET
             first_order_at = a.first_at, last_order_at = a.last_at,
@@ -462,14 +464,14 @@ def _customer_aggregates_refresh_one(*, shop_id: int, customer_id: int) -> int:
             ) o
             WHERE c.id = %s AND c.shop_id = %s
         ) a
-        WHERE customers_customer.id = %s AND (
+        WHERE customers_customer.id = %s AND customers_customer.shop_id = %s AND (
             customers_customer.first_order_at, customers_customer.last_order_at,
             customers_customer.number_of_orders, customers_customer.amount_spent,
             customers_customer.amount_spent_currency
         ) IS DISTINCT FROM (a.first_at, a.last_at, a.n, a.spent, a.currency)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [shop_id, customer_id, customer_id, shop_id, customer_id])
+        cursor.execute(sql, [shop_id, customer_id, customer_id, shop_id, customer_id, shop_id])
         return cursor.rowcount
 
 

@@ -2,14 +2,19 @@
 builds its partitions bare and attaches them; rows a shop had before (webhooks) are moved into
 them and upserted; later syncs and webhooks go through the parents; erasure drops them."""
 
+import threading
+import time
+from decimal import Decimal
+
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from customers import partitions
-from customers.incremental import customers_apply_graphql
+from customers.incremental import customers_apply_graphql, orders_delta_apply
 from customers.models import Customer, CustomerAddress, Order, SyncRun
 from customers.sync import shop_full_sync
-from customers.tests.test_ingest import customer_line
+from customers.tests.test_ingest import address_line, customer_line, order_line
 from customers.tests.test_sync import Crash, store
 from segments.models import OrderProduct
 from tenants.shop_erasure import shop_rows_delete
@@ -115,6 +120,71 @@ def webhook(shop, n: int, **changes) -> None:
         customers_apply_graphql(shop=shop, nodes=[customer_line(n, **changes)])
 
 
+def previous_rows(shop) -> None:
+    """Rows a shop gets from webhooks before its first sync (store()'s export has customers
+    1-8 updated 2024-11-01 with one address each, orders 1001-1008 updated 2023-01-02)."""
+    webhook(shop, 3, updated="2024-01-01T00:00:00Z", firstName="Older")  # the export's wins
+    webhook(shop, 5, updated="2030-01-01T00:00:00Z", firstName="Newer", tags=["vip"])  # kept
+    webhook(shop, 98, updated="2030-01-01T00:00:00Z", firstName="Webhook")  # not in the export
+    webhook(shop, 99, updated="2024-01-01T00:00:00Z", firstName="Gone")  # tombstoned
+    orders_delta_apply(
+        shop=shop,
+        nodes=[
+            order_line(1002, 2, "99.00", day=20),  # newer than the export's: kept
+            order_line(1004, 4, "1.00", day=1),  # older: the export's wins
+            order_line(5000, 98, "7.00", day=3),  # not in the export (tombstoned)
+        ],
+    )
+    with transaction.atomic():  # an address for a kept customer, another for a replaced one
+        for n in (3, 5):
+            customers_apply_graphql(
+                shop=shop,
+                nodes=[
+                    customer_line(
+                        n,
+                        updated="2024-01-01T00:00:00Z" if n == 3 else "2030-01-01T00:00:00Z",
+                        firstName="Older" if n == 3 else "Newer",
+                        tags=["vip"] if n == 5 else ["VIP", "newsletter"],
+                        addresses=[{**address_line(n, 7), "city": f"Webhook{n}"}],
+                    )
+                ],
+            )
+
+
+def comparable(held: dict) -> dict:
+    """A mirror() with tombstone times (the run's own clock) reduced to whether there is one."""
+    for kind in ("customers", "orders"):
+        for row in held[kind].values():
+            row["deleted_at"] = row["deleted_at"] is not None
+    return held
+
+
+def local_ids(shop) -> dict[str, dict[int, int]]:
+    return {
+        "customers": dict(Customer.all_shops.filter(shop=shop).values_list("shopify_id", "id")),
+        "orders": dict(Order.all_shops.filter(shop=shop).values_list("shopify_id", "id")),
+        "addresses": dict(
+            CustomerAddress.all_shops.filter(shop=shop).values_list("shopify_id", "id")
+        ),
+    }
+
+
+def seen(shop, run) -> dict[str, set[int]]:
+    """Shopify ids of the rows the run marked seen."""
+    return {
+        "customers": set(
+            Customer.all_shops.filter(shop=shop, last_seen_sync_run_id=run.id).values_list(
+                "shopify_id", flat=True
+            )
+        ),
+        "orders": set(
+            Order.all_shops.filter(shop=shop, last_seen_sync_run_id=run.id).values_list(
+                "shopify_id", flat=True
+            )
+        ),
+    }
+
+
 def test_a_first_sync_builds_the_partitions_and_equals_the_upsert_path(agency, tmp_path):
     bare, moved = new_shop(agency), new_shop(agency)
     source = store(tmp_path, 8)
@@ -123,13 +193,13 @@ def test_a_first_sync_builds_the_partitions_and_equals_the_upsert_path(agency, t
     assert (run.records_created, run.records_updated) == (16, 0)
     assert all(attached(bare).values()) and unadopted_indexes(bare) == []
 
-    # A shop with rows from a webhook before its first sync: they move into its partitions
-    # (keeping their ids) and the sync upserts through the parents.
+    # A shop with rows from a webhook before its first sync: merged into the bare build,
+    # keeping their ids, newer rows winning.
     webhook(moved, 3, updated="2024-01-01T00:00:00Z", firstName="Before")
     early = Customer.all_shops.get(shop=moved, shopify_id=3).id
     assert in_default(moved) > 0 and not any(attached(moved).values())
     run = shop_full_sync(shop_id=moved.id, source=source)
-    assert "index_and_attach" not in run.checkpoint["seconds"]
+    assert "index_and_attach" in run.checkpoint["seconds"]
     assert (run.records_created, run.records_updated) == (15, 1)
     assert all(attached(moved).values()) and unadopted_indexes(moved) == []
     assert in_default(moved) == 0
@@ -139,6 +209,106 @@ def test_a_first_sync_builds_the_partitions_and_equals_the_upsert_path(agency, t
     assert len(built["customers"]) == 8 and len(built["orders"]) == 8
     assert len(built["addresses"]) == 8 and len(built["products"]) == 8
     assert built == upserted
+
+
+def test_previous_rows_merge_into_the_build_as_the_upsert_path_leaves_them(
+    agency, tmp_path, monkeypatch
+):
+    """Rows in the default partitions before the first sync (newer and older than the export,
+    and rows only webhooks created): the bare build equals the upsert path field by field, and
+    the previous rows keep their local ids."""
+    built, upserted = new_shop(agency), new_shop(agency)
+    for shop in (built, upserted):
+        previous_rows(shop)
+    before = local_ids(built)
+    assert in_default(built) > 0 and len(before["customers"]) == 4
+    source = store(tmp_path, 8)
+    build = shop_full_sync(shop_id=built.id, source=source)
+    assert "index_and_attach" in build.checkpoint["seconds"]  # not the upsert fallback
+    assert all(attached(built).values()) and unadopted_indexes(built) == []
+    assert in_default(built) == 0
+
+    real_start = partitions.shop_partitions_start
+    monkeypatch.setattr(  # the upsert path, through the parents (into the default partitions)
+        partitions,
+        "shop_partitions_start",
+        lambda *, shop_id: False if shop_id == upserted.id else real_start(shop_id=shop_id),
+    )
+    upsert = shop_full_sync(shop_id=upserted.id, source=source)
+    assert "index_and_attach" not in upsert.checkpoint["seconds"]
+
+    assert comparable(mirror(built)) == comparable(mirror(upserted))
+    assert (build.records_created, build.records_updated, build.records_deleted) == (
+        upsert.records_created,
+        upsert.records_updated,
+        upsert.records_deleted,
+    )
+    assert seen(built, build) == seen(upserted, upsert)
+    # The previous rows kept their ids (addresses only where the customer was not replaced).
+    after = local_ids(built)
+    for kind in ("customers", "orders"):
+        assert {k: after[kind][k] for k in before[kind]} == before[kind]
+    kept_address = address_line(5, 7)["id"].rsplit("/", 1)[1]
+    assert after["addresses"][int(kept_address)] == before["addresses"][int(kept_address)]
+    # Newer wins, whichever side it is on.
+    customers = {c.shopify_id: c for c in Customer.all_shops.filter(shop=built)}
+    assert customers[3].first_name == "Anna3" and customers[5].first_name == "Newer"
+    assert customers[98].deleted_at is None and customers[99].deleted_at is not None
+    assert customers[5].last_seen_sync_run_id == build.id  # seen, though not rewritten
+    orders = {o.shopify_id: o for o in Order.all_shops.filter(shop=built)}
+    assert (orders[1002].total_price, orders[1004].total_price) == (Decimal("99"), Decimal("10"))
+    assert orders[5000].customer_id == customers[98].id
+    assert sorted(
+        CustomerAddress.all_shops.filter(shop=built, customer_id=customers[5].id).values_list(
+            "city", flat=True
+        )
+    ) == ["Webhook5"]  # the newer customer's addresses stay; the replaced one's are the export's
+    assert sorted(
+        CustomerAddress.all_shops.filter(shop=built, customer_id=customers[3].id).values_list(
+            "city", flat=True
+        )
+    ) == ["Berlin"]
+
+
+def test_rows_referring_to_previous_customers_still_resolve(agency, tmp_path):
+    from merges.models import BlockingKey, DuplicateCandidate
+    from segments.models import SegmentMembership
+    from segments.services import segment_create, segment_refresh
+
+    shop = new_shop(agency)
+    previous_rows(shop)
+    segment = segment_create(
+        agency=agency, name="VIP", query="customer_tags CONTAINS 'vip'", shop_ids=[shop.pk]
+    )
+    segment_refresh(segment_id=segment.pk)
+    ids = local_ids(shop)["customers"]
+    members = set(
+        SegmentMembership.all_shops.filter(segment=segment).values_list("customer_id", flat=True)
+    )
+    assert members and members <= set(ids.values())
+    DuplicateCandidate.all_shops.create(
+        shop=shop,
+        members=sorted([ids[3], ids[5]]),
+        survivor_id=ids[5],
+        probability=0.95,
+        tier="high",
+        status=DuplicateCandidate.Status.OPEN,
+        detector_version="test",
+        detected_at=timezone.now(),
+    )
+    BlockingKey.all_shops.create(shop=shop, customer_id=ids[98], key_type="email", key_value="x")
+
+    run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 8))
+    assert "index_and_attach" in run.checkpoint["seconds"]
+    shopify_of = {v: k for k, v in ids.items()}
+    for local_id in members:  # the same customer, by id, in the shop's partition
+        assert Customer.all_shops.get(pk=local_id).shopify_id == shopify_of[local_id]
+    candidate = DuplicateCandidate.all_shops.get(shop=shop)
+    assert [Customer.all_shops.get(pk=i).shopify_id for i in candidate.members] == sorted(
+        [3, 5], key=lambda n: ids[n]
+    )
+    assert candidate.survivor.shopify_id == 5
+    assert BlockingKey.all_shops.get(shop=shop).customer.shopify_id == 98
 
 
 def test_a_resync_after_webhooks_keeps_newer_rows(agency, tmp_path):
@@ -194,7 +364,7 @@ def test_a_crash_during_the_build_leaves_nothing_and_the_rerun_builds(
     assert Order.all_shops.filter(shop=shop, customer__isnull=False).count() == 6
 
 
-def test_a_crash_after_moving_rows_leaves_the_previous_mirror_and_the_rerun_completes(
+def test_a_crash_while_merging_previous_rows_leaves_them_and_the_rerun_completes(
     agency, tmp_path, monkeypatch
 ):
     from customers import staging
@@ -206,7 +376,7 @@ def test_a_crash_after_moving_rows_leaves_the_previous_mirror_and_the_rerun_comp
     def crash(**kwargs):
         raise Crash("killed while applying")
 
-    monkeypatch.setattr(staging, "orders_apply", crash)
+    monkeypatch.setattr(staging, "orders_build", crash)
     with pytest.raises(Crash):
         shop_full_sync(shop_id=shop.id, source=store(tmp_path, 4))
     assert mirror(shop) == previous and in_default(shop) > 0  # the move rolled back too
@@ -214,6 +384,7 @@ def test_a_crash_after_moving_rows_leaves_the_previous_mirror_and_the_rerun_comp
     monkeypatch.undo()
     rerun = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 4))
     assert rerun.status == SyncRun.Status.SUCCEEDED and all(attached(shop).values())
+    assert "index_and_attach" in rerun.checkpoint["seconds"] and in_default(shop) == 0
     assert Customer.all_shops.get(shop=shop, shopify_id=1).first_name == "Anna1"
     assert Customer.all_shops.filter(shop=shop).count() == 4
 
@@ -282,3 +453,88 @@ def test_upserts_tell_inserted_rows_from_updated_ones(agency, tmp_path):
     # The same through a shop's own partitions, in the bulk path of a full sync.
     run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 5))
     assert (run.records_created, run.records_updated) == (7, 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_during_the_apply_wait_for_its_commit_then_land_in_the_partition(
+    agency, tmp_path, monkeypatch
+):
+    """Real concurrent transactions while a first sync's apply holds its locks (between the
+    build and the attach): the shop's webhook deliveries wait before their first statement and
+    apply after the commit into the shop's partition; another never-synced shop's writer waits
+    on the default partition and goes on after the commit; a shop with its partitions does not
+    wait; a transaction that read a default partition and waits to write it (it would deadlock
+    with the attach) is cancelled, the sync is not."""
+    shop, other, reader, synced = (new_shop(agency) for _ in range(4))
+    shop_full_sync(shop_id=synced.id, source=store(tmp_path, 2, tag="s"))
+    webhook(shop, 3, updated="2024-01-01T00:00:00Z", firstName="Before")
+    pids, results = {}, {}
+
+    def deliver(name, target, n, *, delivery=True, read_first=False, **changes):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids[name] = cursor.fetchone()[0]
+                if read_first:
+                    cursor.execute(
+                        "SELECT count(*) FROM customers_customer WHERE shop_id = %s", [target.id]
+                    )
+                if delivery:  # as tenants.webhooks.services._apply does
+                    partitions.mirror_writes_wait(shop_id=target.id)
+                customers_apply_graphql(shop=target, nodes=[customer_line(n, **changes)])
+            results[name] = "ok"
+        except Exception as error:
+            results[name] = error
+        finally:
+            connection.close()
+
+    def waiting(name) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pids.get(name)]
+            )
+            row = cursor.fetchone()
+        return row is not None and row[0] == "Lock"
+
+    later = "2030-01-01T00:00:00Z"
+    threads = {
+        "shop": threading.Thread(target=deliver, args=("shop", shop, 3), kwargs={"updated": later, "firstName": "During"}),
+        "new": threading.Thread(target=deliver, args=("new", shop, 77), kwargs={"updated": later}),
+        "other": threading.Thread(target=deliver, args=("other", other, 1), kwargs={"delivery": False}),
+        "reader": threading.Thread(target=deliver, args=("reader", reader, 1), kwargs={"delivery": False, "read_first": True}),
+        "synced": threading.Thread(target=deliver, args=("synced", synced, 1), kwargs={"updated": later}),
+    }  # fmt: skip
+    real_attach = partitions.shop_partitions_attach
+
+    def attach_while_webhooks_arrive(*, shop_id):
+        for thread in threads.values():
+            thread.start()
+        threads["synced"].join(timeout=60)
+        assert results.get("synced") == "ok"  # done while the apply is still open
+        deadline = time.monotonic() + 60
+        while not all(waiting(n) for n in ("shop", "new", "other", "reader")):
+            assert time.monotonic() < deadline, f"not all waiting: {pids} {results}"
+            time.sleep(0.05)
+        assert not any(n in results for n in ("shop", "new", "other", "reader"))
+        real_attach(shop_id=shop_id)
+
+    monkeypatch.setattr(partitions, "shop_partitions_attach", attach_while_webhooks_arrive)
+    run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 8))
+    for thread in threads.values():
+        thread.join(timeout=60)
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert "index_and_attach" in run.checkpoint["seconds"]  # built bare, previous row merged
+    assert {n: results[n] for n in ("shop", "new", "other", "synced")} == dict.fromkeys(
+        ("shop", "new", "other", "synced"), "ok"
+    )
+    assert isinstance(results["reader"], OperationalError)  # cancelled: retried by the delivery
+    assert in_default(shop) == 0 and all(attached(shop).values())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT shopify_id, first_name FROM {partitions.partition_name(partitions.TABLES[0], shop.id)}"
+            " WHERE shopify_id IN (3, 77) ORDER BY 1"
+        )
+        assert cursor.fetchall() == [(3, "During"), (77, "Anna77")]
+    assert Customer.all_shops.filter(shop=shop).count() == 9
+    assert Customer.all_shops.filter(shop=other).count() == 1 and in_default(other) > 0
+    assert not Customer.all_shops.filter(shop=reader).exists()

@@ -216,6 +216,9 @@ def _apply(delivery: WebhookDelivery, prepared: Any) -> str:
         )
     delivery.attempts += 1  # handlers see which attempt this is
     extra = {"prepared": prepared} if preparer_for(delivery.topic) else {}
+    from customers.partitions import mirror_writes_wait  # the mirror's partitions
+
+    mirror_writes_wait(shop_id=delivery.shop_id)  # a first sync's apply commits first
     with shop_scope([delivery.shop_id]):
         handler(shop=delivery.shop, payload=delivery.payload, delivery=delivery, **extra)
     if (
