@@ -48,7 +48,48 @@ def vacuum() -> None:
         cursor.execute("VACUUM segments_order_product")
 
 
-def apply_once(shop, run, *, partition: bool) -> dict:
+def previous_rows_insert(shop, run, count: int) -> None:
+    """`count` customers (with their addresses) and `count` orders of the export written into
+    the default partitions before the apply, as webhooks before a first sync leave them: every
+    other one a year newer than the export's row (kept), the others a year older (replaced)."""
+    from django.db import connection
+
+    from customers import staging
+
+    params = {"shop": shop.id, "run": None, "now": "2026-01-01T00:00:00Z"}
+    columns, ctes, select = staging._customer_rows(run.id)
+    shift = "(CASE WHEN src.shopify_id %% 2 = 0 THEN interval '1 year' ELSE -interval '1 year' END)"
+    limited = f"(SELECT * FROM src ORDER BY shopify_id LIMIT {int(count)}) s"
+    select.source = select.source.replace("src s", limited, 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO customers_customer (shop_id, {', '.join(columns)}) WITH {ctes} {select}",
+            params,
+        )
+        cursor.execute(
+            f"UPDATE customers_customer src SET updated_at_shopify = updated_at_shopify + {shift}"
+            " WHERE shop_id = %s",
+            [shop.id],
+        )
+        staging._addresses_insert(
+            cursor, run.id, "customers_customeraddress",
+            "(SELECT id, shopify_id FROM customers_customer WHERE shop_id = %(shop)s)", params,
+        )  # fmt: skip
+        customers = "(SELECT id, shopify_id FROM customers_customer WHERE shop_id = %(shop)s) c"
+        columns, ctes, select = staging._order_rows(run.id, customers)
+        select.source = select.source.replace("src s", limited, 1)
+        cursor.execute(
+            f"INSERT INTO customers_order (shop_id, {', '.join(columns)}) WITH {ctes} {select}",
+            params,
+        )
+        cursor.execute(
+            f"UPDATE customers_order src SET updated_at_shopify = updated_at_shopify + {shift}"
+            " WHERE shop_id = %s",
+            [shop.id],
+        )
+
+
+def apply_once(shop, run, *, partition: bool, previous: int = 0) -> dict:
     from django.db import connection, transaction
 
     from customers import sync
@@ -57,9 +98,11 @@ def apply_once(shop, run, *, partition: bool) -> dict:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     timings: dict[str, float] = {}
-    cpu, started = backend_cpu(pid), time.perf_counter()
     try:
         with transaction.atomic():
+            if previous:
+                previous_rows_insert(shop, run, previous)
+            cpu, started = backend_cpu(pid), time.perf_counter()
             sync._apply_staged(shop, run, timings, partition=partition)
             seconds, cpu = time.perf_counter() - started, backend_cpu(pid) - cpu
             raise Rollback
@@ -75,6 +118,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default="/tmp/clientele-bench")
+    parser.add_argument(
+        "--previous",
+        type=int,
+        default=0,
+        help="also run `previous`: the partition build with this many customers and orders"
+        " already in the default partitions (webhooks before the first sync)",
+    )
     args = parser.parse_args()
     paths = write_exports(args.customers, Path(args.workdir), args.seed)
     _django()
@@ -91,13 +141,18 @@ def main() -> None:
         for phase in sync.PHASES:
             sync._stage_phase(shop, run, phase, FileSource(paths), 20_000, None)
         results: dict[str, list[dict]] = {"upsert": [], "partition": []}
+        if args.previous:
+            results["previous"] = []
         for round_number in range(args.rounds):
-            modes = ["upsert", "partition"]
+            modes = list(results)
             if round_number % 2:
                 modes.reverse()
             for mode in modes:
                 vacuum()
-                result = apply_once(shop, run, partition=mode == "partition")
+                result = apply_once(
+                    shop, run, partition=mode != "upsert",
+                    previous=args.previous if mode == "previous" else 0,
+                )  # fmt: skip
                 results[mode].append(result)
                 print(f"round {round_number + 1} {mode:9}: {result['seconds']:.2f} s wall, "
                       f"{result['cpu']:.2f} CPU-s, steps {result['steps']}, "
@@ -114,6 +169,10 @@ def main() -> None:
         print(f"ratio: the partition build takes {medians['partition'][1] / medians['upsert'][1]:.2f}x"
               f" the upsert's CPU, {medians['partition'][0] / medians['upsert'][0]:.2f}x its wall"
               f" (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
+        if args.previous:
+            print(f"ratio: with {args.previous} previous customers and orders the build takes"
+                  f" {medians['previous'][1] / medians['partition'][1]:.3f}x the CPU of none,"
+                  f" {medians['previous'][0] / medians['partition'][0]:.3f}x its wall")  # fmt: skip
     finally:
         staging.stage_tables_drop(run.id)
         shop.delete()

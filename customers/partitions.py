@@ -15,18 +15,24 @@ merged into the build (customers.staging: they keep their ids, newer rows win as
 path) and leave the default partitions in the same transaction.
 
 Locks (who waits, and how long):
+- From the start of the apply: the advisory lock FIRST_SYNC_LOCK, exclusive. Webhook deliveries
+  of shops without partitions take it shared before their first statement
+  (`mirror_writes_wait`), so they wait for the commit and then write into the right partition.
 - From the start of the apply: SHARE ROW EXCLUSIVE on the default partitions of customers,
   addresses and orders, so no row of the shop can enter them while the build runs. Readers go
-  on. Writers into them wait until the apply commits: webhooks of every shop never fully synced
-  (the whole build, seconds at 100k customers, minutes at 1M) and writes that do not name their
-  shop (`UPDATE ... WHERE id = ...` without shop_id locks every partition). A second first sync
+  on. Writers into them wait until the apply commits: writes for every shop never fully synced
+  (as long as the apply: docs/benchmarks.md, ~30 s wall at 100k customers under load) and
+  writes that do not name their shop (`UPDATE ... WHERE id = ...` without shop_id locks every partition). A second first sync
   waits for the first to commit (the mode conflicts with itself). Webhooks of shops with their
   own partitions do not touch the defaults and never wait.
 - At attach (after the index builds): ACCESS EXCLUSIVE on the four default partitions until the
   commit (tombstones, aggregates); readers of shops never fully synced wait too; SHARE UPDATE
-  EXCLUSIVE on the parents (other shops keep reading and writing).
-Both are taken all at once with a short lock_timeout per attempt and retried (`_lock`), never
-waiting while holding part of them. Dropping a partition (shop erasure) takes ACCESS EXCLUSIVE
+  EXCLUSIVE on the parents (other shops keep reading and writing). A transaction that holds a
+  lock on a default partition (it read the parent without naming its shop, or a never-synced
+  shop's rows) and waits to write into it would deadlock with this: it is cancelled
+  (`_cancel_deadlocked`; a webhook delivery is retried), not the sync.
+Both table locks are taken all at once with a short lock_timeout per attempt and retried
+(`_lock`), never waiting while holding part of them. Dropping a partition (shop erasure) takes ACCESS EXCLUSIVE
 on the parent until the erasure commits.
 """
 
