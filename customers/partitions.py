@@ -138,11 +138,11 @@ def previous_name(table: str) -> str:
     return f"_previous_{table}"
 
 
-def _lock(cursor, tables, mode: str, *, on_timeout=None) -> int:
+def _lock(cursor, tables, mode: str, *, before_attempt=None) -> int:
     """LOCK `tables` in `mode`, all or none: an attempt that waits longer than
-    LOCK_ATTEMPT_TIMEOUT for any of them releases those it got (savepoint) and retries, so this
-    transaction never sits on part of the locks waiting for someone who waits for it. Returns
-    the attempts made."""
+    LOCK_ATTEMPT_TIMEOUT for any of them, or is refused as a deadlock, releases those it got
+    (savepoint) and retries, so this transaction never sits on part of the locks waiting for
+    someone who waits for it. `before_attempt` runs before every attempt. Returns the attempts."""
     from django.db import OperationalError, transaction
 
     cursor.execute("SELECT current_setting('lock_timeout')")
@@ -150,6 +150,8 @@ def _lock(cursor, tables, mode: str, *, on_timeout=None) -> int:
     attempts = 0
     while True:
         attempts += 1
+        if before_attempt is not None:
+            before_attempt(cursor)
         try:
             with transaction.atomic():
                 cursor.execute(
@@ -158,10 +160,10 @@ def _lock(cursor, tables, mode: str, *, on_timeout=None) -> int:
                 cursor.execute(f"LOCK TABLE {', '.join(tables)} IN {mode} MODE")
             break
         except OperationalError as error:
-            if getattr(error.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            # lock_not_available, or a deadlock PostgreSQL reports at once (a waiter ahead of
+            # us in the queue holds a lock we ask for): retried either way.
+            if getattr(error.__cause__, "sqlstate", None) not in ("55P03", "40P01"):
                 raise
-            if on_timeout is not None:
-                on_timeout(cursor)
     cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
     return attempts
 
@@ -254,7 +256,7 @@ def shop_partitions_attach(*, shop_id: int) -> None:
             cursor,
             [*LOCKED_DEFAULTS, f"{TABLES[3]}_default"],
             "ACCESS EXCLUSIVE",
-            on_timeout=_cancel_deadlocked,
+            before_attempt=_cancel_deadlocked,
         )
         for table in TABLES:
             partition_attach(cursor, table, shop_id)
