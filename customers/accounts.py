@@ -248,7 +248,7 @@ def _send_pending(shop: Shop, batch: AccountInviteBatch, actor: str) -> None:
             invite.status, invite.sent_at = AccountInvite.Status.SENT, timezone.now()
             invite.save(update_fields=["status", "sent_at"])
             if state in CustomerState.values:
-                Customer.all_shops.filter(pk=invite.customer_id).update(state=state)
+                Customer.all_shops.filter(shop=shop, pk=invite.customer_id).update(state=state)
             _audit_send(shop, invite, actor, "account_invite.sent")
 
 

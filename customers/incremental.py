@@ -171,7 +171,7 @@ def customer_merge_apply(
             shop=shop, shopify_id=deleted_shopify_id, deleted_at=merged_at, merged_into=survivor
         )
         # Its orders now belong to the survivor: its totals come from the (now empty) order list.
-        Customer.all_shops.filter(pk=gone.pk).update(aggregates_from_shopify=False)
+        Customer.all_shops.filter(shop=shop, pk=gone.pk).update(aggregates_from_shopify=False)
         if survivor is not None:
             Order.all_shops.filter(shop=shop, customer_shopify_id=deleted_shopify_id).update(
                 customer_id=survivor.id, customer_shopify_id=kept_shopify_id
