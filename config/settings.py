@@ -4,7 +4,7 @@ import sys
 
 import dj_database_url
 
-from config.env import BASE_DIR, IS_PRODUCTION, env_bool, env_list, env_str, secret
+from config.env import BASE_DIR, IS_PRODUCTION, env_bool, env_int, env_list, env_str, secret
 
 RUNNING_TESTS = "pytest" in sys.modules
 
@@ -164,6 +164,12 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Full sync (customers.sync): load the orders export in a second process while this one loads
+# the customers (pays when a core is idle; on a busy machine it was slower: docs/benchmarks.md),
+# and how many connections build a shop's partitions on its first sync.
+FULL_SYNC_SECOND_LOADER = env_bool("FULL_SYNC_SECOND_LOADER", default=True)
+FULL_SYNC_BUILD_CONNECTIONS = env_int("FULL_SYNC_BUILD_CONNECTIONS", 2, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "tenants.api.schema.TenantAutoSchema",

@@ -38,6 +38,8 @@ on the parent until the erasure commits.
 
 import logging
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.db import connection
 
@@ -74,13 +76,16 @@ def partition_exists(cursor, table: str, shop_id: int) -> bool:
     return cursor.fetchone()[0] is not None
 
 
-def partition_create_bare(cursor, table: str, shop_id: int) -> str:
+def partition_create_bare(cursor, table: str, shop_id: int, *, name: str | None = None) -> str:
     """A plain table shaped like the parent (its defaults: ids from the shared sequence), with
-    the CHECK constraint that lets ATTACH skip scanning it. Not attached: no index, no trigger."""
-    name = partition_name(table, shop_id)
+    the CHECK constraint that lets ATTACH skip scanning it. Not attached: no index, no trigger.
+    `name`: another name than the partition's (a table built for it, renamed by
+    `partition_adopt`)."""
+    partition = partition_name(table, shop_id)
+    name = name or partition
     cursor.execute(
         f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS,"
-        f" CONSTRAINT {name}_shop CHECK (shop_id IS NOT NULL AND shop_id = {int(shop_id)}))"
+        f" CONSTRAINT {partition}_shop CHECK (shop_id IS NOT NULL AND shop_id = {int(shop_id)}))"
     )
     return name
 
@@ -100,25 +105,66 @@ def _parent_indexes(cursor, table: str) -> list[tuple[str | None, str]]:
 _INDEX_DEFINITION = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (?:ONLY )?\S+ (USING .*)$")
 
 
-def partition_index(cursor, table: str, name: str) -> None:
-    """Build on `name` every index of the parent `table`, as the parent defines it, so that
-    attaching `name` adopts them instead of building its own. Sorting builds: give them memory."""
-    cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-    # No parallel workers: on this 2-core machine they only compete with the backend.
-    cursor.execute("SET LOCAL max_parallel_maintenance_workers = 0")
+@dataclass(frozen=True)
+class BuiltIndex:
+    """One index of a parent table, to be built on an unattached table `on` so that attaching
+    adopts it: `create` builds it by sorting; a primary key or unique constraint of the parent
+    is first built as a plain unique index (it may then be built beside the table's other
+    indexes: adding the constraint directly would lock the table against them) and becomes the
+    constraint in `partition_constraints_add`."""
+
+    name: str
+    on: str
+    create: str
+    constraint: str | None  # "PRIMARY KEY" / "UNIQUE", or None
+
+
+def partition_index_plan(cursor, table: str, name: str) -> list[BuiltIndex]:
+    """Every index of the parent `table`, as the parent defines it, to build on `name`."""
+    plan = []
     for number, (constraint, index) in enumerate(_parent_indexes(cursor, table)):
-        if constraint is not None:  # primary key / unique: must be a constraint to be adopted
-            cursor.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_{number} {constraint}")
-            continue
         unique, rest = _INDEX_DEFINITION.match(index).groups()
-        cursor.execute(f"CREATE {unique or ''}INDEX {name}_{number} ON {name} {rest}")
+        kind = constraint.split(" (", 1)[0] if constraint is not None else None
+        index_name = f"{name}_{number}"
+        unique = "UNIQUE " if kind is not None else unique or ""
+        plan.append(
+            BuiltIndex(
+                index_name, name, f"CREATE {unique}INDEX {index_name} ON {name} {rest}", kind
+            )
+        )
+    return plan
+
+
+def partition_constraints_add(cursor, plan: list[BuiltIndex]) -> None:
+    """The built unique indexes that stand for a parent's constraint become that constraint
+    (a catalog change: the index is already there)."""
+    for index in plan:
+        if index.constraint is not None:
+            cursor.execute(
+                f"ALTER TABLE {index.on} ADD CONSTRAINT {index.name}"
+                f" {index.constraint} USING INDEX {index.name}"
+            )
+
+
+def partition_adopt(cursor, table: str, shop_id: int, built: str) -> str:
+    """Rename the table built for the shop's partition of `table` (and its indexes, which carry
+    its name) to the partition's name. In the apply transaction: nobody sees the partition's
+    name before the commit (webhooks decide by that name whether to wait)."""
+    name = partition_name(table, shop_id)
+    cursor.execute(f"ALTER TABLE {built} RENAME TO {name}")
+    cursor.execute(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass", [name]
+    )
+    for (index,) in cursor.fetchall():
+        if index.startswith(f"{built}_"):  # renames its constraint too
+            cursor.execute(f"ALTER INDEX {index} RENAME TO {name}_{index[len(built) + 1 :]}")
+    return name
 
 
 def partition_attach(cursor, table: str, shop_id: int) -> None:
-    """Attach the shop's (indexed) partition of `table`."""
+    """Attach the shop's (indexed, analyzed) partition of `table`."""
     name = partition_name(table, shop_id)
     cursor.execute(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES IN ({int(shop_id)})")
-    cursor.execute(f"ANALYZE {name}")  # the rest of the sync plans queries on it
 
 
 # The default partitions a first sync locks against writes, in this order (webhooks write the
@@ -208,28 +254,38 @@ def mirror_writes_wait(*, shop_id: int) -> None:
         )
 
 
-def shop_partitions_start(*, shop_id: int) -> bool:
-    """Before a full sync's apply: True when the shop gets its partitions now, filled bare
-    (created here, unattached, empty); False when the shop has its partitions already (rows go
-    through the parents).
-
-    A bare build first locks the default partitions against writes (SHARE ROW EXCLUSIVE:
-    readers go on; writers to them, i.e. webhooks of shops never fully synced and writes that
-    do not name their shop, wait until the apply commits; two first syncs run their applies one
-    after the other). Then the shop's rows already there (webhooks before the sync) are moved
-    into temporary tables (`previous_name`) for the build to merge (they keep their ids), and
-    its derived order products are deleted (rebuilt from the merged orders)."""
+def shop_partitions_needed(*, shop_id: int) -> bool:
+    """Whether the shop's next full sync builds its partitions (it has none yet)."""
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
-        if not partitioned(cursor, TABLES[0]) or partition_exists(cursor, TABLES[0], shop_id):
-            return False
+        return partitioned(cursor, TABLES[0]) and not partition_exists(cursor, TABLES[0], shop_id)
+
+
+def shop_partitions_start(*, shop_id: int, built: Mapping[str, str] | None = None) -> bool:
+    """In a full sync's apply transaction: True when the shop gets its partitions now, False
+    when it has them already (rows go through the parents). `built`: per table, the table built
+    for the shop's partition (customers.partition_build, indexed, unattached), renamed to the
+    partition's name here; without it the partitions are created bare (empty, unindexed).
+
+    First the default partitions are locked against writes (SHARE ROW EXCLUSIVE: readers go on;
+    writers to them, i.e. webhooks of shops never fully synced and writes that do not name
+    their shop, wait until the apply commits; two first syncs swap one after the other). Then
+    the shop's rows already there (webhooks before or during the build) are moved into
+    temporary tables (`previous_name`) to be merged (they keep their ids), and its derived
+    order products are deleted (rebuilt from the merged orders)."""
+    if not shop_partitions_needed(shop_id=shop_id):
+        return False
+    with connection.cursor() as cursor:
         # Webhook deliveries of shops without partitions wait before their first statement;
         # those under way finish first (they wait for nothing this transaction holds yet).
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FIRST_SYNC_LOCK])
         _lock(cursor, LOCKED_DEFAULTS, "SHARE ROW EXCLUSIVE")
         for table in TABLES:
-            partition_create_bare(cursor, table, shop_id)
+            if built is None:
+                partition_create_bare(cursor, table, shop_id)
+            else:
+                partition_adopt(cursor, table, shop_id, built[table])
         for table in TABLES[:3]:
             previous = previous_name(table)
             cursor.execute(f"DROP TABLE IF EXISTS {previous}")
@@ -240,18 +296,16 @@ def shop_partitions_start(*, shop_id: int) -> bool:
                 " SELECT * FROM gone",
                 [shop_id],
             )
-            cursor.execute(f"ANALYZE {previous}")  # the build's joins plan on it
+            cursor.execute(f"ANALYZE {previous}")  # the merge's joins plan on it
         cursor.execute(f"DELETE FROM {TABLES[3]}_default WHERE shop_id = %s", [shop_id])
     return True
 
 
 def shop_partitions_attach(*, shop_id: int) -> None:
-    """After the bare build: index the shop's partitions, then attach them. Attaching takes
-    ACCESS EXCLUSIVE on the default partitions: taken for all of them at once, after the index
-    builds, cancelling writers that would deadlock with it (`_cancel_deadlocked`)."""
+    """After the build and the merge: attach the shop's partitions. Attaching takes ACCESS
+    EXCLUSIVE on the default partitions: taken for all of them at once, cancelling writers that
+    would deadlock with it (`_cancel_deadlocked`)."""
     with connection.cursor() as cursor:
-        for table in TABLES:
-            partition_index(cursor, table, partition_name(table, shop_id))
         _lock(
             cursor,
             [*LOCKED_DEFAULTS, f"{TABLES[3]}_default"],

@@ -42,6 +42,17 @@ TABLES = {
 }
 
 
+# Tables a shop's first full sync builds for its partitions (customers.partition_build), named
+# after the run like the staged rows and dropped with them; renamed to the partitions on success.
+BUILT = {
+    "customers_customer": "built_customers",
+    "customers_customeraddress": "built_addresses",
+    "customers_order": "built_orders",
+    "segments_order_product": "built_order_products",
+}
+BUILT_IDS = "built_ids"
+
+
 def table_name(run_id: int, what: str) -> str:
     return f"_sync{int(run_id)}_{what}"
 
@@ -72,7 +83,7 @@ def stage_tables_create(run_id: int) -> None:
 
 def stage_tables_drop(run_id: int) -> None:
     with connection.cursor() as cursor:
-        for what in _definitions(run_id):
+        for what in (*_definitions(run_id), *BUILT.values(), BUILT_IDS):
             cursor.execute(f"DROP TABLE IF EXISTS {table_name(run_id, what)}")
 
 
@@ -243,6 +254,11 @@ _AGGREGATES = {  # customer column -> value from the staged orders (alias `agg`)
 }
 
 
+# The mirror columns the apply writes from the staged rows.
+CUSTOMER_ROW_COLUMNS = [*CUSTOMER_COLUMNS, "mirrored_at", "last_seen_sync_run_id", *_AGGREGATES]
+ORDER_ROW_COLUMNS = [*ORDER_COLUMNS, "customer_id", "deleted_at", "last_seen_sync_run_id"]
+
+
 def _latest_rows(stage: str) -> str:
     """The staged rows, the last line winning when an id was staged twice.
 
@@ -276,7 +292,7 @@ def _customer_rows(run_id: int) -> tuple[list[str], str, _Select]:
     """(columns, CTEs, select) of the staged customers as mirror rows, order aggregates joined
     from the staged orders in the same statement (no second pass rewrites every row)."""
     stage, orders = table_name(run_id, "customers"), table_name(run_id, "orders")
-    columns = [*CUSTOMER_COLUMNS, "mirrored_at", "last_seen_sync_run_id", *_AGGREGATES]
+    columns = CUSTOMER_ROW_COLUMNS
     picked = []
     for column in CUSTOMER_COLUMNS:
         if column == "number_of_orders":
@@ -360,7 +376,7 @@ def _order_rows(run_id: int, customers: str) -> tuple[list[str], str, _Select]:
     """(columns, select) of the staged orders as mirror rows, each linked to its customer's local
     id by a join with `customers` (the shop's rows, aliased c)."""
     stage = table_name(run_id, "orders")
-    columns = [*ORDER_COLUMNS, "customer_id", "deleted_at", "last_seen_sync_run_id"]
+    columns = ORDER_ROW_COLUMNS
     picked = [*(f"s.{c}" for c in ORDER_COLUMNS), "c.id", "NULL", "%(run)s"]
     ctes = f"""src AS (
             {_latest_rows(stage)}
@@ -403,175 +419,6 @@ def orders_apply(*, shop_id: int, run_id: int) -> ApplyStats:
             )
         cursor.execute("DROP TABLE _applied")
     return stats
-
-
-def customers_build(*, shop_id: int, run_id: int, now) -> ApplyStats:
-    """A shop's first full sync (customers.partitions): the staged customers and their addresses
-    written into the shop's new, still unattached and unindexed partitions, merged with the
-    shop's previous rows (moved out of the default partitions by shop_partitions_start) as the
-    upsert path would: see `_merged`."""
-    columns, ctes, select = _customer_rows(run_id)
-    into = partitions.partition_name("customers_customer", shop_id)
-    addresses = partitions.partition_name("customers_customeraddress", shop_id)
-    params = {"shop": shop_id, "run": run_id, "now": now}
-    previous = _previous(shop_id, "customers_customer")
-    with connection.cursor() as cursor:
-        if previous is None:  # the shop had no rows: every staged customer is created
-            cursor.execute(
-                f"INSERT INTO {into} (shop_id, {', '.join(columns)}) WITH {ctes} {select}", params
-            )
-            created = cursor.rowcount
-            _addresses_insert(cursor, run_id, addresses, into, params)
-            if _previous(shop_id, "customers_customeraddress") is not None:  # orphans: kept
-                cursor.execute(
-                    f"INSERT INTO {addresses} SELECT * FROM"
-                    f" {partitions.previous_name('customers_customeraddress')}"
-                )
-            return ApplyStats(created=created)
-        won = _won(cursor, run_id, "customers", previous, redacted_refused=True)
-        names, merged = _merged(
-            cursor, into, columns, select, previous, won, keep_on_update=tuple(_AGGREGATES)
-        )
-        cursor.execute(f"INSERT INTO {into} ({names}) WITH {ctes} {merged}", params)
-        stats = _merged_counts(cursor, cursor.rowcount, previous, won)
-        # The addresses the upsert path leaves: those of every previous customer it did not
-        # update (kept, refused, or not in the export), with their ids; then the staged
-        # addresses of the customers it created or updated.
-        previous_addresses = _previous(shop_id, "customers_customeraddress")
-        if previous_addresses is not None:
-            cursor.execute(
-                f"""INSERT INTO {addresses} SELECT a.* FROM {previous_addresses} a
-                    WHERE NOT EXISTS (SELECT 1 FROM {won} w WHERE w.id = a.customer_id)"""
-            )
-        applied = f"""(SELECT c.id, c.shopify_id FROM {into} c WHERE NOT EXISTS (
-            SELECT 1 FROM {previous} e WHERE e.id = c.id
-            AND NOT EXISTS (SELECT 1 FROM {won} w WHERE w.id = e.id)))"""
-        _addresses_insert(cursor, run_id, addresses, applied, params)
-    return stats
-
-
-def orders_build(*, shop_id: int, run_id: int) -> ApplyStats:
-    """The staged orders into the shop's new order partition (see customers_build), linked to
-    the customers just built and merged with the shop's previous orders; their
-    segments.OrderProduct rows are written here too (the order triggers fire only for writes
-    through customers_order)."""
-    from segments.order_products import order_products_insert_from
-
-    into = partitions.partition_name("customers_order", shop_id)
-    customers = f"{partitions.partition_name('customers_customer', shop_id)} c"
-    columns, ctes, select = _order_rows(run_id, customers)
-    params = {"shop": shop_id, "run": run_id}
-    previous = _previous(shop_id, "customers_order")
-    with connection.cursor() as cursor:
-        if previous is None:
-            cursor.execute(
-                f"INSERT INTO {into} (shop_id, {', '.join(columns)}) WITH {ctes} {select}", params
-            )
-            stats = ApplyStats(created=cursor.rowcount)
-        else:
-            won = _won(cursor, run_id, "orders", previous, redacted_refused=False)
-            names, merged = _merged(cursor, into, columns, select, previous, won)
-            cursor.execute(f"INSERT INTO {into} ({names}) WITH {ctes} {merged}", params)
-            stats = _merged_counts(cursor, cursor.rowcount, previous, won)
-        order_products_insert_from(
-            cursor,
-            orders_table=into,
-            into=partitions.partition_name("segments_order_product", shop_id),
-        )
-    return stats
-
-
-def _previous(shop_id: int, table: str) -> str | None:
-    """The temporary table of the shop's previous rows of `table`, None when it has none."""
-    name = partitions.previous_name(table)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [name])
-        if cursor.fetchone()[0] is None:
-            return None
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {name})")
-        return name if cursor.fetchone()[0] else None
-
-
-def _won(cursor, run_id: int, phase: str, previous: str, *, redacted_refused: bool) -> str:
-    """A temporary table of the previous rows (id, shopify_id) that the export's row replaces:
-    the same rule as the upsert path's ON CONFLICT ... WHERE (`_guard`; a redacted customer is
-    never rewritten). The staged row of each is looked up by the staged ids' index (a nested
-    loop per previous row: they are few, the staged rows many)."""
-    stage = table_name(run_id, phase)
-    cursor.execute("SELECT to_regclass(%s)", [f"{stage}_id"])
-    if cursor.fetchone()[0] is None:  # ids staged twice: no unique index (_latest_rows)
-        cursor.execute(f"CREATE INDEX IF NOT EXISTS {stage}_by_id ON {stage} (shopify_id)")
-    name = f"_won_{phase}"
-    redacted = "e.redacted_at IS NULL AND " if redacted_refused else ""
-    cursor.execute(f"DROP TABLE IF EXISTS {name}")
-    cursor.execute("SET LOCAL enable_nestloop = on")
-    cursor.execute(
-        f"""CREATE TEMP TABLE {name} ON COMMIT DROP AS
-            SELECT e.id, e.shopify_id FROM {previous} e CROSS JOIN LATERAL (
-                SELECT s.updated_at_shopify FROM {stage} s WHERE s.shopify_id = e.shopify_id
-                ORDER BY s.line_no DESC LIMIT 1) n
-            WHERE {redacted}(e.updated_at_shopify IS NULL OR n.updated_at_shopify IS NULL
-                  OR e.updated_at_shopify <= n.updated_at_shopify)"""
-    )
-    cursor.execute("SET LOCAL enable_nestloop = off")  # as apply_settings has it
-    cursor.execute(f"ANALYZE {name}")
-    return name
-
-
-def _merged(
-    cursor,
-    into: str,
-    columns: list[str],
-    select: _Select,
-    previous: str,
-    won: str,
-    *,
-    keep_on_update: tuple[str, ...] = (),
-) -> tuple[str, str]:
-    """(column list, SELECT) of the staged rows (`n`) full-joined with the previous rows (`e`)
-    on shopify_id, every column of `into` given as the upsert path leaves it:
-    - a staged row with no previous one: created (the column defaults: a new id);
-    - a previous row the staged one replaces (`won`): keeps its id and its columns the upsert
-      does not write (local ones), takes the staged values, `keep_on_update` excepted (left to
-      the aggregates refresh, as the upsert does), and is no longer deleted;
-    - a previous row newer than the staged one: kept as it was, marked seen by this run;
-    - a previous row the export does not hold: kept as it was (the tombstone step decides)."""
-    cursor.execute(
-        """SELECT a.attname, pg_get_expr(d.adbin, d.adrelid), format_type(a.atttypid, a.atttypmod)
-           FROM pg_attribute a
-           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-           WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
-           ORDER BY a.attnum""",
-        [into],
-    )
-    table_columns = cursor.fetchall()
-    replaced = "(n.shopify_id IS NOT NULL AND (e.id IS NULL OR w.id IS NOT NULL))"
-    picked = []
-    for column, default, type_ in table_columns:
-        staged = f"n.{column}::{type_}"  # an untyped NULL in the staged select is text
-        if column == "shop_id":
-            picked.append("%(shop)s")
-        elif column == "last_seen_sync_run_id":
-            picked.append(f"CASE WHEN n.shopify_id IS NOT NULL THEN {staged} ELSE e.{column} END")
-        elif column in keep_on_update:
-            picked.append(f"CASE WHEN e.id IS NULL THEN {staged} ELSE e.{column} END")
-        elif column in columns:
-            picked.append(f"CASE WHEN {replaced} THEN {staged} ELSE e.{column} END")
-        elif column == "deleted_at":
-            picked.append(f"CASE WHEN {replaced} THEN NULL ELSE e.{column} END")
-        else:  # local columns: the previous row's, or the default of a new row
-            picked.append(f"CASE WHEN e.id IS NULL THEN {default or 'NULL'} ELSE e.{column} END")
-    names = ", ".join(column for column, _, _ in table_columns)
-    merged = f"""SELECT {", ".join(picked)}
-        FROM ({select.named(columns)}) n
-        FULL JOIN ({previous} e LEFT JOIN {won} w ON w.id = e.id) ON e.shopify_id = n.shopify_id"""
-    return names, merged
-
-
-def _merged_counts(cursor, inserted: int, previous: str, won: str) -> ApplyStats:
-    cursor.execute(f"SELECT (SELECT count(*) FROM {previous}), (SELECT count(*) FROM {won})")
-    previous_rows, won_rows = cursor.fetchone()
-    return ApplyStats(created=inserted - previous_rows, updated=won_rows)
 
 
 def _counts(cursor, applied: str, stage: str) -> ApplyStats:

@@ -15,16 +15,18 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import SYSTEM, audit_event_record
-from customers import partitions, staging, writer
+from customers import partition_build, partitions, staging, writer
 from customers.hooks import ORDER_CHANGED, ORDER_PRODUCTS_CHANGED, mirror_changed_notify
 from customers.ingest import BulkIngest, IngestStats
 from customers.models import Customer, SyncRun
@@ -164,8 +166,8 @@ def shop_full_sync(
 
     `source` is what reads Shopify (customers.sources.BulkSource by default, through the client).
     `parallel`: load the orders export in a second process while this one loads the customers
-    (PostgreSQL only; None = whenever possible, i.e. outside a transaction, which a second
-    connection could not see into).
+    (PostgreSQL only; None = as settings.FULL_SYNC_SECOND_LOADER says, and only outside a
+    transaction, which a second connection could not see into).
     """
     shop = Shop.objects.get(pk=shop_id)
     if source is None:
@@ -185,7 +187,8 @@ def shop_full_sync(
         try:
             if connection.vendor == "postgresql":
                 if parallel is None:
-                    parallel = not connection.in_atomic_block
+                    parallel = settings.FULL_SYNC_SECOND_LOADER
+                parallel = parallel and not connection.in_atomic_block
                 _staged_full_sync(shop, run, source, batch_size, on_progress, parallel)
             else:  # SQLite (the demo): batch by batch straight into the mirror
                 for phase in PHASES:
@@ -205,10 +208,17 @@ def shop_full_sync(
 def _staged_full_sync(shop, run, source, batch_size, on_progress, parallel) -> None:
     """PostgreSQL: load both exports into the run's staging tables, then apply them at once."""
     timings: dict[str, float] = {}
-    _stage_phases(shop, run, source, batch_size, on_progress, timings, parallel=parallel)
-    run.refresh_from_db(fields=["checkpoint", "records_read", "progress_done", "progress_total"])
-    _run_update(run, phase="applying")
-    finishing = _apply_staged(shop, run, timings)
+    builder = _stage_phases(shop, run, source, batch_size, on_progress, timings, parallel=parallel)
+    try:
+        run.refresh_from_db(
+            fields=["checkpoint", "records_read", "progress_done", "progress_total"]
+        )
+        _run_update(run, phase="applying")
+        finishing = _apply_staged(shop, run, timings, builder=builder)
+    except BaseException as error:
+        if builder is not None:
+            builder.abort(error)  # no build left running behind a failed run
+        raise
     timings["aggregates_and_commit"] = round(time.perf_counter() - finishing, 3)
     staging.stage_tables_drop(run.id)
     # Where the time went, for operators and bench/ingest.py.
@@ -216,29 +226,46 @@ def _staged_full_sync(shop, run, source, batch_size, on_progress, parallel) -> N
     logger.info("full sync %s of shop %s: seconds %s", run.id, shop.id, timings)
 
 
-def _apply_staged(shop, run, timings: dict[str, float], *, partition: bool = True) -> float:
-    """The apply, one transaction: the staged rows into the mirror, tombstones, aggregates.
-    Returns when the final step started (its time includes the commit). `partition=False`
-    upserts even on a first sync (bench/sync_apply.py's comparison only)."""
+def _apply_staged(
+    shop, run, timings: dict[str, float], *, partition: bool = True, builder=None
+) -> float:
+    """The apply: a shop's first sync builds its partitions (customers.partition_build, on
+    connections of their own, or `builder`, started while the orders loaded), then one
+    transaction swaps them in or upserts the staged rows, tombstones, aggregates. Returns when
+    the final step started (its time includes the commit). `partition=False` upserts even on a
+    first sync (bench/sync_apply.py's comparison only)."""
+    now = timezone.now()
+    built = None
+    if builder is None and partition and partitions.shop_partitions_needed(shop_id=shop.id):
+        builder = partition_build.shop_partitions_build(shop_id=shop.id, run_id=run.id, now=now)
+    if builder is not None:
+        with _timed(timings, "build"):
+            built = builder.wait()
+        timings["build_steps"] = built.seconds
     with transaction.atomic():
         staging.apply_settings()
-        now = timezone.now()
-        # A shop's first full sync builds its partitions bare (customers.partitions); later
-        # syncs upsert through the parent tables.
-        bare = partitions.shop_partitions_start(shop_id=shop.id) if partition else False
-        with _timed(timings, "apply_customers"):
-            if bare:
-                customers = staging.customers_build(shop_id=shop.id, run_id=run.id, now=now)
-            else:
-                customers = staging.customers_apply(shop_id=shop.id, run_id=run.id, now=now)
-        with _timed(timings, "apply_orders"):
-            if bare:
-                orders = staging.orders_build(shop_id=shop.id, run_id=run.id)
-            else:
-                orders = staging.orders_apply(shop_id=shop.id, run_id=run.id)
+        # Swapped in under the first-sync locks (customers.partitions); a shop that has its
+        # partitions already upserts through the parent tables.
+        bare = built is not None and partitions.shop_partitions_start(
+            shop_id=shop.id, built=built.tables
+        )
         if bare:
-            with _timed(timings, "index_and_attach"):
+            # Only the export built the partitions: its orders are linked and its customers'
+            # aggregates computed (customers.partition_build), a second pass would change none.
+            refresh = not partition_build.built_from_export_alone(shop_id=shop.id, run_id=run.id)
+            with _timed(timings, "merge_and_attach"):
+                customers = partition_build.customers_merge(
+                    shop_id=shop.id, run_id=run.id, created=built.rows["customers"]
+                )
+                orders = partition_build.orders_merge(
+                    shop_id=shop.id, run_id=run.id, created=built.rows["orders"]
+                )
                 partitions.shop_partitions_attach(shop_id=shop.id)
+        else:
+            with _timed(timings, "apply_customers"):
+                customers = staging.customers_apply(shop_id=shop.id, run_id=run.id, now=now)
+            with _timed(timings, "apply_orders"):
+                orders = staging.orders_apply(shop_id=shop.id, run_id=run.id)
         staging.late_children_apply_staged(shop_id=shop.id, run_id=run.id)
         snapshot = {p: datetime.fromisoformat(run.checkpoint[p]["started_at"]) for p in PHASES}
         with _timed(timings, "tombstones"):
@@ -258,7 +285,7 @@ def _apply_staged(shop, run, timings: dict[str, float], *, partition: bool = Tru
             records_deleted=deleted,
         )
         finishing = time.perf_counter()
-        _finish(shop, run, reason="full_sync")
+        _finish(shop, run, reason="full_sync", aggregates=not bare or refresh)
     return finishing
 
 
@@ -281,17 +308,20 @@ def _phase_loaded(run, phase) -> bool:
     return bool(state.get("loaded")) and staging.staged_rows(run.id, phase) == state.get("rows")
 
 
-def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parallel) -> None:
+def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parallel):
     """Load both exports into the staging tables: one after the other, or (`parallel`, both
     still to load) the orders in a child process (customers.loader) while this process loads
     the customers. Each loader checkpoints its own phase, so a crash of either leaves the run
-    resumable where each stopped."""
+    resumable where each stopped. On a shop's first sync the partition build starts as soon as
+    the customers are loaded (its steps that read the staged orders wait for them): returned,
+    started, or None."""
     if not parallel or any(_phase_loaded(run, phase) for phase in PHASES):
         for phase in PHASES:
             with _timed(timings, f"load_{phase}"), _cpu_timed(timings, f"cpu_load_{phase}"):
                 _stage_phase(shop, run, phase, source, batch_size, on_progress)
-        return
+        return None
     loader = _loader_start()  # boots Django while the operations start
+    builder, orders_loaded = None, threading.Event()
     with _timed(timings, "load"), tempfile.TemporaryDirectory(prefix="sync-loader-") as tmp:
         try:
             _operations_start(run, source)
@@ -303,24 +333,32 @@ def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parall
             )
             with _timed(timings, "load_customers"), _cpu_timed(timings, "cpu_load_customers"):
                 _stage_phase(shop, run, "customers", source, batch_size, on_progress, name=False)
+            if partitions.shop_partitions_needed(shop_id=shop.id):
+                builder = partition_build.shop_partitions_build(
+                    shop_id=shop.id, run_id=run.id, now=timezone.now(), orders_loaded=orders_loaded
+                )
             while loader.running():  # progress while the orders still load
                 time.sleep(0.25)
                 if on_progress is not None:
                     run.refresh_from_db(fields=["checkpoint", "records_read", "progress_done"])
                     on_progress(run)
             outcome = loader.result()
-        except BaseException:
+            if not outcome["ok"]:
+                raise PhaseLoadFailed(
+                    f"the orders loader failed (exit {outcome['exit']}): {outcome['error']}"
+                )
+        except BaseException as error:
             loader.stop()  # never a second loader writing behind a failed run's back
+            if builder is not None:
+                builder.abort(error)
             raise
-    if not outcome["ok"]:
-        raise PhaseLoadFailed(
-            f"the orders loader failed (exit {outcome['exit']}): {outcome['error']}"
-        )
+    orders_loaded.set()
     timings["load_orders"] = round(outcome["seconds"], 3)
     timings["cpu_load_orders"] = round(outcome["cpu"], 3)
     run.refresh_from_db(fields=["checkpoint", "records_read", "progress_done", "progress_total"])
     if on_progress is not None:
         on_progress(run)
+    return builder
 
 
 class PhaseLoadFailed(Exception):
@@ -531,10 +569,13 @@ def _lines_done(run: SyncRun) -> int:
     return sum(int((run.checkpoint.get(p) or {}).get("lines_done") or 0) for p in PHASES)
 
 
-def _finish(shop: Shop, run: SyncRun, *, reason: str) -> None:
+def _finish(shop: Shop, run: SyncRun, *, reason: str, aggregates: bool = True) -> None:
+    """`aggregates=False`: the mirror's order links and customer aggregates are known to be
+    what the refresh would compute (a first sync built from the export alone)."""
     with transaction.atomic():
-        writer.orders_link_customers(shop_id=shop.id)
-        writer.customer_aggregates_refresh(shop_id=shop.id)
+        if aggregates:
+            writer.orders_link_customers(shop_id=shop.id)
+            writer.customer_aggregates_refresh(shop_id=shop.id)
         high_water = (
             Customer.all_shops.filter(shop=shop, updated_at_shopify__isnull=False)
             .order_by("-updated_at_shopify")

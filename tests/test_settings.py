@@ -49,3 +49,11 @@ def test_development_starts_with_nothing_set():
     result = load_settings()
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "started"
+
+
+@pytest.mark.parametrize("value", ["two", "0"])
+def test_a_bad_number_of_build_connections_names_the_setting(value):
+    result = load_settings(FULL_SYNC_BUILD_CONNECTIONS=value)
+    assert result.returncode != 0
+    assert "FULL_SYNC_BUILD_CONNECTIONS must be a whole number >= 1" in result.stderr
+    assert "started" not in result.stdout

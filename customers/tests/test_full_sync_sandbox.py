@@ -34,7 +34,7 @@ def test_full_sync_equals_the_store_field_by_field(seeded):
     assert run.records_created == len(store.customers) + len(store.orders)
     # The first sync built the shop's partitions bare (customers.partitions); the next one
     # upserts into them: both paths are compared with the store here.
-    assert "index_and_attach" in run.checkpoint["seconds"]
+    assert "build" in run.checkpoint["seconds"]
     mirrored = Customer.all_shops.filter(shop=shop)
     assert len(set(mirrored.values_list("predicted_spend_tier", flat=True))) > 1
     assert mirrored.filter(is_mergeable=False).exclude(merge_blockers=[]).exists()
@@ -51,7 +51,7 @@ def test_full_sync_equals_the_store_field_by_field(seeded):
         shop_id=shop.id, source=BulkSource(shop, poll_interval=0.05), batch_size=25
     )
     assert again.status == SyncRun.Status.SUCCEEDED and again.records_deleted == 1
-    assert "index_and_attach" not in again.checkpoint["seconds"]
+    assert "build" not in again.checkpoint["seconds"]
     assert mirror_differences(shop, store, full_sync_fields=True) == []
 
 

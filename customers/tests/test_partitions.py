@@ -13,9 +13,10 @@ from django.utils import timezone
 from customers import partitions
 from customers.incremental import customers_apply_graphql, orders_delta_apply
 from customers.models import Customer, CustomerAddress, Order, SyncRun
+from customers.sources import FileSource
 from customers.sync import shop_full_sync
-from customers.tests.test_ingest import address_line, customer_line, order_line
-from customers.tests.test_sync import Crash, store
+from customers.tests.test_ingest import address_line, customer_line, item_line, order_line
+from customers.tests.test_sync import Crash, store, write_export
 from segments.models import OrderProduct
 from tenants.shop_erasure import shop_rows_delete
 from tenants.tests.factories import agency_factory, shop_factory
@@ -189,7 +190,7 @@ def test_a_first_sync_builds_the_partitions_and_equals_the_upsert_path(agency, t
     bare, moved = new_shop(agency), new_shop(agency)
     source = store(tmp_path, 8)
     run = shop_full_sync(shop_id=bare.id, source=source)
-    assert "index_and_attach" in run.checkpoint["seconds"]  # built bare
+    assert "build" in run.checkpoint["seconds"]  # built bare
     assert (run.records_created, run.records_updated) == (16, 0)
     assert all(attached(bare).values()) and unadopted_indexes(bare) == []
 
@@ -199,7 +200,7 @@ def test_a_first_sync_builds_the_partitions_and_equals_the_upsert_path(agency, t
     early = Customer.all_shops.get(shop=moved, shopify_id=3).id
     assert in_default(moved) > 0 and not any(attached(moved).values())
     run = shop_full_sync(shop_id=moved.id, source=source)
-    assert "index_and_attach" in run.checkpoint["seconds"]
+    assert "build" in run.checkpoint["seconds"]
     assert (run.records_created, run.records_updated) == (15, 1)
     assert all(attached(moved).values()) and unadopted_indexes(moved) == []
     assert in_default(moved) == 0
@@ -224,18 +225,18 @@ def test_previous_rows_merge_into_the_build_as_the_upsert_path_leaves_them(
     assert in_default(built) > 0 and len(before["customers"]) == 4
     source = store(tmp_path, 8)
     build = shop_full_sync(shop_id=built.id, source=source)
-    assert "index_and_attach" in build.checkpoint["seconds"]  # not the upsert fallback
+    assert "build" in build.checkpoint["seconds"]  # not the upsert fallback
     assert all(attached(built).values()) and unadopted_indexes(built) == []
     assert in_default(built) == 0
 
-    real_start = partitions.shop_partitions_start
+    real_needed = partitions.shop_partitions_needed
     monkeypatch.setattr(  # the upsert path, through the parents (into the default partitions)
         partitions,
-        "shop_partitions_start",
-        lambda *, shop_id: False if shop_id == upserted.id else real_start(shop_id=shop_id),
+        "shop_partitions_needed",
+        lambda *, shop_id: False if shop_id == upserted.id else real_needed(shop_id=shop_id),
     )
     upsert = shop_full_sync(shop_id=upserted.id, source=source)
-    assert "index_and_attach" not in upsert.checkpoint["seconds"]
+    assert "build" not in upsert.checkpoint["seconds"]
 
     assert comparable(mirror(built)) == comparable(mirror(upserted))
     assert (build.records_created, build.records_updated, build.records_deleted) == (
@@ -299,7 +300,7 @@ def test_rows_referring_to_previous_customers_still_resolve(agency, tmp_path):
     BlockingKey.all_shops.create(shop=shop, customer_id=ids[98], key_type="email", key_value="x")
 
     run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 8))
-    assert "index_and_attach" in run.checkpoint["seconds"]
+    assert "build" in run.checkpoint["seconds"]
     shopify_of = {v: k for k, v in ids.items()}
     for local_id in members:  # the same customer, by id, in the shop's partition
         assert Customer.all_shops.get(pk=local_id).shopify_id == shopify_of[local_id]
@@ -311,13 +312,45 @@ def test_rows_referring_to_previous_customers_still_resolve(agency, tmp_path):
     assert BlockingKey.all_shops.get(shop=shop).customer.shopify_id == 98
 
 
+def test_an_order_exported_twice_gives_the_aggregates_the_upsert_path_gives(
+    agency, tmp_path, monkeypatch
+):
+    """The build aggregates the staged order rows; an order exported twice (the later line
+    wins) counts once, as the upsert path and the webhooks count it."""
+    built, upserted = new_shop(agency), new_shop(agency)
+    customers, orders = [], []
+    for n in range(1, 5):
+        customers += [customer_line(n), address_line(n, 1)]
+        orders += [order_line(1000 + n, n, "10.00"), item_line(1000 + n, 1, 300, ["shoes"])]
+    orders += [order_line(1002, 2, "30.00", day=5), item_line(1002, 1, 301, ["hats"])]
+    source = FileSource(
+        {
+            "customers": write_export(tmp_path, "customers", customers),
+            "orders": write_export(tmp_path, "orders", orders),
+        }
+    )
+    run = shop_full_sync(shop_id=built.id, source=source)
+    assert "build" in run.checkpoint["seconds"]
+    real_needed = partitions.shop_partitions_needed
+    monkeypatch.setattr(  # the upsert path, through the parents (into the default partitions)
+        partitions,
+        "shop_partitions_needed",
+        lambda *, shop_id: False if shop_id == upserted.id else real_needed(shop_id=shop_id),
+    )
+    shop_full_sync(shop_id=upserted.id, source=source)
+    assert mirror(built) == mirror(upserted)
+    twice = Customer.all_shops.get(shop=built, shopify_id=2)
+    assert (twice.number_of_orders, twice.amount_spent) == (1, Decimal("30"))
+    assert twice.first_order_at == twice.last_order_at and twice.first_order_at.day == 5
+
+
 def test_a_resync_after_webhooks_keeps_newer_rows(agency, tmp_path):
     shop = new_shop(agency)
     shop_full_sync(shop_id=shop.id, source=store(tmp_path, 5, tag="a"))
     ids = dict(Customer.all_shops.filter(shop=shop).values_list("shopify_id", "id"))
     webhook(shop, 2, updated="2030-01-01T00:00:00Z", firstName="Newer")
     again = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 5, tag="b"))
-    assert "index_and_attach" not in again.checkpoint["seconds"]  # upserted into the partition
+    assert "build" not in again.checkpoint["seconds"]  # upserted into the partition
     assert Customer.all_shops.get(shop=shop, shopify_id=2).first_name == "Newer"
     assert Customer.all_shops.get(shop=shop, shopify_id=1).first_name == "Anna1"
     assert dict(Customer.all_shops.filter(shop=shop).values_list("shopify_id", "id")) == ids
@@ -331,7 +364,7 @@ def test_a_resync_after_webhooks_keeps_newer_rows(agency, tmp_path):
 def test_a_crash_during_the_build_leaves_nothing_and_the_rerun_builds(
     agency, tmp_path, monkeypatch, crash_in
 ):
-    from customers import staging
+    from customers import partition_build
 
     shop = new_shop(agency)
     source = store(tmp_path, 6)
@@ -346,7 +379,7 @@ def test_a_crash_during_the_build_leaves_nothing_and_the_rerun_builds(
         raise Crash("killed while building")
 
     if crash_in == "orders_build":
-        monkeypatch.setattr(staging, "orders_build", crash)
+        monkeypatch.setattr(partition_build, "orders_build", crash)
     else:
         monkeypatch.setattr(partitions, "partition_attach", attach_then_crash)
     with pytest.raises(Crash):
@@ -359,7 +392,7 @@ def test_a_crash_during_the_build_leaves_nothing_and_the_rerun_builds(
     monkeypatch.undo()
     rerun = shop_full_sync(shop_id=shop.id, source=source)
     assert rerun.status == SyncRun.Status.SUCCEEDED
-    assert "index_and_attach" in rerun.checkpoint["seconds"]
+    assert "build" in rerun.checkpoint["seconds"]
     assert all(attached(shop).values())
     assert Order.all_shops.filter(shop=shop, customer__isnull=False).count() == 6
 
@@ -367,7 +400,7 @@ def test_a_crash_during_the_build_leaves_nothing_and_the_rerun_builds(
 def test_a_crash_while_merging_previous_rows_leaves_them_and_the_rerun_completes(
     agency, tmp_path, monkeypatch
 ):
-    from customers import staging
+    from customers import partition_build
 
     shop = new_shop(agency)
     webhook(shop, 1, updated="2024-01-01T00:00:00Z", firstName="Before")
@@ -376,7 +409,7 @@ def test_a_crash_while_merging_previous_rows_leaves_them_and_the_rerun_completes
     def crash(**kwargs):
         raise Crash("killed while applying")
 
-    monkeypatch.setattr(staging, "orders_build", crash)
+    monkeypatch.setattr(partition_build, "orders_build", crash)
     with pytest.raises(Crash):
         shop_full_sync(shop_id=shop.id, source=store(tmp_path, 4))
     assert mirror(shop) == previous and in_default(shop) > 0  # the move rolled back too
@@ -384,7 +417,7 @@ def test_a_crash_while_merging_previous_rows_leaves_them_and_the_rerun_completes
     monkeypatch.undo()
     rerun = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 4))
     assert rerun.status == SyncRun.Status.SUCCEEDED and all(attached(shop).values())
-    assert "index_and_attach" in rerun.checkpoint["seconds"] and in_default(shop) == 0
+    assert "build" in rerun.checkpoint["seconds"] and in_default(shop) == 0
     assert Customer.all_shops.get(shop=shop, shopify_id=1).first_name == "Anna1"
     assert Customer.all_shops.filter(shop=shop).count() == 4
 
@@ -523,7 +556,7 @@ def test_webhooks_during_the_apply_wait_for_its_commit_then_land_in_the_partitio
     for thread in threads.values():
         thread.join(timeout=60)
     assert run.status == SyncRun.Status.SUCCEEDED
-    assert "index_and_attach" in run.checkpoint["seconds"]  # built bare, previous row merged
+    assert "build" in run.checkpoint["seconds"]  # built bare, previous row merged
     assert {n: results[n] for n in ("shop", "new", "other", "synced")} == dict.fromkeys(
         ("shop", "new", "other", "synced"), "ok"
     )
@@ -538,3 +571,114 @@ def test_webhooks_during_the_apply_wait_for_its_commit_then_land_in_the_partitio
     assert Customer.all_shops.filter(shop=shop).count() == 9
     assert Customer.all_shops.filter(shop=other).count() == 1 and in_default(other) > 0
     assert not Customer.all_shops.filter(shop=reader).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_builder_cancels_the_other_and_leaves_the_mirror_as_it_was(
+    agency, tmp_path, monkeypatch
+):
+    """The partitions are built on two connections (outside a transaction): when one step
+    fails, the statement running on the other connection is cancelled, the sync fails at once,
+    nothing is attached and the shop's previous rows are untouched; the rerun builds again."""
+    from customers import partition_build
+
+    shop = new_shop(agency)
+    webhook(shop, 3, updated="2024-01-01T00:00:00Z", firstName="Before")
+    before = mirror(shop)
+    source = store(tmp_path, 6)
+    pids = {}
+
+    def slow_orders(**kwargs):  # still running when the addresses fail
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids["orders"] = cursor.fetchone()[0]
+            cursor.execute("SELECT pg_sleep(120)")
+
+    def failing_addresses(**kwargs):
+        deadline = time.monotonic() + 60
+        while "orders" not in pids:  # the other connection is busy
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        raise Crash("builder killed")
+
+    monkeypatch.setattr(partition_build, "orders_build", slow_orders)
+    monkeypatch.setattr(partition_build, "addresses_build", failing_addresses)
+    started = time.monotonic()
+    with pytest.raises(partition_build.BuildFailed) as failed:
+        shop_full_sync(shop_id=shop.id, source=source)
+    assert isinstance(failed.value.__cause__, Crash)
+    assert time.monotonic() - started < 60  # the sleeping statement was cancelled
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND state = 'active'",
+            [pids["orders"]],
+        )
+        assert cursor.fetchone()[0] == 0
+    run = SyncRun.all_shops.get(shop=shop)
+    assert run.status == SyncRun.Status.FAILED and "builder killed" in run.error
+    assert not any(attached(shop).values()) and mirror(shop) == before and in_default(shop) > 0
+    with connection.cursor() as cursor:  # no partition by the shop's name yet: webhooks of the
+        for table in partitions.TABLES:  # shop still wait for a first sync's apply
+            cursor.execute("SELECT to_regclass(%s)", [partitions.partition_name(table, shop.id)])
+            assert cursor.fetchone()[0] is None
+
+    monkeypatch.undo()
+    rerun = shop_full_sync(shop_id=shop.id, source=source)
+    assert rerun.id == run.id and rerun.status == SyncRun.Status.SUCCEEDED, rerun.error
+    assert all(attached(shop).values()) and unadopted_indexes(shop) == []
+    assert in_default(shop) == 0 and Customer.all_shops.filter(shop=shop).count() == 6
+    with connection.cursor() as cursor:  # the built tables became the partitions
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE %s", [f"_sync{run.id}_%"])
+        assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_during_the_build_do_not_wait_and_are_merged(agency, tmp_path, monkeypatch):
+    """The build runs before the apply takes the first-sync locks: a webhook delivery of the
+    shop goes through at once (into the default partition) and is merged by the apply."""
+    from customers import partition_build
+
+    shop = new_shop(agency)
+    webhook(shop, 3, updated="2024-01-01T00:00:00Z", firstName="Before")
+    real_addresses = partition_build.addresses_build
+    results = {}
+
+    def deliver(n, **changes):
+        try:
+            with transaction.atomic():
+                partitions.mirror_writes_wait(shop_id=shop.id)
+                customers_apply_graphql(shop=shop, nodes=[customer_line(n, **changes)])
+            results[n] = "ok"
+        except Exception as error:
+            results[n] = error
+        finally:
+            connection.close()
+
+    def addresses_while_webhooks_arrive(**kwargs):
+        later = "2030-01-01T00:00:00Z"
+        threads = [
+            threading.Thread(target=deliver, args=(3,), kwargs={"updated": later, "firstName": "During"}),
+            threading.Thread(target=deliver, args=(77,), kwargs={"updated": later}),
+        ]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert results == {3: "ok", 77: "ok"}  # done while the build is still running
+        return real_addresses(**kwargs)
+
+    monkeypatch.setattr(partition_build, "addresses_build", addresses_while_webhooks_arrive)
+    run = shop_full_sync(shop_id=shop.id, source=store(tmp_path, 8))
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert results == {3: "ok", 77: "ok"}
+    assert in_default(shop) == 0 and all(attached(shop).values())
+    customers = {c.shopify_id: c for c in Customer.all_shops.filter(shop=shop)}
+    assert len(customers) == 9 and customers[3].first_name == "During"
+    assert customers[77].deleted_at is None  # a webhook's customer, not in the export: kept
+    assert customers[3].last_seen_sync_run_id == run.id
+    assert Order.all_shops.get(shop=shop, shopify_id=1003).customer_id == customers[3].id
+    assert sorted(
+        OrderProduct.objects.filter(shop_id=shop.id, customer_id=customers[3].id).values_list(
+            "product_id", flat=True
+        )
+    ) == [300]

@@ -101,7 +101,7 @@ def test_a_crashed_sync_leaves_the_mirror_usable_and_the_next_run_resumes(shop, 
 
 
 def test_a_crash_while_applying_rolls_back_whole_and_the_rerun_applies(shop, tmp_path, monkeypatch):
-    from customers import staging
+    from customers import partition_build, staging
 
     source = store(tmp_path, 6)
 
@@ -109,7 +109,7 @@ def test_a_crash_while_applying_rolls_back_whole_and_the_rerun_applies(shop, tmp
         raise Crash("killed while applying")
 
     monkeypatch.setattr(staging, "orders_apply", fail)
-    monkeypatch.setattr(staging, "orders_build", fail)  # a first sync builds its partitions
+    monkeypatch.setattr(partition_build, "orders_build", fail)  # a first sync builds
     with pytest.raises(Crash):
         shop_full_sync(shop_id=shop.id, source=source)
     failed = SyncRun.all_shops.get(shop=shop)
@@ -125,11 +125,13 @@ def test_a_crash_while_applying_rolls_back_whole_and_the_rerun_applies(shop, tmp
 def test_staged_rows_lost_in_a_server_crash_are_loaded_again(shop, tmp_path, monkeypatch):
     from django.db import connection
 
-    from customers import staging
+    from customers import partition_build, staging
 
     source = store(tmp_path, 7)
-    for name in ("orders_apply", "orders_build"):
-        monkeypatch.setattr(staging, name, lambda **kw: (_ for _ in ()).throw(Crash()))
+    monkeypatch.setattr(staging, "orders_apply", lambda **kw: (_ for _ in ()).throw(Crash()))
+    monkeypatch.setattr(
+        partition_build, "orders_build", lambda **kw: (_ for _ in ()).throw(Crash())
+    )
     with pytest.raises(Crash):
         shop_full_sync(shop_id=shop.id, source=source)
     monkeypatch.undo()

@@ -2,7 +2,10 @@
 while the sync's own process loads the customers. Committed data only (the child has its own
 connection), so these tests run outside a test transaction."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from customers import staging, sync
@@ -129,4 +132,25 @@ def test_over_real_bulk_operations_both_exports_start_and_the_mirror_equals_the_
     assert len(operations) == 2 and all(
         o.startswith("gid://shopify/BulkOperation/") for o in operations
     )
+    assert mirror_differences(shop, seeded.store, full_sync_fields=True) == []
+
+
+def test_the_second_loader_follows_the_setting_and_the_command_flags(seeded, settings):
+    """FULL_SYNC_SECOND_LOADER turns the second loader off for every sync; sync_shop's
+    --second-loader / --one-loader decide for one run."""
+    shop = shop_for(seeded, country_code="DE")
+
+    def full_sync(*flags) -> SyncRun:
+        call_command("sync_shop", shop.domain, "--full", *flags, stdout=StringIO())
+        run = SyncRun.all_shops.filter(shop=shop).latest("id")
+        assert run.status == SyncRun.Status.SUCCEEDED, run.error
+        return run
+
+    settings.FULL_SYNC_SECOND_LOADER = False
+    one = full_sync()
+    assert "load" not in one.checkpoint["seconds"] and "load_orders" in one.checkpoint["seconds"]
+    assert "load" in full_sync("--second-loader").checkpoint["seconds"]  # the child loaded
+    settings.FULL_SYNC_SECOND_LOADER = True
+    assert "load" in full_sync().checkpoint["seconds"]
+    assert "load" not in full_sync("--one-loader").checkpoint["seconds"]
     assert mirror_differences(shop, seeded.store, full_sync_fields=True) == []

@@ -24,8 +24,30 @@ class Command(BaseCommand):
             default=sync.FULL_SYNC_BATCH_SIZE,
             help="parents per staged batch of a full sync",
         )
+        loaders = parser.add_mutually_exclusive_group()
+        loaders.add_argument(
+            "--one-loader",
+            dest="second_loader",
+            action="store_false",
+            default=None,
+            help="load both exports in this process (default: FULL_SYNC_SECOND_LOADER)",
+        )
+        loaders.add_argument(
+            "--second-loader",
+            dest="second_loader",
+            action="store_true",
+            help="load the orders export in a second process beside the customers'",
+        )
 
-    def handle(self, *args, domain: str, full: bool, batch_size: int, **options):
+    def handle(
+        self,
+        *args,
+        domain: str,
+        full: bool,
+        batch_size: int,
+        second_loader: bool | None = None,
+        **options,
+    ):
         if batch_size < 1:
             raise CommandError(f"--batch-size must be at least 1 (got {batch_size})")
         shop = Shop.objects.filter(domain=domain).first()
@@ -55,7 +77,10 @@ class Command(BaseCommand):
             with shop_scope([shop.id]):
                 if full or sync.last_high_water_mark(shop_id=shop.id) is None:
                     run = sync.shop_full_sync(
-                        shop_id=shop.id, batch_size=batch_size, on_progress=progress
+                        shop_id=shop.id,
+                        batch_size=batch_size,
+                        on_progress=progress,
+                        parallel=second_loader,
                     )
                     progress(run)  # the final counts: rows are applied after the last batch
                 else:
