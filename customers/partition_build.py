@@ -40,6 +40,7 @@ SESSION_SETTINGS = {
     "work_mem": "128MB",
     "maintenance_work_mem": "512MB",
     "synchronous_commit": "off",
+    "max_parallel_maintenance_workers": "0",  # per step, see Builder._next
 }
 
 
@@ -320,7 +321,8 @@ class Builder:
                     step = ready[0]
                     self._pending.remove(step)
                     self._running[step.name] = pid
-                    alone = len(ready) == 1 and len(self._running) == 1
+                    # Alone: no other step running or ready, and no loader busy beside us.
+                    alone = len(ready) == len(self._running) == 1 and self.orders_loaded.is_set()
                     return step, 1 if step.index and alone else 0
                 self._changed.wait(timeout=0.25)  # also polls orders_loaded
 
