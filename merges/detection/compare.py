@@ -8,10 +8,11 @@ no weight, so missing data is never evidence against. String similarities come f
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from .normalize import MatchFields, mail_provider, name_skeleton
 
@@ -87,6 +88,7 @@ class RecordTable:
     columns: dict[str, np.ndarray]
     # product id -> share of the shop's ordering customers who bought it (see product_shares)
     product_share: dict[int, float] = field(default_factory=dict)
+    _filled: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -130,6 +132,12 @@ class RecordTable:
             product_share=dict(product_share),
         )
 
+    def filled(self, name: str) -> np.ndarray:
+        """Whether each record's value of this column is non-empty (computed once)."""
+        if name not in self._filled:
+            self._filled[name] = self.columns[name].astype(bool)
+        return self._filled[name]
+
     def positions(self, customer_ids: np.ndarray) -> np.ndarray:
         order = np.argsort(self.ids)
         return order[np.searchsorted(self.ids, customer_ids, sorter=order)]
@@ -167,10 +175,6 @@ def _spells_name(record: MatchFields) -> bool:
     return letters in forms
 
 
-def _present(values: np.ndarray) -> np.ndarray:
-    return values.astype(bool)
-
-
 # Below this many pairs a thread pool costs more than it saves (~5 ms a call on a busy machine,
 # eight calls per scoring: the incremental check of one customer scores a handful of pairs).
 PARALLEL_MIN_PAIRS = 10_000
@@ -181,48 +185,117 @@ def _similarity(left: np.ndarray, right: np.ndarray, scorer) -> np.ndarray:
     return process.cpdist(list(left), list(right), scorer=scorer, workers=workers)
 
 
-def _assign(levels: np.ndarray, condition: np.ndarray, level: int) -> None:
-    """Set `level` where `condition` holds and no earlier (better) level was set."""
-    levels[(levels == -1) & condition] = level
+# The right side's name columns read crosswise where a pair's names are swapped.
+_CROSSWISE = {
+    "first_name": "last_name",
+    "last_name": "first_name",
+    "first_name_german": "last_name_german",
+    "last_name_german": "first_name_german",
+    "first_name_skeleton": "last_name_skeleton",
+    "last_name_skeleton": "first_name_skeleton",
+}
 
 
-def _email_levels(L: dict, R: dict) -> np.ndarray:
-    levels = np.full(len(L["email_local"]), -1, dtype=np.int8)
-    _assign(levels, ~(_present(L["email_local"]) & _present(R["email_local"])), 0)
-    _assign(levels, L["email_canonical"] == R["email_canonical"], 1)
-    both_names = L["email_from_name"] & R["email_from_name"]
-    same_local = L["email_local"] == R["email_local"]
-    _assign(levels, same_local & (L["email_provider"] == R["email_provider"]), 2)
-    _assign(levels, same_local & ~both_names, 3)
+class _Pairs:
+    """The pairs being compared, by table position: a column's values (or whether it is
+    filled) on both sides of some of the pairs, gathered when a level needs them. A level is
+    decided on the pairs no better level took, so most conditions are computed on few pairs."""
+
+    def __init__(self, table: "RecordTable", left: np.ndarray, right: np.ndarray) -> None:
+        self.table, self.left, self.right = table, left, right
+        self.count = len(left)
+        self.swapped = np.zeros(self.count, dtype=bool)
+
+    def _gather(self, name: str, rows: np.ndarray, column_of) -> tuple[np.ndarray, np.ndarray]:
+        column = column_of(name)
+        left, right = column[self.left[rows]], column[self.right[rows]]
+        other = _CROSSWISE.get(name)
+        if other is not None and self.swapped.any():
+            crossed = self.swapped[rows]
+            if crossed.any():
+                right = np.where(crossed, column_of(other)[self.right[rows]], right)
+        return left, right
+
+    def values(self, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._gather(name, rows, self.table.columns.__getitem__)
+
+    def filled(self, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each side's value is non-empty."""
+        return self._gather(name, rows, self.table.filled)
+
+    def same(self, name: str, rows: np.ndarray) -> np.ndarray:
+        left, right = self.values(name, rows)
+        return left == right
+
+
+class _Ladder:
+    """One field's levels: each pair takes the first level whose condition holds."""
+
+    def __init__(self, count: int) -> None:
+        self.levels = np.full(count, -1, dtype=np.int8)
+
+    def open(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The pairs (of `rows`, else all) no level took yet."""
+        if rows is None:
+            return np.flatnonzero(self.levels == -1)
+        return rows[self.levels[rows] == -1]
+
+    def take(self, rows: np.ndarray, condition: np.ndarray | bool, level: int) -> None:
+        """Set `level` on those of `rows` where `condition` holds and no earlier level was set."""
+        chosen = rows[condition] if isinstance(condition, np.ndarray) else rows
+        self.levels[chosen[self.levels[chosen] == -1]] = level
+
+
+def _email_levels(P: _Pairs) -> np.ndarray:
+    ladder = _Ladder(P.count)
+    rows = ladder.open()
+    left, right = P.filled("email_local", rows)
+    ladder.take(rows, ~(left & right), 0)
+    rows = ladder.open()
+    ladder.take(rows, P.same("email_canonical", rows), 1)
+    rows = ladder.open()
+    from_name_left, from_name_right = P.values("email_from_name", rows)
+    both_names = from_name_left & from_name_right
+    same_local = P.same("email_local", rows)
+    local = rows[same_local]
+    ladder.take(local, P.same("email_provider", local), 2)
+    ladder.take(local, ~both_names[same_local], 3)
     # anna.mueller49 at two providers: namesakes rarely also share the number (a birth year).
-    _assign(levels, same_local & L["email_has_number"], 4)
-    _assign(levels, same_local, 5)
-    same_domain = L["email_domain"] == R["email_domain"]
-    osa = _similarity(L["email_local"], R["email_local"], OSA.distance)
-    _assign(levels, (osa <= 1) & same_domain & ~both_names, 6)
+    ladder.take(local, P.values("email_has_number", local)[0], 4)
+    ladder.take(local, True, 5)
     # Two namesakes' addresses look alike because both spell the name: below "one edit apart",
     # only a similar local part at the same provider is told apart from one elsewhere.
-    jw = _similarity(L["email_local"], R["email_local"], JaroWinkler.similarity) >= 0.88
-    _assign(levels, jw & same_domain & ~both_names, 7)
-    _assign(levels, jw & ~both_names, 8)
-    _assign(levels, both_names, 9)
-    _assign(levels, np.ones_like(same_domain, dtype=bool), 10)
-    return levels
+    rows = rows[~same_local & ~both_names]
+    same_domain = P.same("email_domain", rows)
+    left, right = P.values("email_local", rows)
+    ladder.take(rows, same_domain & (_similarity(left, right, OSA.distance) <= 1), 6)
+    rows = ladder.open(rows)
+    left, right = P.values("email_local", rows)
+    similar = _similarity(left, right, JaroWinkler.similarity) >= 0.88
+    ladder.take(rows, similar & P.same("email_domain", rows), 7)
+    ladder.take(rows, similar, 8)
+    rows = ladder.open()
+    left, right = P.values("email_from_name", rows)
+    ladder.take(rows, left & right, 9)
+    ladder.take(ladder.open(), True, 10)
+    return ladder.levels
 
 
-def _phone_levels(L: dict, R: dict) -> np.ndarray:
-    left = np.where(_present(L["phone"]), L["phone"], L["phone_last9"])
-    right = np.where(_present(R["phone"]), R["phone"], R["phone_last9"])
-    levels = np.full(len(left), -1, dtype=np.int8)
-    _assign(levels, ~(_present(left) & _present(right)), 0)
-    _assign(levels, _present(L["phone"]) & (L["phone"] == R["phone"]), 1)
-    _assign(levels, _present(L["phone_last9"]) & (L["phone_last9"] == R["phone_last9"]), 2)
-    slip = (_similarity(L["phone_last9"], R["phone_last9"], Levenshtein.distance) <= 1) | (
-        _similarity(L["phone_last9"], R["phone_last9"], OSA.distance) <= 1
-    )
-    _assign(levels, slip & _present(L["phone_last9"]) & _present(R["phone_last9"]), 3)
-    _assign(levels, np.ones(len(left), dtype=bool), 4)
-    return levels
+def _phone_levels(P: _Pairs) -> np.ndarray:
+    ladder = _Ladder(P.count)
+    rows = ladder.open()
+    phone_left, phone_right = P.filled("phone", rows)
+    last9_left, last9_right = P.filled("phone_last9", rows)
+    ladder.take(rows, ~((phone_left | last9_left) & (phone_right | last9_right)), 0)
+    ladder.take(rows, phone_left & P.same("phone", rows), 1)
+    rows = ladder.open(rows[last9_left & last9_right])  # only the last 9 digits are compared
+    ladder.take(rows, P.same("phone_last9", rows), 2)
+    rows = ladder.open(rows)
+    left, right = P.values("phone_last9", rows)
+    # One digit wrong or two swapped: OSA allows both (a Levenshtein distance of 1 is one too).
+    ladder.take(rows, _similarity(left, right, OSA.distance) <= 1, 3)
+    ladder.take(ladder.open(), True, 4)
+    return ladder.levels
 
 
 _VOWELS = frozenset("aeiou")
@@ -237,28 +310,33 @@ def _one_vowel_more(short: str, long: str) -> bool:
     return i >= len(short) - 1 and long[i] in _VOWELS and long[:i] + long[i + 1 :] == short
 
 
-def _gendered_forms(L: dict, R: dict) -> np.ndarray:
+def _gendered_forms(P: _Pairs, rows: np.ndarray) -> np.ndarray:
     """One name's male and female forms: the same consonant skeleton with another last letter
     (see normalize.name_skeleton), or one vowel more (Stéphane / Stéphanie, René / Renée)."""
-    return np.fromiter(
-        (
-            bool(a and b)
-            and (
-                (a[:-1] == b[:-1] and a[-1] != b[-1])
-                or _one_vowel_more(x, y)
-                or _one_vowel_more(y, x)
-            )
-            for a, b, x, y in zip(
-                L["first_name_skeleton"],
-                R["first_name_skeleton"],
-                L["first_name"],
-                R["first_name"],
-                strict=True,
-            )
-        ),
-        dtype=bool,
-        count=len(L["first_name"]),
-    )
+    skeleton_left, skeleton_right = P.values("first_name_skeleton", rows)
+    first_left, first_right = P.values("first_name", rows)
+    lengths = _lengths(skeleton_left), _lengths(skeleton_right)
+    filled = (lengths[0] > 0) & (lengths[1] > 0)
+    found = np.zeros(len(rows), dtype=bool)
+    same = np.flatnonzero(filled & (lengths[0] == lengths[1]))  # another last letter?
+    if len(same):
+        left, right = skeleton_left[same], skeleton_right[same]
+        found[same] = (_cut(left, slice(None, -1)) == _cut(right, slice(None, -1))) & (
+            _cut(left, slice(-1, None)) != _cut(right, slice(-1, None))
+        )
+    longer = np.abs(_lengths(first_left) - _lengths(first_right)) == 1  # one vowel more?
+    for i in np.flatnonzero(filled & longer & ~found).tolist():
+        x, y = first_left[i], first_right[i]
+        found[i] = _one_vowel_more(x, y) or _one_vowel_more(y, x)
+    return found
+
+
+def _lengths(values: np.ndarray) -> np.ndarray:
+    return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+
+
+def _cut(values: np.ndarray, part: slice) -> np.ndarray:
+    return np.array([v[part] for v in values], dtype=object)
 
 
 def _share_a_vowel(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -275,130 +353,140 @@ def _share_a_vowel(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     )
 
 
-def _first_name_levels(L: dict, R: dict) -> np.ndarray:
-    left, right = L["first_name"], R["first_name"]
-    levels = np.full(len(left), -1, dtype=np.int8)
-    _assign(levels, ~(_present(left) & _present(right)), 0)
-    _assign(levels, left == right, 1)
+def _first_name_levels(P: _Pairs) -> np.ndarray:
+    ladder = _Ladder(P.count)
+    rows = ladder.open()
+    left, right = P.filled("first_name", rows)
+    ladder.take(rows, ~(left & right), 0)
+    rows = ladder.open()
+    ladder.take(rows, P.same("first_name", rows), 1)
+    rows = ladder.open()
+    left, right = P.values("first_formal", rows)
     nick = np.fromiter(
-        (bool(a & b) for a, b in zip(L["first_formal"], R["first_formal"], strict=True)),
-        dtype=bool,
-        count=len(left),
+        (bool(a & b) for a, b in zip(left, right, strict=True)), dtype=bool, count=len(rows)
     )
-    _assign(levels, nick, 2)
+    ladder.take(rows, nick, 2)
+    rows = ladder.open(rows)
     # Daniel / Daniela, Maria / Mario, Jan / Jana: one name's male and female forms (Jaro-Winkler
     # 0.92-0.98) are two people, typically partners or siblings sharing an address.
-    german = L["first_name_german"] == R["first_name_german"]  # Jörg / Joerg is one name
-    _assign(levels, _gendered_forms(L, R) & ~german, 7)
-    skeleton = _present(L["first_name_skeleton"]) & (
-        L["first_name_skeleton"] == R["first_name_skeleton"]
-    )
-    _assign(levels, german | (skeleton & _share_a_vowel(left, right)), 3)
-    jw = _similarity(left, right, JaroWinkler.similarity)
-    _assign(levels, jw >= 0.92, 4)
-    _assign(levels, jw >= 0.88, 5)
+    german = P.same("first_name_german", rows)  # Jörg / Joerg is one name
+    ladder.take(rows[~german], _gendered_forms(P, rows[~german]), 7)
+    ladder.take(rows, german, 3)
+    rows = ladder.open(rows)
+    skeleton = P.filled("first_name_skeleton", rows)[0] & P.same("first_name_skeleton", rows)
+    spelling = rows[skeleton]
+    ladder.take(spelling, _share_a_vowel(*P.values("first_name", spelling)), 3)
+    rows = ladder.open(rows)
+    left, right = P.values("first_name", rows)
+    similarity = _similarity(left, right, JaroWinkler.similarity)
+    ladder.take(rows, similarity >= 0.92, 4)
+    ladder.take(rows, similarity >= 0.88, 5)
+    rows = ladder.open(rows)
+    left, right = P.values("first_name", rows)
     initial = np.fromiter(
         ((len(a) == 1 or len(b) == 1) and a[:1] == b[:1] for a, b in zip(left, right, strict=True)),
         dtype=bool,
-        count=len(left),
+        count=len(rows),
     )
-    _assign(levels, initial, 6)
-    _assign(levels, np.ones(len(left), dtype=bool), 7)
-    return levels
+    ladder.take(rows, initial, 6)
+    ladder.take(ladder.open(), True, 7)
+    return ladder.levels
 
 
-def _last_name_levels(L: dict, R: dict) -> np.ndarray:
-    left, right = L["last_name"], R["last_name"]
-    levels = np.full(len(left), -1, dtype=np.int8)
-    _assign(levels, ~(_present(left) & _present(right)), 0)
-    _assign(levels, (left == right) | (L["last_name_german"] == R["last_name_german"]), 1)
-    _assign(levels, _similarity(left, right, JaroWinkler.similarity) >= 0.92, 2)
-    glued_left = np.array([v.replace(" ", "") for v in left], dtype=object)
-    glued_right = np.array([v.replace(" ", "") for v in right], dtype=object)
-    compound = (_similarity(left, right, fuzz.token_set_ratio) >= 90) | (glued_left == glued_right)
-    _assign(levels, compound, 3)
-    sound = _present(L["surname_phonetic"]) & (L["surname_phonetic"] == R["surname_phonetic"])
-    sound |= _present(L["last_name_skeleton"]) & (
-        L["last_name_skeleton"] == R["last_name_skeleton"]
+def _last_name_levels(P: _Pairs) -> np.ndarray:
+    ladder = _Ladder(P.count)
+    rows = ladder.open()
+    left, right = P.filled("last_name", rows)
+    ladder.take(rows, ~(left & right), 0)
+    rows = ladder.open()
+    ladder.take(rows, P.same("last_name", rows) | P.same("last_name_german", rows), 1)
+    rows = ladder.open()
+    left, right = P.values("last_name", rows)
+    ladder.take(rows, _similarity(left, right, JaroWinkler.similarity) >= 0.92, 2)
+    rows = ladder.open(rows)
+    left, right = P.values("last_name", rows)
+    glued = np.array([v.replace(" ", "") for v in left], dtype=object) == np.array(
+        [v.replace(" ", "") for v in right], dtype=object
     )
-    _assign(levels, sound, 4)
-    _assign(levels, np.ones(len(left), dtype=bool), 5)
-    return levels
+    compound = glued | (_similarity(left, right, fuzz.token_set_ratio) >= 90)
+    ladder.take(rows, compound, 3)
+    rows = ladder.open(rows)
+    sound = P.filled("surname_phonetic", rows)[0] & P.same("surname_phonetic", rows)
+    sound |= P.filled("last_name_skeleton", rows)[0] & P.same("last_name_skeleton", rows)
+    ladder.take(rows, sound, 4)
+    ladder.take(ladder.open(), True, 5)
+    return ladder.levels
 
 
-def _address_levels(L: dict, R: dict) -> np.ndarray:
-    n = len(L["postcode"])
-    levels = np.full(n, -1, dtype=np.int8)
-    has_left = _present(L["postcode"]) | _present(L["street"]) | _present(L["city"])
-    has_right = _present(R["postcode"]) | _present(R["street"]) | _present(R["city"])
-    _assign(levels, ~(has_left & has_right), 0)
-    same_postcode = _present(L["postcode"]) & (L["postcode"] == R["postcode"])
-    same_house = _present(L["house_number"]) & (L["house_number"] == R["house_number"])
-    street = _similarity(L["street"], R["street"], fuzz.token_set_ratio) >= 90
-    street &= _present(L["street"]) & _present(R["street"])
-    _assign(levels, same_postcode & same_house & street, 1)
-    _assign(levels, same_postcode & same_house, 2)
-    _assign(levels, street & same_house, 3)
-    _assign(levels, same_postcode, 4)
-    _assign(levels, _present(L["city"]) & (L["city"] == R["city"]), 5)
-    _assign(levels, np.ones(n, dtype=bool), 6)
-    return levels
+def _address_levels(P: _Pairs) -> np.ndarray:
+    ladder = _Ladder(P.count)
+    rows = ladder.open()
+    has = [P.filled(name, rows) for name in ("postcode", "street", "city")]
+    has_left = has[0][0] | has[1][0] | has[2][0]
+    has_right = has[0][1] | has[1][1] | has[2][1]
+    ladder.take(rows, ~(has_left & has_right), 0)
+    rows = ladder.open()
+    same_postcode = P.filled("postcode", rows)[0] & P.same("postcode", rows)
+    same_house = P.filled("house_number", rows)[0] & P.same("house_number", rows)
+    # The streets are compared only where the house number is the same (levels 1 and 3).
+    house = rows[same_house]
+    street_left, street_right = P.filled("street", house)
+    left, right = P.values("street", house)
+    street = (_similarity(left, right, fuzz.token_set_ratio) >= 90) & street_left & street_right
+    ladder.take(house, same_postcode[same_house] & street, 1)
+    ladder.take(rows, same_postcode & same_house, 2)
+    ladder.take(house, street, 3)
+    ladder.take(rows, same_postcode, 4)
+    rows = ladder.open()
+    ladder.take(rows, P.filled("city", rows)[0] & P.same("city", rows), 5)
+    ladder.take(ladder.open(), True, 6)
+    return ladder.levels
 
 
-def _orders_levels(L: dict, R: dict, share: Mapping[int, float]) -> np.ndarray:
+def _orders_levels(P: _Pairs, share: Mapping[int, float]) -> np.ndarray:
     """By the least common product both customers bought; a product the shop's share table does
     not know (ordered since the fit) counts as rare only if nobody else is known to buy it."""
-    levels = np.empty(len(L["products"]), dtype=np.int8)
-    for i, (a, b) in enumerate(zip(L["products"], R["products"], strict=True)):
-        if not a or not b:
-            levels[i] = 0
-            continue
-        both = a & b
-        if not both:
+    levels = np.zeros(P.count, dtype=np.int8)
+    left, right = P.filled("products", np.arange(P.count))
+    rows = np.flatnonzero(left & right)
+    known = share.get
+    for i, a, b in zip(rows.tolist(), *P.values("products", rows), strict=True):
+        if a.isdisjoint(b):
             levels[i] = 4
             continue
-        rarest = min(share.get(p, 0.0) for p in both)
+        rarest = min(map(known, a & b, repeat(0.0)))
         levels[i] = (
             1 if rarest < RARE_PRODUCT_SHARE else 2 if rarest < UNCOMMON_PRODUCT_SHARE else 3
         )
     return levels
 
 
-def _swapped(L: dict, R: dict) -> np.ndarray:
+def _swapped(P: _Pairs) -> np.ndarray:
     """Pairs whose right side wrote first and last name the other way round."""
-    straight = (L["first_name"] == R["first_name"]) | (L["last_name"] == R["last_name"])
-    crossed = (L["first_name"] == R["last_name"]) & (L["last_name"] == R["first_name"])
-    return crossed & ~straight & _present(L["first_name"]) & _present(L["last_name"])
-
-
-_NAME_COLUMNS = (
-    ("first_name", "last_name"),
-    ("first_name_german", "last_name_german"),
-    ("first_name_skeleton", "last_name_skeleton"),
-)
+    rows = np.arange(P.count)
+    first_left, first_right = P.values("first_name", rows)
+    last_left, last_right = P.values("last_name", rows)
+    straight = (first_left == first_right) | (last_left == last_right)
+    crossed = (first_left == last_right) & (last_left == first_right)
+    filled = P.table.filled("first_name")[P.left] & P.table.filled("last_name")[P.left]
+    return crossed & ~straight & filled
 
 
 def comparison_levels(
     table: RecordTable, left_pos: np.ndarray, right_pos: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(levels of shape (pairs, fields), swapped flag per pair) for the pairs at these positions."""
-    L = {name: column[left_pos] for name, column in table.columns.items()}
-    R = {name: column[right_pos] for name, column in table.columns.items()}
-    swapped = _swapped(L, R)
-    if swapped.any():  # compare the swapped side's names in the other order
-        for first, last in _NAME_COLUMNS:
-            R[first], R[last] = (
-                np.where(swapped, R[last], R[first]),
-                np.where(swapped, R[first], R[last]),
-            )
+    P = _Pairs(table, np.asarray(left_pos), np.asarray(right_pos))
+    swapped = _swapped(P)
+    P.swapped = swapped  # from here the swapped side's names are compared in the other order
     levels = np.column_stack(
         [
-            _email_levels(L, R),
-            _phone_levels(L, R),
-            _first_name_levels(L, R),
-            _last_name_levels(L, R),
-            _address_levels(L, R),
-            _orders_levels(L, R, table.product_share),
+            _email_levels(P),
+            _phone_levels(P),
+            _first_name_levels(P),
+            _last_name_levels(P),
+            _address_levels(P),
+            _orders_levels(P, table.product_share),
         ]
     )
     return levels, swapped

@@ -113,8 +113,9 @@ def test_swapped_names_are_compared_crosswise():
 
 
 @pytest.fixture(scope="module")
-def store():
-    """A generated store (true duplicates, households, namesakes) and a model fitted on it."""
+def blocked():
+    """A generated store's record table (true duplicates, households, namesakes) and the pairs
+    its blocking keys list."""
     stream = generate_customers(
         shop_domain="fit.myshopify.com", count=4000, seed=11, duplicate_rate=0.1
     )
@@ -136,9 +137,78 @@ def store():
             if a < b
         }
     )
-    pairs = np.array(pairs, dtype=np.int64)
+    return table, np.array(pairs, dtype=np.int64), stream.truth
+
+
+@pytest.fixture(scope="module")
+def store(blocked):
+    """The generated store and a model fitted on it."""
+    table, pairs, truth = blocked
     left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
-    return table, fit(table, left, right), stream.truth
+    return table, fit(table, left, right), truth
+
+
+def test_levels_of_many_pairs_at_once_equal_those_of_each_pair_alone(blocked):
+    """Each level is decided on the pairs no better level took (conditions computed on those
+    only): in bulk, every pair still gets the level it gets on its own, both ways round."""
+    table, pairs, _ = blocked
+    rng = np.random.default_rng(3)
+    blocked_pairs = np.column_stack((table.positions(pairs[:, 0]), table.positions(pairs[:, 1])))
+    strangers = rng.integers(0, len(table.ids), size=(300, 2))
+    every = np.concatenate([blocked_pairs, blocked_pairs[:, ::-1], strangers])
+    levels, swapped = comparison_levels(table, every[:, 0], every[:, 1])
+    sample = rng.choice(len(every), size=800, replace=False)
+    sample = np.union1d(sample, np.flatnonzero(swapped))  # every crosswise pair too
+    for i in sample.tolist():
+        alone, crossed = comparison_levels(table, every[i : i + 1, 0], every[i : i + 1, 1])
+        assert alone[0].tolist() == levels[i].tolist() and crossed[0] == swapped[i], i
+    assert swapped.any()
+    for f, name in enumerate(FIELDS):  # the sample reaches most levels of every field
+        assert len(set(levels[sample, f].tolist())) >= len(FIELD_LEVELS[name]) - 2, name
+
+
+def _gendered_one_by_one(a: str, b: str, x: str, y: str) -> bool:
+    """Male and female forms as fs-4 decided them pair by pair (compare._gendered_forms)."""
+
+    def one_vowel_more(short: str, long: str) -> bool:
+        if len(long) != len(short) + 1:
+            return False
+        i = next(
+            (i for i, (c, d) in enumerate(zip(short, long, strict=False)) if c != d), len(short)
+        )
+        return i >= len(short) - 1 and long[i] in "aeiou" and long[:i] + long[i + 1 :] == short
+
+    return bool(a and b) and (
+        (a[:-1] == b[:-1] and a[-1] != b[-1]) or one_vowel_more(x, y) or one_vowel_more(y, x)
+    )
+
+
+def _gendered_expected(table: RecordTable, left, right) -> list[bool]:
+    skeleton, first = table.columns["first_name_skeleton"], table.columns["first_name"]
+    return [
+        _gendered_one_by_one(skeleton[a], skeleton[b], first[a], first[b])
+        for a, b in zip(left.tolist(), right.tolist(), strict=True)
+    ]
+
+
+def test_gendered_forms_in_bulk_equal_the_pair_by_pair_rule(blocked):
+    from merges.detection.compare import _gendered_forms, _Pairs
+
+    table, pairs, _ = blocked
+    rng = np.random.default_rng(5)
+    strangers = rng.integers(0, len(table.ids), size=(2000, 2))
+    left = np.concatenate([table.positions(pairs[:, 0]), strangers[:, 0]])
+    right = np.concatenate([table.positions(pairs[:, 1]), strangers[:, 1]])
+    found = _gendered_forms(_Pairs(table, left, right), np.arange(len(left)))
+    assert found.tolist() == _gendered_expected(table, left, right)
+    assert 0 < found.sum() < len(found)
+    names = ["Stéphane", "Stéphanie", "René", "Renée", "Daniel", "Daniela", "Jan", "Jana", "", "A"]
+    named = RecordTable.build(
+        [match_fields(customer_id=i, first_name=n) for i, n in enumerate(names, 1)]
+    )
+    left, right = (a.ravel() for a in np.meshgrid(np.arange(len(names)), np.arange(len(names))))
+    found = _gendered_forms(_Pairs(named, left, right), np.arange(len(left)))
+    assert found.tolist() == _gendered_expected(named, left, right) and found.sum() >= 8
 
 
 def score_one(store, one: dict, other: dict, products=((), ())):
