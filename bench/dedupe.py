@@ -49,6 +49,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mib() -> float:
+    """The resident size now (Linux; the peak elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return peak_rss_mib()
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def _django():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -132,29 +141,48 @@ def _backend_cpu() -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_pipeline(shop_id: int) -> dict:
+    import tempfile
+
     from merges import background
     from merges.services import duplicates_find
 
     stages: list[str] = []
-    # The scan's background connections (order history, index build): their backends' CPU too.
-    others: list[float] = []
-    background.closing_observers.append(lambda _connection: others.append(_backend_cpu() or 0.0))
+    # The scan's other connections (order history, index build, the forked reader): their
+    # backends' CPU too, noted in a file (a forked process's list would be its own).
+    others = Path(tempfile.mkstemp(prefix="dedupe-backends-")[1])
+
+    def note_backend(_connection) -> None:
+        with others.open("a") as out:
+            out.write(f"{_backend_cpu() or 0.0}\n")
+
+    background.closing_observers.append(note_backend)
     backend = _backend_cpu()
-    cpu, started = time.process_time(), time.perf_counter()
+    cpu, children, started = time.process_time(), _children_cpu(), time.perf_counter()
 
     def progress(message: str) -> None:
         stages.append(
-            f"{message} (CPU {time.process_time() - cpu:.1f} s, RSS {peak_rss_mib():.0f} MiB)"
+            f"{message} (CPU {time.process_time() - cpu:.1f} s"
+            f" + forked {_children_cpu() - children:.1f} s, RSS {peak_rss_mib():.0f} MiB peak,"
+            f" {rss_mib():.0f} MiB now)"
         )
 
     result = duplicates_find(shop_id=shop_id, full=True, progress=progress)
     backend_after = _backend_cpu()
+    other_cpu = sum(float(line) for line in others.read_text().split())
+    others.unlink()
     return {
         "seconds": time.perf_counter() - started,
         "cpu": time.process_time() - cpu,
-        "db_cpu": backend_after - backend + sum(others) if backend is not None else None,
+        "forked_cpu": _children_cpu() - children,
+        "db_cpu": backend_after - backend + other_cpu if backend is not None else None,
         "peak_rss_mib": peak_rss_mib(),
+        "forked_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "candidates": result.candidates,
         "pairs": result.pairs,
         "stages": stages,
@@ -299,6 +327,7 @@ def speed_report(result: dict) -> None:
         ("groups / mixing people", *(f"{result[w]['groups']['groups']:,} / {result[w]['groups']['mixing_people']}" for w in ("pipeline", "baseline"))),
         ("wall time", f"{pipeline['seconds']:.1f} s", f"{baseline['seconds']:.1f} s"),
         ("CPU, this process", f"{pipeline['cpu']:.1f} s", f"{baseline['cpu']:.1f} s"),
+        ("CPU, its forked reader", f"{pipeline.get('forked_cpu', 0):.1f} s", "-"),
         ("CPU, its PostgreSQL backend", *(f"{t['db_cpu']:.1f} s" if t.get("db_cpu") is not None else "-" for t in (pipeline, baseline))),
         ("peak RSS", f"{pipeline['peak_rss_mib']:.0f} MiB", f"{baseline['peak_rss_mib']:.0f} MiB"),
     ]  # fmt: skip
@@ -629,8 +658,10 @@ def main() -> None:
         load_after_scan = os.getloadavg()[0]
         print(  # at once: the quality read below takes minutes at 1M
             f"pipeline: {pipeline['seconds']:.1f} s wall, CPU {pipeline['cpu']:.1f} s"
+            f" + forked reader {pipeline['forked_cpu']:.1f} s"
             f" + PostgreSQL {pipeline['db_cpu'] or 0:.1f} s, peak RSS"
-            f" {pipeline['peak_rss_mib']:.0f} MiB, load {load_after_scan:.1f}",
+            f" {pipeline['peak_rss_mib']:.0f} MiB (forked reader"
+            f" {pipeline['forked_peak_rss_mib']:.0f} MiB), load {load_after_scan:.1f}",
             *pipeline["stages"],
             sep="\n  ",
             flush=True,

@@ -23,6 +23,7 @@ from merges.detection.compare import RecordTable, comparison_levels
 from merges.detection.normalize import MatchFields
 from merges.fitting import matcher_model
 from merges.models import DismissedPair, DuplicateCandidate, ScanWatch
+from merges.scan_read import customers_read_and_keyed
 from tenants.actors import SYSTEM_ACTOR, Actor
 from tenants.errors import Conflict, DomainError
 from tenants.models import Shop
@@ -420,17 +421,16 @@ def duplicates_find(
     watch = _watch_begin(shop_id)
     prepared = None
     try:
-        records = blocking.match_fields_load(shop_id=shop_id)
-        say(f"{len(records):,} active customers loaded")
         # PostgreSQL reads the order history on another connection while the keys are built.
-        history = Background(selectors.purchased_products, shop_id=shop_id)
-        if full:  # the pairs come from the keys as they are written, not read back
-            prepared = blocking.blocking_keys_prepare(
-                shop_id=shop_id, records=records, tag=_tag(watch)
-            )
+        if full:  # two processes read and key the customers; pairs listed from their keys
+            records, prepared, history = customers_read_and_keyed(shop_id=shop_id, tag=_tag(watch))
+            say(f"{len(records):,} active customers loaded")
             pairs = prepared.pairs
             say(f"{prepared.count:,} blocking keys written")
         else:
+            records = blocking.match_fields_load(shop_id=shop_id)
+            say(f"{len(records):,} active customers loaded")
+            history = Background(selectors.purchased_products, shop_id=shop_id)
             pairs = blocking.candidate_pairs(shop_id=shop_id)
         say(
             f"{len(pairs):,} candidate pairs ({len(pairs) / max(1, len(records)):.1f} per customer)"

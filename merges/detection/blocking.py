@@ -40,11 +40,20 @@ _FIELDS_SQL = """
 """
 
 
-def _field_rows(shop_id: int, customer_ids: Sequence[int] | None) -> Iterator[tuple]:
-    """Rows of `_FIELDS_SQL`, one per customer (two addresses flagged default: the first wins)."""
+def _field_rows(
+    shop_id: int,
+    customer_ids: Sequence[int] | None,
+    ids: tuple[int | None, int | None] = (None, None),
+) -> Iterator[tuple]:
+    """Rows of `_FIELDS_SQL`, one per customer (two addresses flagged default: the first wins);
+    `ids`: only customers with ids above the first and up to the second (None: no bound)."""
     extra = ""
     if customer_ids is not None:  # ints only, so inlining them is safe on both databases
         extra = f"AND c.id IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})"
+    if ids[0] is not None:
+        extra += f" AND c.id > {int(ids[0])}"
+    if ids[1] is not None:
+        extra += f" AND c.id <= {int(ids[1])}"
     previous = None
     with _streamed(whole_shop=customer_ids is None) as cursor:
         cursor.execute(_FIELDS_SQL.format(extra=extra), [shop_id])
@@ -112,11 +121,29 @@ def shop_region(shop_id: int) -> str:
 
 
 def match_fields_load(
-    *, shop_id: int, customer_ids: Sequence[int] | None = None
+    *,
+    shop_id: int,
+    customer_ids: Sequence[int] | None = None,
+    ids: tuple[int | None, int | None] = (None, None),
 ) -> list[MatchFields]:
-    """MatchFields of the shop's active customers (all, or those of `customer_ids`)."""
+    """MatchFields of the shop's active customers (all, those of `customer_ids`, or those with
+    ids above `ids[0]` and up to `ids[1]`), by id."""
     region = shop_region(shop_id)
-    return [record_of(row, region) for row in _field_rows(shop_id, customer_ids)]
+    return [record_of(row, region) for row in _field_rows(shop_id, customer_ids, ids)]
+
+
+_MIDDLE_SQL = """
+    SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY c.id) FROM customers_customer c
+    WHERE c.shop_id = %s AND c.deleted_at IS NULL AND c.merged_into_id IS NULL
+      AND c.redacted_at IS NULL
+"""
+
+
+def middle_customer_id(*, shop_id: int) -> int | None:
+    """The median id of the shop's active customers (None: it has none), to read it in halves."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MIDDLE_SQL, [shop_id])
+        return cursor.fetchone()[0]
 
 
 def shown_values(*, shop_id: int, customer_ids: Sequence[int]) -> dict[int, dict[str, str]]:
@@ -195,6 +222,17 @@ class _PairIndex:
             customers.append(key[0])
             yield key
 
+    @classmethod
+    def joined(cls, parts: Sequence["_PairIndex"]) -> "_PairIndex":
+        """One index of the keys several indexes collected (each process's customers)."""
+        if len(parts) == 1:
+            return parts[0]
+        whole = cls()
+        for part in parts:
+            whole.hashes.extend(part.hashes)
+            whole.customers.extend(part.customers)
+        return whole
+
     def pairs(self, max_key_share: int) -> np.ndarray:
         keys = np.frombuffer(self.hashes, dtype=np.int64)
         customers = np.frombuffer(self.customers, dtype=np.int64)
@@ -217,15 +255,14 @@ class _PairIndex:
         return pairs[pairs[:, 0] < pairs[:, 1]]  # a value cut to the same 400 characters twice
 
 
-def _fresh_load(cursor, shop_id: int, fresh: str, keys: Iterable[tuple[int, str, str]]) -> int:
-    """Load the keys into a fresh table (no index yet). The table is not attached: nothing
+def _fresh_create(cursor, shop_id: int, fresh: str) -> None:
+    """A fresh key table (no index yet, until all keys are in). It is not attached: nothing
     reads it."""
     cursor.execute(f"DROP TABLE IF EXISTS {fresh}")
     cursor.execute(
         f"CREATE TABLE {fresh} (LIKE {KEY_TABLE} INCLUDING DEFAULTS,"
         f" CONSTRAINT {fresh}_shop CHECK (shop_id = {int(shop_id)}))"
     )
-    return _copy_keys(cursor, fresh, shop_id, keys)
 
 
 def _fresh_index(fresh: str) -> None:
@@ -291,18 +328,47 @@ def blocking_keys_prepare(
     and list the candidate pairs from the same keys in memory (what `candidate_pairs` would read
     back). No lock on the key table is held: incremental checks keep running on the old keys
     until `blocking_keys_swap`. `tag` names the fresh table (one per concurrent scan)."""
-    index = _PairIndex()
-    keys = index.tap(_keys_of(records))
     if connection.vendor != "postgresql":
-        rows = list(keys)
+        index = _PairIndex()
+        rows = list(index.tap(_keys_of(records)))
         return PreparedKeys(shop_id, len(rows), index.pairs(max_key_share), rows=rows)
+    fresh = blocking_keys_fresh(shop_id=shop_id, tag=tag)
+    count, index = blocking_keys_copy(shop_id=shop_id, fresh=fresh, records=records)
+    return blocking_keys_listed(
+        shop_id=shop_id, fresh=fresh, count=count, indexes=[index], max_key_share=max_key_share
+    )
+
+
+def blocking_keys_fresh(*, shop_id: int, tag: str) -> str:
+    """Create the empty fresh key table of a scan (PostgreSQL; committed, not attached: nothing
+    reads it) and return its name. Its keys may be copied in by several connections at once."""
     fresh = f"{_partition(shop_id)}_{tag}"
     with transaction.atomic(), connection.cursor() as cursor:
-        count = _fresh_load(cursor, shop_id, fresh, keys)
-    # PostgreSQL sorts and indexes the table on its own connection while this process lists the
-    # pairs and the caller goes on (outside a transaction; inline otherwise).
+        _fresh_create(cursor, shop_id, fresh)
+    return fresh
+
+
+def blocking_keys_copy(
+    *, shop_id: int, fresh: str, records: Sequence[MatchFields]
+) -> tuple[int, "_PairIndex"]:
+    """Copy these customers' keys into the fresh table (committed); (keys written, their
+    hashes for listing the pairs)."""
+    index = _PairIndex()
+    with transaction.atomic(), connection.cursor() as cursor:
+        count = _copy_keys(cursor, fresh, shop_id, index.tap(_keys_of(records)))
+    return count, index
+
+
+def blocking_keys_listed(
+    *, shop_id: int, fresh: str, count: int, indexes: Sequence["_PairIndex"],
+    max_key_share: int = MAX_KEY_SHARE,
+) -> PreparedKeys:  # fmt: skip
+    """The fresh table, once every customer's keys are in, as prepared keys: PostgreSQL sorts
+    and indexes it on its own connection while this process lists the pairs from the keys'
+    hashes (of all customers: one index per process that copied keys) and the caller goes on
+    (outside a transaction; inline otherwise)."""
     indexing = Background(_fresh_index, fresh)
-    pairs = index.pairs(max_key_share)
+    pairs = _PairIndex.joined(indexes).pairs(max_key_share)
     return PreparedKeys(shop_id, count, pairs, fresh=fresh, indexing=indexing)
 
 

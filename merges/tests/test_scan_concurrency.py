@@ -2,6 +2,7 @@
 a check committing while the scan computes is not undone by the scan's swap, and it does not wait
 for the scan to finish reading and computing."""
 
+import os
 import threading
 
 import pytest
@@ -124,6 +125,74 @@ def test_a_failed_scan_leaves_no_watch_and_no_prepared_keys(monkeypatch):
             [f"{blocking.KEY_TABLE}_s{shop.id}_w%"],
         )
         assert cursor.fetchone()[0] == 0
+
+
+def _scan_outcome(shop) -> tuple[set, list]:
+    from merges.models import DuplicateCandidate
+
+    keys = set(
+        BlockingKey.all_shops.filter(shop=shop).values_list("customer_id", "key_type", "key_value")
+    )
+    candidates = sorted(
+        (c.members, c.survivor_id, c.probability, c.explanation)
+        for c in DuplicateCandidate.all_shops.filter(shop=shop, status="open")
+    )
+    return keys, candidates
+
+
+def _prepared_tables(shop) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE %s",
+            [f"{blocking.KEY_TABLE}_s{shop.id}_w%"],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_scan_read_by_two_processes_finds_what_one_process_finds(monkeypatch, tmp_path):
+    """Outside a transaction the customers above the median id are read and keyed by a forked
+    process: the keys and candidates are those of reading everything in one process."""
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    load_generated(shop, count=400, seed=26)
+    copying = blocking.blocking_keys_copy
+    pids = tmp_path / "pids"
+
+    def noted(**kwargs):  # which processes copied keys (a forked one's memory is its own)
+        with pids.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return copying(**kwargs)
+
+    monkeypatch.setattr(blocking, "blocking_keys_copy", noted)
+    found = duplicates_find(shop_id=shop.id, full=True)
+    forked = _scan_outcome(shop)
+    assert len(set(pids.read_text().split())) == 2 and found.candidates > 5
+
+    monkeypatch.setattr("merges.background._own_connection_possible", lambda: False)
+    pids.unlink()
+    duplicates_find(shop_id=shop.id, full=True)
+    assert pids.read_text().split() == [str(os.getpid())] * 2  # both halves in this process
+    alone = _scan_outcome(shop)
+    assert forked == alone and len(alone[0]) > 1000
+
+
+def test_a_forked_reader_that_fails_fails_the_scan_and_leaves_nothing(monkeypatch):
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    load_generated(shop, count=200, seed=27)
+    duplicates_find(shop_id=shop.id, full=True)
+    before = _scan_outcome(shop)
+    reading = blocking.match_fields_load
+    parent = os.getpid()
+
+    def fails_in_the_child(**kwargs):
+        if os.getpid() != parent:
+            raise ValueError("the upper half could not be read")
+        return reading(**kwargs)
+
+    monkeypatch.setattr(blocking, "match_fields_load", fails_in_the_child)
+    with pytest.raises(ValueError, match="upper half"):
+        duplicates_find(shop_id=shop.id, full=True)
+    assert not ScanWatch.all_shops.filter(shop=shop).exists()
+    assert _prepared_tables(shop) == 0 and _scan_outcome(shop) == before
 
 
 @pytest.mark.django_db
