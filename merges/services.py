@@ -128,11 +128,13 @@ def _propose(
     *,
     table: RecordTable | None = None,
     compared: tuple[np.ndarray, np.ndarray] | None = None,
+    fingerprints: Mapping[int, str] | None = None,
 ) -> list[tuple[groups.Group, dict]]:
     """Guarded groups from these blocked pairs, each with its per-edge explanations.
     `products`: what the customers ordered (None: read for the customers in the pairs).
-    `table` (of these records and products, with the model's product popularity) and `compared`
-    (the pairs' levels): when the caller has them."""
+    `table` (of these records and products, with the model's product popularity), `compared`
+    (the pairs' levels) and `fingerprints` (`dismissed_fingerprints`): when the caller has them,
+    `records` are not read."""
     return propose(
         model,
         records,
@@ -147,7 +149,16 @@ def _propose(
         ),
         table=table,
         compared=compared,
+        fingerprints=fingerprints,
     )
+
+
+def dismissed_fingerprints(shop_id: int, records: Iterable[MatchFields]) -> dict[int, str]:
+    """The fingerprints of those of these customers who are in one of the shop's dismissed
+    pairs: all `_dismissed` reads, so a full scan need not keep its records for it."""
+    rows = DismissedPair.all_shops.filter(shop_id=shop_id)
+    involved = {c for pair in rows.values_list("customer_low_id", "customer_high_id") for c in pair}
+    return {r.customer_id: fingerprint(r) for r in records if r.customer_id in involved}
 
 
 class _Fingerprints(Mapping):
@@ -181,6 +192,7 @@ def propose(
     products_of: Callable[[list[int]], dict[int, frozenset[int]]] | None = None,
     table: RecordTable | None = None,
     compared: tuple[np.ndarray, np.ndarray] | None = None,
+    fingerprints: Mapping[int, str] | None = None,
 ) -> list[tuple[groups.Group, dict]]:
     """`_propose` with the reads passed in: dismissed pairs by fingerprint, survivor facts and raw
     values by customer id (the incremental check has them from its one neighbourhood query), the
@@ -194,7 +206,8 @@ def propose(
         table = RecordTable.build(records, products, model.product_share)
     left, right = table.positions(pairs[:, 0]), table.positions(pairs[:, 1])
     scored = scoring.score_pairs(model, table, left, right, compared=compared)
-    cannot_link = dismissed(_Fingerprints(records)) | groups.level_vetoes(pairs, scored.levels)
+    prints = fingerprints if fingerprints is not None else _Fingerprints(records)
+    cannot_link = dismissed(prints) | groups.level_vetoes(pairs, scored.levels)
     keep = np.flatnonzero(scored.probability >= groups.REVIEW_THRESHOLD)
     kept_pairs = pairs[keep].tolist()
     built = groups.build_groups(
@@ -464,13 +477,19 @@ def duplicates_find(
                 "model fitted"
                 + (" and refitted with reviewer labels" if report and report.stored else "")
             )
+        # From here the table stands for the records: of those only the fingerprints of the
+        # customers in dismissed pairs are kept (records take most of the memory of a scan).
+        customers = len(records)
+        prints = dismissed_fingerprints(shop_id, records)
+        del records
         say("scoring and grouping")
         before_scoring = time.monotonic()
-        proposals = (
-            _propose(shop_id, model, records, pairs, products, table=table, compared=compared)
-            if model is not None
-            else []
-        )
+        proposals = []
+        if model is not None:
+            proposals = _propose(
+                shop_id, model, (), pairs, products,
+                table=table, compared=compared, fingerprints=prints,
+            )  # fmt: skip
         scored = max(time.monotonic() - before_scoring, 1e-9)
         say(f"{len(proposals):,} groups formed ({len(pairs) / scored:,.0f} pairs/s)")
         now = timezone.now()
@@ -492,7 +511,7 @@ def duplicates_find(
                 target_type="shop",
                 target_id=shop_id,
                 data={
-                    "customers": len(records),
+                    "customers": customers,
                     "pairs": len(pairs),
                     "candidates": len(proposals),
                     "full": full,
@@ -513,7 +532,7 @@ def duplicates_find(
         duplicate_status_moved(shop_id=shop_id, customer_ids=None)
     seconds = say("scan done")
     return ScanResult(
-        customers=len(records), pairs=len(pairs), candidates=len(proposals), seconds=seconds
+        customers=customers, pairs=len(pairs), candidates=len(proposals), seconds=seconds
     )
 
 
