@@ -9,7 +9,7 @@ from django.db import connection
 from merges import selectors
 from merges.background import Background, Forked
 from merges.detection import blocking
-from merges.detection.normalize import MatchFields
+from merges.detection.normalize import MatchFields, match_fields_pack, match_fields_unpack
 
 Ids = tuple[int | None, int | None]
 
@@ -20,6 +20,12 @@ def _half(shop_id: int, fresh: str, ids: Ids) -> tuple[list[MatchFields], int, o
     records = blocking.match_fields_load(shop_id=shop_id, ids=ids)
     count, index = blocking.blocking_keys_copy(shop_id=shop_id, fresh=fresh, records=records)
     return records, count, index
+
+
+def _forked_half(shop_id: int, fresh: str, ids: Ids) -> tuple[tuple, int, object]:
+    """`_half` with its records packed for the pipe (`match_fields_pack`)."""
+    records, count, index = _half(shop_id, fresh, ids)
+    return match_fields_pack(records), count, index
 
 
 def customers_read_and_keyed(
@@ -41,13 +47,13 @@ def customers_read_and_keyed(
     try:
         middle = blocking.middle_customer_id(shop_id=shop_id)
         if middle is not None:
-            upper = Forked(_half, shop_id, fresh, (middle, None))
+            upper = Forked(_forked_half, shop_id, fresh, (middle, None))
         history = Background(selectors.purchased_products, shop_id=shop_id)
         records, count, index = _half(shop_id, fresh, (None, middle))
         indexes = [index]
         if upper is not None:
             more, more_count, more_index = upper.result()
-            records.extend(more)  # their ids are above ours
+            records.extend(match_fields_unpack(more))  # their ids are above ours
             count += more_count
             indexes.append(more_index)
     except BaseException:

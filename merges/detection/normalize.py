@@ -13,6 +13,8 @@ comparison levels are computed from it only, so both always agree on what "the s
 """
 
 import re
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -380,6 +382,14 @@ def _phone(raw: str | None, region: str | None) -> str:
     return phone_normalize(raw, region=region)
 
 
+def _tokens(folded_last_name: str) -> tuple[str, ...]:
+    return tuple(folded_last_name.split())
+
+
+def _formal(folded_first_name: str) -> frozenset[str]:
+    return formal_names(folded_first_name.split(" ")[0]) if folded_first_name else frozenset()
+
+
 def match_fields(
     *,
     customer_id: int,
@@ -400,7 +410,6 @@ def match_fields(
     last = fold_text(last_name)
     house, street = parse_street_line(address1)
     region = (country_code or default_region or "").upper() or None
-    first_token = first.split(" ")[0] if first else ""
     return MatchFields(
         customer_id=customer_id,
         email=email_norm,
@@ -412,11 +421,53 @@ def match_fields(
         last_name=last,
         first_name_german=german_fold(first),
         last_name_german=german_fold(last),
-        last_name_tokens=tuple(last.split()),
-        first_formal=formal_names(first_token) if first else frozenset(),
+        last_name_tokens=_tokens(last),
+        first_formal=_formal(first),
         surname_phonetic=surname_phonetic(last),
         house_number=house,
         street=street,
         postcode=postcode_normalize(postcode, country_code=country_code),
         city=fold_text(city),
     )
+
+
+# MatchFields' text fields in order; the others follow from them (tokens, formal names).
+_TEXT_FIELDS = tuple(
+    name
+    for name in MatchFields.__slots__
+    if name not in ("customer_id", "last_name_tokens", "first_formal")
+)
+# Text fields many customers share (names, places): one string object each once unpacked.
+_SHARED_FIELDS = frozenset(_TEXT_FIELDS) - {"email", "email_local", "phone", "phone_last9"}
+
+
+def match_fields_pack(records: Sequence[MatchFields]) -> tuple[array, list[str]]:
+    """Records for another process: their ids and one text per field, the values joined by NUL
+    (no PostgreSQL text holds one). A pickle of that is a few large strings, so the other
+    process unpickles it several times faster than the records themselves."""
+    ids = array("q", (r.customer_id for r in records))
+    return ids, ["\0".join([getattr(r, name) for r in records]) for name in _TEXT_FIELDS]
+
+
+def match_fields_unpack(packed: tuple[array, list[str]]) -> list[MatchFields]:
+    """The records `match_fields_pack` packed, equal to them."""
+    ids, texts = packed
+    if not ids:
+        return []
+    columns = []
+    for name, text in zip(_TEXT_FIELDS, texts, strict=True):
+        values = text.split("\0")
+        if name in _SHARED_FIELDS:
+            shared: dict[str, str] = {}
+            values = [shared.setdefault(v, v) for v in values]
+        columns.append(values)
+    text = dict(zip(_TEXT_FIELDS, columns, strict=True))
+    derived = {
+        "last_name_tokens": map(_tokens, text["last_name"]),
+        "first_formal": map(_formal, text["first_name"]),
+    }
+    fields = [
+        ids,
+        *(text[name] if name in text else derived[name] for name in MatchFields.__slots__[1:]),
+    ]
+    return [MatchFields(*values) for values in zip(*fields, strict=True)]

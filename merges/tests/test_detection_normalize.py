@@ -245,3 +245,28 @@ def test_name_skeleton_of_nothing_is_empty():
 )
 def test_mail_provider(domain, provider):
     assert mail_provider(domain) == provider
+
+
+def test_packed_records_unpack_equal():
+    """The forked reader sends its records packed (one NUL-joined text per field)."""
+    from merges.detection.normalize import match_fields_pack, match_fields_unpack
+
+    records = [
+        match_fields(
+            customer_id=7,
+            email="Ann.Lee+shop@googlemail.com",
+            phone="0151 2345 6789",
+            first_name="Bob",
+            last_name="García López",
+            address1="Flat 4, 12 Baker St",
+            postcode="nw1 6xe",
+            city="London",
+            country_code="GB",
+        ),
+        match_fields(customer_id=8),  # every field empty
+        match_fields(customer_id=2**40, first_name="Jörg Peter", last_name="Müller-Lüdenscheidt"),
+    ]
+    unpacked = match_fields_unpack(match_fields_pack(records))
+    assert unpacked == records and unpacked[0].first_formal == records[0].first_formal != {"bob"}
+    assert unpacked[0].last_name_tokens == ("garcia", "lopez")
+    assert match_fields_unpack(match_fields_pack([])) == []
