@@ -89,6 +89,7 @@ class RecordTable:
     # product id -> share of the shop's ordering customers who bought it (see product_shares)
     product_share: dict[int, float] = field(default_factory=dict)
     _filled: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _order: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -139,8 +140,9 @@ class RecordTable:
         return self._filled[name]
 
     def positions(self, customer_ids: np.ndarray) -> np.ndarray:
-        order = np.argsort(self.ids)
-        return order[np.searchsorted(self.ids, customer_ids, sorter=order)]
+        if self._order is None:  # sorted once (a full scan looks up its pairs several times)
+            self._order = np.argsort(self.ids)
+        return self._order[np.searchsorted(self.ids, customer_ids, sorter=self._order)]
 
 
 def product_shares(baskets: Iterable[frozenset]) -> dict[int, float]:
