@@ -12,6 +12,10 @@ from merges.detection import blocking
 from merges.detection.normalize import MatchFields, match_fields_pack, match_fields_unpack
 
 Ids = tuple[int | None, int | None]
+# The share of the customers the scan's own process reads: it also unpacks the other process's
+# records, parses the order history and lists the pairs (1,000,000 customers read half and half:
+# 31.9 CPU-s here, 24.2 in the forked reader).
+READ_HERE = 0.4
 
 
 def _half(shop_id: int, fresh: str, ids: Ids) -> tuple[list[MatchFields], int, object]:
@@ -35,9 +39,10 @@ def customers_read_and_keyed(
     (`blocking.blocking_keys_prepare`), and the order history being read meanwhile (started
     after the fork: a forked process must not inherit a running thread).
 
-    The customers above the median id are read and keyed by a forked process while this one
-    does those below (inline, one after the other, inside a transaction); both copy their keys
-    into the one fresh table and hand back the keys' hashes, so the pairs are listed from all."""
+    The customers above a split id are read and keyed by a forked process while this one does
+    those below (`READ_HERE` of them; inside a transaction both parts here, one after the
+    other); both copy their keys into the one fresh table and hand back the keys' hashes, so
+    the pairs are listed from all."""
     if connection.vendor != "postgresql":
         records = blocking.match_fields_load(shop_id=shop_id)
         history = Background(selectors.purchased_products, shop_id=shop_id)
@@ -45,11 +50,11 @@ def customers_read_and_keyed(
     fresh = blocking.blocking_keys_fresh(shop_id=shop_id, tag=tag)
     upper = None
     try:
-        middle = blocking.middle_customer_id(shop_id=shop_id)
-        if middle is not None:
-            upper = Forked(_forked_half, shop_id, fresh, (middle, None))
+        split = blocking.customer_id_split(shop_id=shop_id, share=READ_HERE)
+        if split is not None:
+            upper = Forked(_forked_half, shop_id, fresh, (split, None))
         history = Background(selectors.purchased_products, shop_id=shop_id)
-        records, count, index = _half(shop_id, fresh, (None, middle))
+        records, count, index = _half(shop_id, fresh, (None, split))
         indexes = [index]
         if upper is not None:
             more, more_count, more_index = upper.result()

@@ -61,16 +61,29 @@ def _dismissed(shop_id: int, prints: Mapping[int, str]) -> set[tuple[int, int]]:
     return {(a, b) for a, b, fa, fb in rows if prints.get(a) == fa and prints.get(b) == fb}
 
 
+_MEMBER_COLUMNS = (
+    "id", "state", "number_of_orders", "verified_email", "created_at_shopify", "is_mergeable",
+    "merge_blockers",
+)  # fmt: skip
+
+
+def _member_rows(shop_id: int, ids: Sequence[int]) -> list[tuple]:
+    """`_MEMBER_COLUMNS` of these customers. On PostgreSQL the ids are one array parameter: the
+    ORM's IN list of a full scan's ~130,000 group members (1,000,000 customers) took 3.4 CPU-s
+    to build."""
+    if connection.vendor != "postgresql":
+        rows = Customer.all_shops.filter(shop_id=shop_id, pk__in=list(ids))
+        return list(rows.values_list(*_MEMBER_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(_MEMBER_COLUMNS)} FROM {Customer._meta.db_table}"  # noqa: S608
+            " WHERE shop_id = %s AND id = ANY(%s)",
+            [shop_id, [int(i) for i in ids]],
+        )
+        return [(*row[:-1], json.loads(row[-1]) if row[-1] else []) for row in cursor.fetchall()]
+
+
 def _members(shop_id: int, ids: Sequence[int]) -> dict[int, groups.Member]:
-    rows = Customer.all_shops.filter(shop_id=shop_id, pk__in=list(ids)).values_list(
-        "pk",
-        "state",
-        "number_of_orders",
-        "verified_email",
-        "created_at_shopify",
-        "is_mergeable",
-        "merge_blockers",
-    )
     return {
         pk: groups.Member(
             pk,
@@ -81,7 +94,7 @@ def _members(shop_id: int, ids: Sequence[int]) -> dict[int, groups.Member]:
             mergeable,
             tuple(blockers or ()),
         )
-        for pk, state, orders, verified, created, mergeable, blockers in rows
+        for pk, state, orders, verified, created, mergeable, blockers in _member_rows(shop_id, ids)
     }
 
 

@@ -132,17 +132,18 @@ def match_fields_load(
     return [record_of(row, region) for row in _field_rows(shop_id, customer_ids, ids)]
 
 
-_MIDDLE_SQL = """
-    SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY c.id) FROM customers_customer c
+_SPLIT_SQL = """
+    SELECT percentile_disc(%s) WITHIN GROUP (ORDER BY c.id) FROM customers_customer c
     WHERE c.shop_id = %s AND c.deleted_at IS NULL AND c.merged_into_id IS NULL
       AND c.redacted_at IS NULL
 """
 
 
-def middle_customer_id(*, shop_id: int) -> int | None:
-    """The median id of the shop's active customers (None: it has none), to read it in halves."""
+def customer_id_split(*, shop_id: int, share: float) -> int | None:
+    """The id at or below which `share` of the shop's active customers are (None: it has none),
+    to read it in two parts."""
     with connection.cursor() as cursor:
-        cursor.execute(_MIDDLE_SQL, [shop_id])
+        cursor.execute(_SPLIT_SQL, [share, shop_id])
         return cursor.fetchone()[0]
 
 

@@ -250,3 +250,22 @@ def test_full_scan_table_built_once_scores_the_order_history_like_propose(store)
     Order.all_shops.bulk_create(orders)
     duplicates_find(shop_id=shop.id, full=True, refit=False)
     assert _stored(shop) == _reference(shop)
+
+
+def test_group_members_are_read_as_the_orm_reads_them(store):
+    """The survivor facts of a full scan's group members are read with one array parameter."""
+    from merges.services import _MEMBER_COLUMNS, _member_rows
+
+    shop, _, _ = store
+    ids = list(Customer.all_shops.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
+    Customer.all_shops.filter(pk=ids[0]).update(
+        merge_blockers=["GIFT_CARDS", "SUBSCRIPTIONS"],
+        is_mergeable=False,
+        created_at_shopify=timezone.now(),
+        state="ENABLED",
+    )
+    chosen = [*ids[:40], 10**12]  # one id that is no customer
+    orm = Customer.all_shops.filter(shop=shop, pk__in=chosen).values_list(*_MEMBER_COLUMNS)
+    read = _member_rows(shop.id, chosen)
+    assert sorted(read) == sorted(orm) and len(read) == 40
+    assert dict((r[0], r[-1]) for r in read)[ids[0]] == ["GIFT_CARDS", "SUBSCRIPTIONS"]

@@ -150,7 +150,7 @@ def _prepared_tables(shop) -> int:
 
 
 def test_a_scan_read_by_two_processes_finds_what_one_process_finds(monkeypatch, tmp_path):
-    """Outside a transaction the customers above the median id are read and keyed by a forked
+    """Outside a transaction the customers above a split id are read and keyed by a forked
     process: the keys and candidates are those of reading everything in one process."""
     shop = shop_factory(agency=agency_factory(), country_code="DE")
     load_generated(shop, count=400, seed=26)
