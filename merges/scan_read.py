@@ -55,19 +55,22 @@ def customers_read_and_keyed(
             upper = Forked(_forked_half, shop_id, fresh, (split, None))
         history = Background(selectors.purchased_products, shop_id=shop_id)
         records, count, index = _half(shop_id, fresh, (None, split))
-        indexes = [index]
+        indexes, more = [index], None
         if upper is not None:
             more, more_count, more_index = upper.result()
-            records.extend(match_fields_unpack(more))  # their ids are above ours
             count += more_count
             indexes.append(more_index)
+        # The pairs are listed before the other records are unpacked: listing sorts the key
+        # hashes of all customers, and the records take less memory packed.
+        prepared = blocking.blocking_keys_listed(
+            shop_id=shop_id, fresh=fresh, count=count, indexes=indexes
+        )
     except BaseException:
         if upper is not None:
             upper.cancel()
         with contextlib.suppress(Exception):  # a broken transaction: its rollback drops it
             blocking.blocking_keys_discard(shop_id=shop_id, tag=tag)
         raise
-    prepared = blocking.blocking_keys_listed(
-        shop_id=shop_id, fresh=fresh, count=count, indexes=indexes
-    )
+    if more is not None:
+        records.extend(match_fields_unpack(more))  # their ids are above ours
     return records, prepared, history
