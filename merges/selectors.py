@@ -1,6 +1,6 @@
 """Reads of the duplicate queue: member profiles, the raw fields matching reads, labels."""
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from django.db import connection
 
@@ -82,10 +82,10 @@ _PRODUCTS_SQL = """
 
 def purchased_products(
     *, shop_id: int, customer_ids: Iterable[int] | None = None
-) -> dict[int, frozenset[int]]:
-    """The products each customer ordered (the whole shop, or these customers), for the orders
-    comparison; customers without orders are left out. Cancelled orders count: they still say
-    what the customer wanted."""
+) -> dict[int, Collection[int]]:
+    """The distinct products each customer ordered (the whole shop, or these customers), for the
+    orders comparison; customers without orders are left out. Cancelled orders count: they
+    still say what the customer wanted."""
     ids = None if customer_ids is None else [int(i) for i in customer_ids]
     if ids is not None and not ids:
         return {}
@@ -95,11 +95,13 @@ def purchased_products(
             extra, params = "AND o.customer_id = ANY(%s)", [shop_id, ids]
         with connection.cursor() as cursor:
             cursor.execute(_PRODUCTS_SQL.format(extra=extra), params)
-            # Row by row, each product id one object: a whole shop (780,000 customers with
-            # orders at 1,000,000) held as rows, then as sets of fresh ints, cost ~450 MiB.
+            # Row by row, each product id one object, each customer's a tuple (distinct in SQL):
+            # a whole shop (780,000 customers with orders at 1,000,000) held as rows, then as
+            # sets of fresh ints, cost ~450 MiB; frozensets of shared ints take ~6x a tuple
+            # (36.6 against 6.3 MiB for the 78,267 customers with orders of a 100k store).
             ids: dict[int, int] = {}
             return {
-                customer: frozenset(ids.setdefault(p, p) for p in products)
+                customer: tuple(ids.setdefault(p, p) for p in products)
                 for customer, products in cursor
             }
     orders = Order.all_shops.filter(
