@@ -30,14 +30,14 @@ from tenants.models import Shop
 
 logger = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "fs-4"
+DETECTOR_VERSION = "fs-5"
 Progress = Callable[[str], None]
 
 
 def tier_of(probability: float) -> str:
     if probability >= groups.HIGH_THRESHOLD:
         return DuplicateCandidate.Tier.HIGH
-    if probability >= 0.95:
+    if probability >= groups.MEDIUM_THRESHOLD:
         return DuplicateCandidate.Tier.MEDIUM
     return DuplicateCandidate.Tier.LOW
 

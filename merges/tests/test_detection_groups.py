@@ -17,7 +17,7 @@ from merges.detection.groups import (
 )
 from merges.detection.normalize import match_fields
 
-STRONG, WEAK = 0.999, 0.95
+STRONG, WEAK = 0.999, 0.85  # WEAK: below the bridge threshold
 
 
 def members_of(groups) -> list[list[int]]:
@@ -27,6 +27,15 @@ def members_of(groups) -> list[list[int]]:
 def test_weak_bridge_is_cut_so_two_people_are_not_chained():
     pairs = [(1, 2, STRONG), (2, 3, WEAK), (3, 4, STRONG)]
     assert members_of(build_groups(pairs, {})) == [[1, 2], [3, 4]]
+
+
+def test_third_profile_linked_to_one_other_at_0_9_or_more_stays():
+    """A person's third profile often links to one of the others only (a typo'd address at
+    another provider): at 0.9-0.99 that bridge is not weak (fs-4 cut it below 0.99)."""
+    members = {1: Member(1, enabled=True)}
+    pairs = [(1, 2, STRONG), (1, 3, 0.92)]
+    assert members_of(build_groups(pairs, members)) == [[1, 2, 3]]
+    assert members_of(build_groups([(1, 2, STRONG), (1, 3, WEAK)], members)) == [[1, 2]]
 
 
 def test_strong_chain_keeps_only_members_linked_to_survivor_or_half_the_group():

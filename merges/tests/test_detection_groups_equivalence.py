@@ -70,7 +70,7 @@ def _reference_weak_cores(kept, edges):
 
 def reference_build_groups(scored_pairs, members, *, cannot_link=frozenset()):
     """The algorithm before the change, verbatim but for the helpers' names (and fs-4's weak-cores
-    guard, added after it)."""
+    guard and fs-5's bridge threshold, changed after it)."""
     edges = {
         (min(a, b), max(a, b)): p
         for a, b, p in scored_pairs
@@ -88,7 +88,7 @@ def reference_build_groups(scored_pairs, members, *, cannot_link=frozenset()):
             weak = {
                 e
                 for e in detection._bridges(component, inside)
-                if inside[e] < detection.HIGH_THRESHOLD
+                if inside[e] < detection.BRIDGE_THRESHOLD
             }
             if weak:
                 for e in weak:
