@@ -24,6 +24,7 @@ from django.utils import timezone
 from audit.services import SYSTEM, audit_event_record
 from customers import hooks
 from customers.models import AccountInvite, AccountInviteBatch, Customer, CustomerState
+from customers.partitions import mirror_writes_wait
 from tenants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -226,13 +227,12 @@ def _send_pending(shop: Shop, batch: AccountInviteBatch, actor: str) -> None:
     )
     for invite_id in pending.order_by("id").values_list("id", flat=True):
         with transaction.atomic():
-            invite = (
-                AccountInvite.all_shops.select_for_update()
-                .select_related("customer")
-                .get(pk=invite_id)
-            )
+            mirror_writes_wait(shop_id=shop.id)  # it may write the customer's state
+            invite = AccountInvite.all_shops.select_for_update().get(shop=shop, pk=invite_id)
             if invite.status != AccountInvite.Status.PENDING:
                 continue  # another worker got here first
+            # Read with its shop: by id alone it would read every shop's partition.
+            invite.customer = Customer.all_shops.get(shop=shop, pk=invite.customer_id)
             reason = invite_skip_reason(invite.customer)  # the customer may have changed since
             if reason:
                 invite.status, invite.skip_reason = AccountInvite.Status.SKIPPED, reason

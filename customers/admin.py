@@ -1,6 +1,6 @@
 """Admin for the mirror: read-only views of what Shopify holds, sync status and progress.
 
-The mirror is written by syncs and webhooks only, so nothing here edits a row.
+The mirror is written by syncs and webhooks only, so nothing here edits or deletes a row.
 """
 
 from django.contrib import admin
@@ -24,6 +24,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class MirrorAdmin(ReadOnlyAdmin):
+    """Nor deleted: a row deleted here would come back with the next sync, unaudited, and
+    Django's delete() of an instance names neither its shop nor its partition (it would lock
+    every shop's partition, and wait for any shop's first sync)."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class AddressInline(admin.TabularInline):
     model = CustomerAddress
     extra = 0
@@ -44,7 +53,7 @@ class AddressInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ReadOnlyAdmin):
+class CustomerAdmin(MirrorAdmin):
     list_display = ["id", "shop", "shopify_id", "first_name", "last_name", "email", "state",
                     "number_of_orders", "amount_spent", "updated_at_shopify", "deleted_at", "redacted_at"]  # fmt: skip
     list_filter = ["state", "email_marketing_state", "shop"]
@@ -55,7 +64,7 @@ class CustomerAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(MirrorAdmin):
     list_display = ["id", "shop", "shopify_id", "name", "customer_shopify_id", "total_price",
                     "currency", "financial_status", "processed_at", "cancelled_at", "deleted_at"]  # fmt: skip
     list_filter = ["financial_status", "shop"]

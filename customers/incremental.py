@@ -2,7 +2,10 @@
 
 Every function here is idempotent and order-safe: it compares Shopify's timestamps with what the
 row holds and never replaces newer data with older (see customers.writer for the upsert guard).
-Webhook handlers (customers.webhooks) and the delta sync call these.
+Webhook handlers (customers.webhooks) and the delta sync call these. Each waits for a first
+sync's apply in progress before its first statement when the shop has no partitions yet
+(`partitions.mirror_writes_wait`: once per transaction; nothing for shops with partitions),
+whoever calls it, and names its shop in every statement.
 """
 
 from collections.abc import Iterable, Sequence
@@ -21,6 +24,7 @@ from customers.mapping import (
     order_from_rest,
 )
 from customers.models import Customer, CustomerAddress, Order
+from customers.partitions import mirror_writes_wait
 from tenants.models import Shop
 
 
@@ -41,6 +45,7 @@ def _customers_write(
     """Upsert, link orders that arrived first, refresh aggregates: (result, orders linked)."""
     linked = 0
     with transaction.atomic(savepoint=False):
+        mirror_writes_wait(shop_id=shop.id)
         result = writer.customers_upsert(shop_id=shop.id, rows=rows, addresses=addresses)
         if result.applied:
             local_ids = list(result.applied.values())
@@ -90,6 +95,7 @@ def customer_apply_read(
         return [customer.id], TOMBSTONE_CHANGED
     row, address_rows = customer_from_graphql(node, shop_country=shop.country_code)
     with transaction.atomic(savepoint=False):
+        mirror_writes_wait(shop_id=shop.id)  # before its first read
         before = _customer_state(shop, row["shopify_id"])
         old_addresses = _addresses_of(before["id"]) if before else set()
         result, linked = _customers_write(
@@ -135,6 +141,7 @@ def customer_tombstone(
     delete arrives before the customer. Its updated_at becomes the deletion time, so an older
     update delivered late cannot bring it back."""
     with transaction.atomic():
+        mirror_writes_wait(shop_id=shop.id)
         customer, _created = Customer.all_shops.select_for_update().get_or_create(
             shop=shop,
             shopify_id=shopify_id,
@@ -164,6 +171,7 @@ def customer_merge_apply(
     """Record a completed merge: refresh the survivor, tombstone the other pointing at it, and move
     the other's orders to the survivor (Shopify moved them)."""
     with transaction.atomic():
+        mirror_writes_wait(shop_id=shop.id)
         if kept_node is not None:
             customers_apply_graphql(shop=shop, nodes=[kept_node])
         survivor = Customer.all_shops.filter(shop=shop, shopify_id=kept_shopify_id).first()
@@ -203,6 +211,7 @@ def customer_consent_apply(
     it changed, 0 when the mirror's is newer (or erased), None when the customer is not in the
     mirror (the caller reads it from Shopify instead)."""
     state_col, level_col, at_col = CONSENT_COLUMNS[channel]
+    mirror_writes_wait(shop_id=shop.id)  # the caller's transaction (a delivery's)
     adapt = connection.ops.adapt_datetimefield_value
     guard, params = "", []
     if updated_at is not None:
@@ -249,6 +258,7 @@ def orders_apply(
     rows = [{**r, "customer_id": owner_ids.get(r["customer_shopify_id"])} for r in rows]
     columns = [c for c in rows[0] if c not in ("shopify_id", "customer_shopify_id", "customer_id")]
     with transaction.atomic(savepoint=False):
+        mirror_writes_wait(shop_id=shop.id)
         before = {
             held["shopify_id"]: held
             for held in Order.all_shops.filter(
@@ -325,6 +335,7 @@ def order_tombstone(*, shop: Shop, shopify_id: int, deleted_at: datetime) -> tup
     """Mark an order deleted as of `deleted_at` (creates the tombstone when the delete arrives
     first): (the order, whether its customer's live orders lost products)."""
     with transaction.atomic():
+        mirror_writes_wait(shop_id=shop.id)
         order, _ = Order.all_shops.select_for_update().get_or_create(
             shop=shop, shopify_id=shopify_id, defaults={"updated_at_shopify": deleted_at}
         )

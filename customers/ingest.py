@@ -29,6 +29,7 @@ from customers.mapping import (
 )
 from customers.models import CustomerAddress, Order
 from customers.normalize import tags_normalize
+from customers.partitions import mirror_writes_wait
 
 try:  # orjson parses bulk lines several times faster; json is the fallback.
     import orjson
@@ -134,6 +135,7 @@ class BulkIngest:
     def _flush(self, *, lines_done: int) -> None:
         batch = IngestStats()
         with transaction.atomic():
+            mirror_writes_wait(shop_id=self.shop_id)  # rows of a shop without partitions
             for rows, upsert in (
                 (self._customers, self._write_customers),
                 (self._orders, self._write_orders),

@@ -35,7 +35,18 @@ class CustomerState(models.TextChoices):
     DECLINED = "DECLINED", "Declined"
 
 
-class Customer(ShopOwnedModel):
+class ShopPartitioned:
+    """Mixin of the models whose table is partitioned by shop (PostgreSQL): `save()` of a row
+    names its shop. Django's UPDATE of an instance filters on the primary key alone, which on
+    a partitioned table locks every shop's partition (the default one included, which a first
+    sync holds against writes): with the shop it touches one."""
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        base_qs = base_qs.filter(shop_id=self.shop_id)
+        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+
+
+class Customer(ShopPartitioned, ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
     # No index of its own: every composite index below leads with shop_id.
     shop = models.ForeignKey(
@@ -146,7 +157,7 @@ class Customer(ShopOwnedModel):
         return self.deleted_at is None and self.merged_into_id is None
 
 
-class CustomerAddress(ShopOwnedModel):
+class CustomerAddress(ShopPartitioned, ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
     # No index of its own: every composite index below leads with shop_id.
     shop = models.ForeignKey(
@@ -180,7 +191,7 @@ class CustomerAddress(ShopOwnedModel):
         return f"address {self.shopify_id} of customer {self.customer_id}"
 
 
-class Order(ShopOwnedModel):
+class Order(ShopPartitioned, ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
     # No index of its own: every composite index below leads with shop_id.
     shop = models.ForeignKey(

@@ -36,12 +36,13 @@ Both table locks are taken all at once with a short lock_timeout per attempt and
 on the parent until the erasure commits.
 """
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def _lock(cursor, tables, mode: str, *, before_attempt=None) -> int:
     LOCK_ATTEMPT_TIMEOUT for any of them, or is refused as a deadlock, releases those it got
     (savepoint) and retries, so this transaction never sits on part of the locks waiting for
     someone who waits for it. `before_attempt` runs before every attempt. Returns the attempts."""
-    from django.db import OperationalError, transaction
+    from django.db import OperationalError
 
     cursor.execute("SELECT current_setting('lock_timeout')")
     (previous,) = cursor.fetchone()
@@ -237,21 +238,51 @@ def _cancel_deadlocked(cursor) -> None:
 FIRST_SYNC_LOCK = 0x5C_FFFF_0000
 
 
+# Shops whose partitions this process has seen committed: their writes never wait again.
+_PARTITIONED: set[int] = set()
+
+
 def mirror_writes_wait(*, shop_id: int) -> None:
-    """At the start of a transaction that writes a shop's mirror rows (webhook deliveries): when
-    the shop has no partitions yet, wait for any first sync's apply to commit, before touching a
-    table. A write already under way when the build attaches the shop's partitions would fail
-    (PostgreSQL re-checks the default partition's bound after waiting for its lock: "new row
-    for relation ..._default violates partition constraint"); one that starts after the commit
-    goes to the new partition. Writes that read a default partition and then wait to write it
-    would deadlock with the attach. Shops with partitions never wait: no lock is taken."""
-    if connection.vendor != "postgresql":
+    """First in a transaction that writes a shop's mirror rows (webhook deliveries, the delta,
+    invites, redaction...): when the shop has no partitions yet, wait for any first sync's
+    apply to commit, before touching a table. A write already under way when the build attaches
+    the shop's partitions would fail or be lost (PostgreSQL re-checks the default partition's
+    bound after waiting for its lock: an INSERT fails with "new row for relation ..._default
+    violates partition constraint", an UPDATE finds the moved rows gone and changes nothing);
+    one that starts after the commit goes to the new partition. A transaction that read a
+    default partition and then waits to write it would deadlock with the attach.
+
+    Shops with partitions never wait: no lock, and once this process saw them committed, no
+    statement either. Within one transaction a shop waits once. Outside a transaction (each
+    statement its own) there is nothing to hold: no-op."""
+    if connection.vendor != "postgresql" or shop_id in _PARTITIONED:
+        return
+    if not connection.in_atomic_block or _waited(shop_id):
         return
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock_shared(%s) WHERE to_regclass(%s) IS NULL",
             [FIRST_SYNC_LOCK, partition_name(TABLES[0], shop_id)],
         )
+        partitioned = cursor.rowcount == 0
+    # Remembered only once this transaction commits (it may be the one creating them).
+    remember = functools.partial(_PARTITIONED.add if partitioned else _no_op, shop_id)
+    remember.mirror_writes_waited = shop_id
+    transaction.on_commit(remember)
+
+
+def _no_op(shop_id: int) -> None:
+    pass
+
+
+def _waited(shop_id: int) -> bool:
+    """Whether this transaction waited for the shop already: its on-commit marker is pending
+    (Django drops it with the transaction, or with the savepoint it was taken in, as
+    PostgreSQL drops the lock)."""
+    return any(
+        getattr(entry[1], "mirror_writes_waited", None) == shop_id
+        for entry in connection.run_on_commit
+    )
 
 
 def shop_partitions_needed(*, shop_id: int) -> bool:

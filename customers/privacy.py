@@ -19,6 +19,7 @@ from audit.services import SHOPIFY, audit_event_record
 from customers import hooks
 from customers.mapping import customer_gid
 from customers.models import AccountInvite, Customer, CustomerAddress, CustomerDataExport, Order
+from customers.partitions import mirror_writes_wait
 from tenants.models import Shop
 
 ERASED_TEXT_FIELDS = (
@@ -89,6 +90,7 @@ def customer_redact(
     actor: str = SHOPIFY,
 ) -> Customer:
     """Erase one customer's personal data from everything Clientele holds for this shop."""
+    mirror_writes_wait(shop_id=shop.id)
     customer, _created = Customer.all_shops.select_for_update().get_or_create(
         shop=shop,
         shopify_id=shopify_customer_id,

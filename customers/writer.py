@@ -163,15 +163,17 @@ def _upsert(
             stage = f"_stage_{table}"
             # Dropped at commit; dropped here too when an outer transaction spans batches.
             cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+            # ONLY: the parent's columns without planning (and locking) every shop's partition.
             cursor.execute(
-                f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"
+                f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM ONLY {table} WITH NO DATA"
             )
             _copy_rows(cursor, stage, columns, tuples)
             selected = names
             if resolve_customer:
                 # Link each order to its customer in SQL (unique index), not row by row in Python.
                 selected = ", ".join(
-                    "(SELECT c.id FROM customers_customer c WHERE c.shop_id = s.shop_id"
+                    # The shop as a value: planned on the shop's partition alone.
+                    f"(SELECT c.id FROM customers_customer c WHERE c.shop_id = {int(shop_id)}"
                     " AND c.shopify_id = s.customer_shopify_id)"
                     if column == "customer_id"
                     else f"s.{column}"

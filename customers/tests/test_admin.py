@@ -41,3 +41,7 @@ def test_customer_pages_render_and_cannot_be_edited(staff):
     detail = staff.get(f"/admin/customers/customer/{customer.id}/change/")
     assert detail.status_code == 200 and "Save" not in detail.content.decode()
     assert staff.get("/admin/customers/customer/add/").status_code == 403
+    assert staff.get(f"/admin/customers/customer/{customer.id}/delete/").status_code == 403
+    changelist = staff.get("/admin/customers/customer/").content.decode()
+    assert "delete_selected" not in changelist
+    assert Customer.all_shops.filter(shop=shop).count() == 1
