@@ -15,14 +15,16 @@ merged into the build (customers.staging: they keep their ids, newer rows win as
 path) and leave the default partitions in the same transaction.
 
 Locks (who waits, and how long):
-- From the start of the apply: the advisory lock FIRST_SYNC_LOCK, exclusive. Webhook deliveries
-  of shops without partitions take it shared before their first statement
-  (`mirror_writes_wait`), so they wait for the commit and then write into the right partition.
+- From the start of the apply: the advisory lock FIRST_SYNC_LOCK, exclusive. Every writer of
+  a shop without partitions (webhook deliveries, the delta, invites, redaction, erasure, the
+  ingest) takes it shared before its first statement (`mirror_writes_wait`), so it waits for
+  the commit and then writes into the right partition.
 - From the start of the apply: SHARE ROW EXCLUSIVE on the default partitions of customers,
   addresses and orders, so no row of the shop can enter them while the build runs. Readers go
   on. Writers into them wait until the apply commits: writes for every shop never fully synced
   (as long as the apply: docs/benchmarks.md, ~30 s wall at 100k customers under load) and
-  writes that do not name their shop (`UPDATE ... WHERE id = ...` without shop_id locks every partition). A second first sync
+  writes that do not name their shop (`UPDATE ... WHERE id = ...` without shop_id locks every
+  partition: the suite's guard, customers/testing.py, fails any). A second first sync
   waits for the first to commit (the mode conflicts with itself). Webhooks of shops with their
   own partitions do not touch the defaults and never wait.
 - At attach (after the index builds): ACCESS EXCLUSIVE on the four default partitions until the

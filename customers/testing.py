@@ -45,22 +45,22 @@ SENTINEL_SHOP_ID = 0
 _MIRROR = re.compile(r'(?<![\w"])"?(' + "|".join(TABLES) + r')(?:_default|_s\d+)?"?(?!\w)')
 _PARTITION = re.compile(r"^(" + "|".join(TABLES) + r")_(?:default|s\d+)$")
 _FIRST_WORD = re.compile(r"^[\s(]*(\w+)")
-_MODIFIES = re.compile(r"\b(?:UPDATE|DELETE|INSERT|MERGE)\b|\bFOR (?:NO KEY )?UPDATE\b", re.I)
+# What a statement (or a data-modifying CTE) writes into.
+_TARGET = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO)\s+(\S+)", re.I)
 _ROW_LOCK = re.compile(r"\bFOR (?:NO KEY |KEY )?(?:UPDATE|SHARE)\b", re.I)
 _LOG = os.environ.get("MIRROR_GUARD_LOG")  # also append findings here (an audit run)
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def _checked(sql: str) -> bool:
-    """Whether `sql` is one statement that writes or row-locks and mentions a mirror table."""
+    """Whether `sql` is one statement that writes mirror rows (it names a mirror table as what
+    it inserts into, updates or deletes from) or row-locks rows of a query over the mirror."""
     if ";" in sql.strip().rstrip(";") or not _MIRROR.search(sql):
         return False
-    first = (_FIRST_WORD.match(sql) or [None, ""])[1].upper()
-    if first in ("UPDATE", "DELETE", "INSERT", "MERGE"):
+    if any(_MIRROR.match(target) for target in _TARGET.findall(sql)):
         return True
-    if first == "WITH":
-        return bool(_MODIFIES.search(sql) or _ROW_LOCK.search(sql))
-    return first == "SELECT" and bool(_ROW_LOCK.search(sql))
+    first = (_FIRST_WORD.match(sql) or [None, ""])[1].upper()
+    return first in ("SELECT", "WITH") and bool(_ROW_LOCK.search(sql))
 
 
 def _walk(node: dict, parents: dict, late: set) -> None:

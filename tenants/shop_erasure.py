@@ -92,9 +92,10 @@ def shop_rows_delete(*, shop_id: int) -> dict[str, int]:
     its own in the log, and a violation names the statement that caused it.
     """
     from customers.partitions import TABLES as PARTITIONED_BY_SHOP
-    from customers.partitions import shop_partition_drop, shop_partition_exists
+    from customers.partitions import mirror_writes_wait, shop_partition_drop, shop_partition_exists
     from tenants.models import Shop
 
+    mirror_writes_wait(shop_id=shop_id)  # a first sync under way commits (or not) first
     deleted: dict[str, int] = {}
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
