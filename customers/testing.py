@@ -153,6 +153,13 @@ def _call_site(frames) -> str:
     )
 
 
+def _raw_cursor(context):
+    """A cursor of the statement's own kind (client- or server-side parameter binding: the
+    duplicate check binds $1-style) on its connection, outside Django's wrappers."""
+    raw = context["cursor"].cursor
+    return type(raw)(raw.connection)
+
+
 class _Guard:
     def __init__(self) -> None:
         self.active = False
@@ -172,10 +179,10 @@ class _Guard:
         in_transaction = connection.in_atomic_block
         before = after = (False, False, False)
         if in_transaction:
-            with connection.connection.cursor() as cursor:
+            with _raw_cursor(context) as cursor:
                 before = _locks_held(cursor)
         result = execute(sql, params, many, context)
-        with connection.connection.cursor() as cursor:
+        with _raw_cursor(context) as cursor:
             reason = unpruned(cursor, sql, params)
             if in_transaction:
                 after = _locks_held(cursor)
