@@ -134,10 +134,14 @@ def _locks_held(cursor) -> tuple[bool, bool, bool]:
 
 
 def _project_frames() -> list[traceback.FrameSummary]:
+    """The stack's frames in project files (not this one, not the libraries of a virtualenv
+    inside the project: `make test` runs the .venv symlinked into the worktree)."""
     return [
         frame
         for frame in traceback.extract_stack()
-        if frame.filename.startswith(_ROOT) and not frame.filename.endswith("customers/testing.py")
+        if frame.filename.startswith(_ROOT)
+        and "/site-packages/" not in frame.filename
+        and not frame.filename.endswith("customers/testing.py")
     ]
 
 
