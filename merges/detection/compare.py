@@ -238,6 +238,19 @@ class _Ladder:
     def __init__(self, count: int) -> None:
         self.levels = np.full(count, -1, dtype=np.int8)
 
+    @classmethod
+    def started(cls, P: "_Pairs", name: str, identical: str | None = None) -> "_Ladder":
+        """Levels with level 0 ("missing on one side") taken where either side's `name` is
+        empty, and level 1 where the two `identical` values are equal (if given)."""
+        ladder = cls(P.count)
+        rows = ladder.open()
+        left, right = P.filled(name, rows)
+        ladder.take(rows, ~(left & right), 0)
+        if identical is not None:
+            rows = ladder.open()
+            ladder.take(rows, P.same(identical, rows), 1)
+        return ladder
+
     def open(self, rows: np.ndarray | None = None) -> np.ndarray:
         """The pairs (of `rows`, else all) no level took yet."""
         if rows is None:
@@ -251,12 +264,7 @@ class _Ladder:
 
 
 def _email_levels(P: _Pairs) -> np.ndarray:
-    ladder = _Ladder(P.count)
-    rows = ladder.open()
-    left, right = P.filled("email_local", rows)
-    ladder.take(rows, ~(left & right), 0)
-    rows = ladder.open()
-    ladder.take(rows, P.same("email_canonical", rows), 1)
+    ladder = _Ladder.started(P, "email_local", identical="email_canonical")
     rows = ladder.open()
     from_name_left, from_name_right = P.values("email_from_name", rows)
     both_names = from_name_left & from_name_right
@@ -358,12 +366,7 @@ def _share_a_vowel(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def _first_name_levels(P: _Pairs) -> np.ndarray:
-    ladder = _Ladder(P.count)
-    rows = ladder.open()
-    left, right = P.filled("first_name", rows)
-    ladder.take(rows, ~(left & right), 0)
-    rows = ladder.open()
-    ladder.take(rows, P.same("first_name", rows), 1)
+    ladder = _Ladder.started(P, "first_name", identical="first_name")
     rows = ladder.open()
     left, right = P.values("first_formal", rows)
     nick = np.fromiter(
@@ -398,10 +401,7 @@ def _first_name_levels(P: _Pairs) -> np.ndarray:
 
 
 def _last_name_levels(P: _Pairs) -> np.ndarray:
-    ladder = _Ladder(P.count)
-    rows = ladder.open()
-    left, right = P.filled("last_name", rows)
-    ladder.take(rows, ~(left & right), 0)
+    ladder = _Ladder.started(P, "last_name")
     rows = ladder.open()
     ladder.take(rows, P.same("last_name", rows) | P.same("last_name_german", rows), 1)
     rows = ladder.open()
