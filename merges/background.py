@@ -11,8 +11,10 @@ other connection sees what it would see. Inside a transaction (a caller's atomic
 function runs at once, inline, on the caller's connection.
 """
 
-import multiprocessing
 import os
+import pickle
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -69,7 +71,9 @@ class Background:
 _inherited: list[Any] = []
 
 
-def _forked_main(send, func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+def _forked_main(write: int, func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    """The forked process: run `func` on a connection of its own, pickle the outcome into the
+    pipe."""
     _inherited.append(connection.connection)
     connection.connection = None  # Django connects anew on first use
     try:
@@ -80,54 +84,62 @@ def _forked_main(send, func: Callable[..., Any], args: tuple, kwargs: dict) -> N
         for observe in closing_observers:
             observe(connection)
         connection.close()
-    try:
-        send.send(outcome)
-    except Exception as error:  # an exception that does not pickle
-        send.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
-    send.close()
+    with os.fdopen(write, "wb") as out:
+        try:
+            data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # an exception that does not pickle
+            data = pickle.dumps((False, RuntimeError(f"{type(error).__name__}: {error}")))
+        out.write(data)
 
 
 class Forked:
     """`func(*args, **kwargs)` in a forked process with a database connection of its own, while
     the caller goes on; `result()` receives its value (pickled through a pipe) or raises its
     exception. Fork it before starting threads (a child inherits no thread, only their locks).
-    Inline, at once, where `Background` would be, or where processes cannot fork."""
+    A plain `os.fork`, not multiprocessing: django-q's workers are daemonic processes, which
+    multiprocessing does not let have children. Inline, at once, where `Background` would be,
+    or where processes cannot fork."""
 
     def __init__(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         self._value: Any = None
-        self._process = None
+        self._pid: int | None = None
         if not _own_connection_possible() or not hasattr(os, "fork"):
             self._value = func(*args, **kwargs)
             return
-        context = multiprocessing.get_context("fork")
-        self._receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(
-            target=_forked_main, args=(send, func, args, kwargs), daemon=True
-        )
-        self._process.start()
-        send.close()
+        for stream in (sys.stdout, sys.stderr):  # else the child writes them out again
+            stream.flush()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child never returns into the caller
+            code = 1
+            try:
+                os.close(read)
+                _forked_main(write, func, args, kwargs)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        self._pid, self._read = pid, read
 
     def result(self) -> Any:
         """The function's value (its exception is raised here)."""
-        if self._process is None:
+        if self._pid is None:
             return self._value
-        process, self._process = self._process, None
-        try:
-            succeeded, value = self._receive.recv()
-        except EOFError:
-            process.join()
-            raise RuntimeError(f"the forked worker died (exit code {process.exitcode})") from None
-        finally:
-            self._receive.close()
-        process.join()
+        pid, self._pid = self._pid, None
+        with os.fdopen(self._read, "rb") as incoming:
+            data = incoming.read()  # until the child closes its end
+        _, status = os.waitpid(pid, 0)
+        if not data:
+            raise RuntimeError(f"the forked worker died (wait status {status})")
+        succeeded, value = pickle.loads(data)  # noqa: S301 -- our own child wrote it
         if not succeeded:
             raise value
         return value
 
     def cancel(self) -> None:
         """Stop the process if it still runs (the caller failed and will not wait for it)."""
-        if self._process is not None:
-            process, self._process = self._process, None
-            process.terminate()
-            process.join()
-            self._receive.close()
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(self._read)

@@ -175,6 +175,28 @@ def test_a_scan_read_by_two_processes_finds_what_one_process_finds(monkeypatch, 
     assert forked == alone and len(alone[0]) > 1000
 
 
+def test_a_forked_reader_starts_inside_a_daemonic_worker():
+    """django-q2 runs tasks in daemonic processes, which multiprocessing does not let start
+    children: the scan's forked reader must start there too (a plain fork)."""
+    import multiprocessing
+
+    from merges.background import Forked
+
+    context = multiprocessing.get_context("fork")
+    answers = context.SimpleQueue()
+
+    def task() -> None:
+        try:
+            answers.put(("forked", Forked(os.getpid).result() != os.getpid()))
+        except BaseException as error:
+            answers.put(("failed", repr(error)))
+
+    worker = context.Process(target=task, daemon=True)
+    worker.start()
+    worker.join(WAIT)
+    assert answers.get() == ("forked", True)
+
+
 def test_a_forked_reader_that_fails_fails_the_scan_and_leaves_nothing(monkeypatch):
     shop = shop_factory(agency=agency_factory(), country_code="DE")
     load_generated(shop, count=200, seed=27)
