@@ -6,10 +6,20 @@ the phone's last 9 digits (a number typed without its country code), surname sou
 initial (spelling and transliteration slips), the name pair in either order (swapped first/last,
 compound surnames written as one word, German ü/ue), the formal name behind a nickname with the
 surname, postcode + house number, street + house number (postcode missing or mistyped).
+
+A name alone stops being a key in a large store: at 1,000,000 customers most name pairs, surname
+sounds and street + house numbers are held by more customers than the share cap, and pairs that
+meet only through a name (an email typo and no address, a phone typo, a new mailbox) were never
+compared. So the name also makes keys together with one coarse attribute, selective at any store
+size and kept when one other field changed: the mail provider with the last four characters of
+the email local part (a typo elsewhere in it), the postcode area, the city (moved within it), the
+first five or the last four of the phone's last 9 digits (one of the two survives a digit typo);
+and the surname sound with postcode + house number or street + house number (a nickname, a
+misspelt first name at the same address).
 """
 
 from .nicknames import FORMAL_NAMES
-from .normalize import GENERIC_LOCALS, MatchFields
+from .normalize import GENERIC_LOCALS, MatchFields, mail_provider
 
 KEY_TYPES = (
     "email",
@@ -21,8 +31,18 @@ KEY_TYPES = (
     "formal_pair",
     "postcode_house",
     "street_house",
+    "name_mail_tail",
+    "name_area",
+    "name_city",
+    "name_phone_head",
+    "name_phone_tail",
+    "house_sound",
+    "street_sound",
 )
 MIN_EMAIL_LOCAL = 4  # "jo", "abc" are shared by strangers across domains
+AREA_LENGTH = 3  # postcode characters naming an area: 10115 -> 101, SW1A 1AA -> SW1
+MAIL_TAIL_LENGTH = 4
+PHONE_HEAD_LENGTH = 5  # of the last 9 digits; the tail is the other 4
 
 
 def _pair(one: str, other: str) -> str:
@@ -45,20 +65,46 @@ def blocking_keys(fields: MatchFields) -> set[tuple[str, str]]:
     if fields.surname_phonetic and fields.first_initial:
         keys.add(("sound_initial", f"{fields.surname_phonetic}|{fields.first_initial}"))
     if first and last:
-        keys.add(("name_pair", _pair(first, last)))
-        german = _pair(
-            fields.first_name_german.replace(" ", ""), fields.last_name_german.replace(" ", "")
-        )
-        keys.add(("name_pair", german))
+        names = {
+            _pair(first, last),
+            _pair(
+                fields.first_name_german.replace(" ", ""), fields.last_name_german.replace(" ", "")
+            ),
+        }
         first_token = fields.first_name.split(" ")[0]
         for token in fields.last_name_tokens:
             if len(token) >= 3 and token != last:
-                keys.add(("name_pair", _pair(first_token, token)))
+                names.add(_pair(first_token, token))
+        keys.update(("name_pair", name) for name in names)
+        keys.update(_name_with_attribute(names, fields))
         if first_token in FORMAL_NAMES:  # bob smith and robert smith both get robert|smith
             keys.update(("formal_pair", f"{formal}|{last}") for formal in FORMAL_NAMES[first_token])
     if fields.house_number:
+        house, sound = fields.house_number, fields.surname_phonetic
+        street = fields.street.replace(" ", "")
         if fields.postcode:
-            keys.add(("postcode_house", f"{fields.postcode}|{fields.house_number}"))
-        if fields.street:
-            keys.add(("street_house", f"{fields.street.replace(' ', '')}|{fields.house_number}"))
+            keys.add(("postcode_house", f"{fields.postcode}|{house}"))
+            if sound:
+                keys.add(("house_sound", f"{fields.postcode}|{house}|{sound}"))
+        if street:
+            keys.add(("street_house", f"{street}|{house}"))
+            if sound:
+                keys.add(("street_sound", f"{street}|{house}|{sound}"))
     return keys
+
+
+def _name_with_attribute(names: set[str], fields: MatchFields) -> set[tuple[str, str]]:
+    """The name pairs, each with one coarse attribute (see the module's docstring)."""
+    attributes = []
+    if fields.email_local:
+        local = fields.email_local.replace(".", "")
+        provider = mail_provider(fields.email_domain)
+        attributes.append(("name_mail_tail", f"{provider}|{local[-MAIL_TAIL_LENGTH:]}"))
+    if fields.postcode:
+        attributes.append(("name_area", fields.postcode[:AREA_LENGTH]))
+    if fields.city:
+        attributes.append(("name_city", fields.city))
+    if fields.phone_last9:
+        attributes.append(("name_phone_head", fields.phone_last9[:PHONE_HEAD_LENGTH]))
+        attributes.append(("name_phone_tail", fields.phone_last9[PHONE_HEAD_LENGTH:]))
+    return {(key_type, f"{name}|{value}") for name in names for key_type, value in attributes}
