@@ -10,12 +10,13 @@ surname, postcode + house number, street + house number (postcode missing or mis
 A name alone stops being a key in a large store: at 1,000,000 customers most name pairs, surname
 sounds and street + house numbers are held by more customers than the share cap, and pairs that
 meet only through a name (an email typo and no address, a phone typo, a new mailbox) were never
-compared. So the name also makes keys together with one coarse attribute, selective at any store
-size and kept when one other field changed: the mail provider with the last four characters of
-the email local part (a typo elsewhere in it), the postcode area, the city (moved within it), the
-first five or the last four of the phone's last 9 digits (one of the two survives a digit typo);
-and the surname sound with postcode + house number or street + house number (a nickname, a
-misspelt first name at the same address).
+compared. So the name pair also makes keys together with one coarse attribute, selective at any
+store size and kept when one other field changed: the last four characters of the email local
+part (a typo before them; the provider may differ), the same with the mail provider (when the
+local alone is too common), the local part's length at the provider (a slipped or swapped letter
+near its end), the postcode area (a new house nearby), the first five or the last four of the
+phone's last 9 digits (one of the two survives a digit typo). And the surname sound with postcode
++ house number (a nickname or a misspelt first name where many live at one number).
 """
 
 from .nicknames import FORMAL_NAMES
@@ -31,17 +32,17 @@ KEY_TYPES = (
     "formal_pair",
     "postcode_house",
     "street_house",
+    "name_local_tail",
     "name_mail_tail",
+    "name_mail_len",
     "name_area",
-    "name_city",
     "name_phone_head",
     "name_phone_tail",
     "house_sound",
-    "street_sound",
 )
 MIN_EMAIL_LOCAL = 4  # "jo", "abc" are shared by strangers across domains
 AREA_LENGTH = 3  # postcode characters naming an area: 10115 -> 101, SW1A 1AA -> SW1
-MAIL_TAIL_LENGTH = 4
+LOCAL_TAIL_LENGTH = 4
 PHONE_HEAD_LENGTH = 5  # of the last 9 digits; the tail is the other 4
 
 
@@ -80,16 +81,13 @@ def blocking_keys(fields: MatchFields) -> set[tuple[str, str]]:
         if first_token in FORMAL_NAMES:  # bob smith and robert smith both get robert|smith
             keys.update(("formal_pair", f"{formal}|{last}") for formal in FORMAL_NAMES[first_token])
     if fields.house_number:
-        house, sound = fields.house_number, fields.surname_phonetic
-        street = fields.street.replace(" ", "")
         if fields.postcode:
-            keys.add(("postcode_house", f"{fields.postcode}|{house}"))
-            if sound:
-                keys.add(("house_sound", f"{fields.postcode}|{house}|{sound}"))
-        if street:
-            keys.add(("street_house", f"{street}|{house}"))
-            if sound:
-                keys.add(("street_sound", f"{street}|{house}|{sound}"))
+            keys.add(("postcode_house", f"{fields.postcode}|{fields.house_number}"))
+            if fields.surname_phonetic:
+                house = f"{fields.postcode}|{fields.house_number}|{fields.surname_phonetic}"
+                keys.add(("house_sound", house))
+        if fields.street:
+            keys.add(("street_house", f"{fields.street.replace(' ', '')}|{fields.house_number}"))
     return keys
 
 
@@ -99,11 +97,12 @@ def _name_with_attribute(names: set[str], fields: MatchFields) -> set[tuple[str,
     if fields.email_local:
         local = fields.email_local.replace(".", "")
         provider = mail_provider(fields.email_domain)
-        attributes.append(("name_mail_tail", f"{provider}|{local[-MAIL_TAIL_LENGTH:]}"))
+        tail = local[-LOCAL_TAIL_LENGTH:]
+        attributes.append(("name_local_tail", tail))
+        attributes.append(("name_mail_tail", f"{provider}|{tail}"))
+        attributes.append(("name_mail_len", f"{provider}|{len(local)}"))
     if fields.postcode:
         attributes.append(("name_area", fields.postcode[:AREA_LENGTH]))
-    if fields.city:
-        attributes.append(("name_city", fields.city))
     if fields.phone_last9:
         attributes.append(("name_phone_head", fields.phone_last9[:PHONE_HEAD_LENGTH]))
         attributes.append(("name_phone_tail", fields.phone_last9[PHONE_HEAD_LENGTH:]))
