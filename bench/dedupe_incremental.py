@@ -124,23 +124,29 @@ def bench_shop(customers: int) -> tuple[Shop, bool]:
 
 
 def change_one(shop: Shop, customers: int, rng: random.Random, serial: int) -> int:
+    return change_customer(shop, rng.randint(1, customers), customers + serial + 1, serial, rng)
+
+
+def change_customer(
+    shop: Shop, shopify_id: int, new_shopify_id: int, serial: int, rng: random.Random
+) -> int:
     """Half the time rewrite an existing customer's email and first name; otherwise a new profile
     arrives copying a random person (a duplicate to find). Returns the customer's id."""
     if serial % 2 == 0:
-        target = Customer.all_shops.get(shop=shop, shopify_id=rng.randint(1, customers))
-        target.email = f"renamed{serial}.{target.last_name.lower()}@example.org"
+        target = Customer.all_shops.get(shop=shop, shopify_id=shopify_id)
+        target.email = f"renamed{serial}.{(target.last_name or 'x').lower()}@example.org"
         target.first_name = rng.choice(["Ole", "Mila", "Theo", "Greta"])
         target.save(update_fields=["email", "first_name"])
         return target.pk
-    model = Customer.all_shops.get(shop=shop, shopify_id=rng.randint(1, customers))
-    new_id = customers + serial + 1
+    model = Customer.all_shops.get(shop=shop, shopify_id=shopify_id)
+    new_id = new_shopify_id
     return Customer.all_shops.create(
         shop=shop,
         shopify_id=new_id,
         gid=f"gid://shopify/Customer/{new_id}",
         first_name=model.first_name,
         last_name=model.last_name,
-        email=model.email.upper(),
+        email=(model.email or "").upper(),
         phone=model.phone,
         default_address_zip=model.default_address_zip,
         default_address_city=model.default_address_city,
@@ -253,6 +259,11 @@ def main() -> None:
     parser.add_argument("--portable-samples", type=int, default=40)
     parser.add_argument("--rescan", action="store_true")
     parser.add_argument(
+        "--shop-domain",
+        help="measure on this already scanned shop (e.g. bench.dedupe's realistic 1M store)"
+        " instead of the SQL-generated one; its new profiles are left in place",
+    )
+    parser.add_argument(
         "--setup",
         choices=["scan", "keys"],
         default="scan",
@@ -262,7 +273,15 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    shop, generated = bench_shop(args.customers)
+    if args.shop_domain:
+        shop, generated = Shop.objects.get(domain=args.shop_domain), False
+        shopify_ids = list(
+            Customer.all_shops.filter(shop=shop, deleted_at__isnull=True)
+            .order_by("shopify_id")
+            .values_list("shopify_id", flat=True)
+        )
+    else:
+        shop, generated = bench_shop(args.customers)
     scanned = (
         matcher_model(shop_id=shop.id) is not None  # fitted for today's comparison levels
         and BlockingKey.all_shops.filter(shop=shop).exists()
@@ -292,7 +311,12 @@ def main() -> None:
     runs = {"statements": Run(), "portable": Run()}
     for serial in range(total):
         path = "portable" if serial in portable_at else "statements"
-        customer_id = change_one(shop, args.customers, rng, serial)
+        if args.shop_domain:
+            new_id = shopify_ids[-1] + 1_000_000 + serial
+            chosen = shopify_ids[rng.randrange(len(shopify_ids))]
+            customer_id = change_customer(shop, chosen, new_id, serial, rng)
+        else:
+            customer_id = change_one(shop, args.customers, rng, serial)
         runs[path].time(shop, customer_id, PATHS[path], copy=serial % 2 == 1)
     for path in ("statements", "portable"):
         run = runs[path]
