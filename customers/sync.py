@@ -205,6 +205,21 @@ def shop_full_sync(
     return run
 
 
+class ShopErasedDuringSync(Exception):
+    """shop/redact erased the shop's rows, this run's record with them, while the run loaded."""
+
+
+def _run_lock_or_erased(shop: Shop, run: SyncRun) -> None:
+    """Lock the run's row for the apply, or refuse when it is gone: applying after a shop/redact
+    would bring the erased customers back. Erasure deletes the run's row and waits for this
+    lock (and for the first-sync locks taken just before), so one of the two goes first."""
+    if not SyncRun.all_shops.select_for_update().filter(shop_id=shop.id, pk=run.pk).exists():
+        raise ShopErasedDuringSync(
+            f"{shop.domain}: the shop's data was erased (shop/redact) while this full sync ran;"
+            " nothing was applied"
+        )
+
+
 def _staged_full_sync(shop, run, source, batch_size, on_progress, parallel) -> None:
     """PostgreSQL: load both exports into the run's staging tables, then apply them at once."""
     timings: dict[str, float] = {}
@@ -249,6 +264,7 @@ def _apply_staged(
         bare = built is not None and partitions.shop_partitions_start(
             shop_id=shop.id, built=built.tables
         )
+        _run_lock_or_erased(shop, run)
         if bare:
             # Only the export built the partitions: its orders are linked and its customers'
             # aggregates computed (customers.partition_build), a second pass would change none.

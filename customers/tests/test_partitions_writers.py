@@ -113,3 +113,37 @@ def test_writers_outside_deliveries_wait_for_the_first_sync_and_land_in_its_part
     assert customers[5].email_marketing_state == "UNSUBSCRIBED"
     assert customers[90].first_name == "Anna90"
     assert Order.all_shops.get(shop=shop, shopify_id=1006).total_price == 77
+
+
+@pytest.mark.parametrize("first_sync", [True, False])
+def test_a_sync_whose_shop_is_erased_before_its_apply_applies_nothing(
+    agency, tmp_path, monkeypatch, first_sync
+):
+    """shop/redact (its own connection, committed) while a full sync loads or builds: the
+    apply must refuse, not bring the erased rows back."""
+    from customers import staging
+    from customers.sync import ShopErasedDuringSync
+    from tenants.shop_erasure import shop_rows_delete
+
+    shop = new_shop(agency)
+    if not first_sync:
+        shop_full_sync(shop_id=shop.id, source=store(tmp_path, 3, tag="a"))
+    real_settings = staging.apply_settings
+    results: dict = {}
+
+    def erased_then_settings():
+        redact = _run_concurrently(
+            {"erase": lambda: shop_rows_delete(shop_id=shop.id)}, {}, results
+        )["erase"]
+        redact.start()
+        redact.join(timeout=30)
+        real_settings()
+
+    monkeypatch.setattr(staging, "apply_settings", erased_then_settings)
+    with pytest.raises(ShopErasedDuringSync, match="erased"):
+        shop_full_sync(shop_id=shop.id, source=store(tmp_path, 5, tag="b"))
+    assert results == {"erase": "ok"}
+    assert Customer.all_shops.filter(shop=shop).count() == 0
+    assert Order.all_shops.filter(shop=shop).count() == 0
+    assert not SyncRun.all_shops.filter(shop=shop).exists()
+    assert not any(attached(shop).values())
