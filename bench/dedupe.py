@@ -233,10 +233,15 @@ def run_baseline(shop_id: int) -> dict:
     }
 
 
-def _subprocess(phase: str, shop_id: int) -> dict:
+def _subprocess(phase: str, shop_id: int, memory_cap_mib: int | None = None) -> dict:
     command = [sys.executable, "-m", "bench.dedupe", "--phase", phase, "--shop-id", str(shop_id)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    if memory_cap_mib is None:
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        return json.loads(output.strip().splitlines()[-1])
+    from bench.memcap import run_capped
+
+    output, cap = run_capped(command, memory_cap_mib)
+    return {**json.loads(output.strip().splitlines()[-1]), "memory_cap": cap}
 
 
 # the speed case: one large SQL-generated store ---------------------------------------------------
@@ -619,6 +624,14 @@ def main() -> None:
         help="the speed case: one store of --customers, pipeline and baseline side by side",
     )
     parser.add_argument(
+        "--memory-cap",
+        type=int,
+        default=None,
+        metavar="MIB",
+        help="--speed: run the scan in a memory cgroup with this hard limit (bench/memcap.py);"
+        " finishing proves the scan and its forked reader never held more",
+    )
+    parser.add_argument(
         "--no-quality",
         action="store_true",
         help="--speed: times only (the quality read against the truth takes ~12 minutes at 1M)",
@@ -654,7 +667,7 @@ def main() -> None:
             name = f"generated store {country} seed {seed} rate {rate} ({args.customers:,})"
         load = os.getloadavg()
         print(f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
-        pipeline = _subprocess("pipeline", shop_id)
+        pipeline = _subprocess("pipeline", shop_id, args.memory_cap)
         load_after_scan = os.getloadavg()[0]
         print(  # at once: the quality read below takes minutes at 1M
             f"pipeline: {pipeline['seconds']:.1f} s wall, CPU {pipeline['cpu']:.1f} s"
@@ -666,6 +679,14 @@ def main() -> None:
             sep="\n  ",
             flush=True,
         )
+        if "memory_cap" in pipeline:
+            cap = pipeline["memory_cap"]
+            print(
+                f"  memory cgroup (the scan and its forked reader): hard limit"
+                f" {cap['limit_mib']} MiB, finished with {cap['oom_kills']} OOM kills;"
+                f" cgroup peak {cap['cgroup_peak_mib']:.0f} MiB (page cache included)",
+                flush=True,
+            )
         baseline = _subprocess("baseline", shop_id)
         print(
             f"baseline: {baseline['seconds']:.1f} s wall, CPU {baseline['cpu']:.1f} s"

@@ -336,8 +336,13 @@ def _subprocess(phase: str, args) -> dict:
     command = [sys.executable, "-m", "bench.ingest", "--phase", phase, "--customers", str(args.customers),
                "--workdir", args.workdir, "--seed", str(args.seed), "--batch-size", str(args.batch_size),
                "--baseline-customers", str(args.baseline_customers), "--load", args.load]  # fmt: skip
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    if phase != "sync" or args.memory_cap is None:
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        return json.loads(output.strip().splitlines()[-1])
+    from bench.memcap import run_capped
+
+    output, cap = run_capped(command, args.memory_cap)
+    return {**json.loads(output.strip().splitlines()[-1]), "memory_cap": cap}
 
 
 def _sync_report(sync: dict) -> None:
@@ -348,6 +353,10 @@ def _sync_report(sync: dict) -> None:
           f"(second loader {sync['loader_peak_rss_mib']:.0f} MiB)")  # fmt: skip
     print(f"full sync steps (s): {sync['steps']}; load average {sync['load_average'][0]:.1f} at start, "
           f"{sync['load_average'][1]:.1f} at end")  # fmt: skip
+    if "memory_cap" in sync:  # the cgroup's peak counts the page cache of the exports it read
+        cap = sync["memory_cap"]
+        print(f"memory cgroup (the sync and its second loader): hard limit {cap['limit_mib']} MiB, "
+              f"finished with {cap['oom_kills']} OOM kills")  # fmt: skip
 
 
 def main() -> None:
@@ -365,6 +374,14 @@ def main() -> None:
         help="the two exports loaded by two processes at once (production) or one after the other",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    parser.add_argument(
+        "--memory-cap",
+        type=int,
+        default=None,
+        metavar="MIB",
+        help="run the sync in a memory cgroup with this hard limit (bench/memcap.py); finishing"
+        " proves the sync and its second loader never held more together",
+    )
     args = parser.parse_args()
     if args.phase == "all":
         from django.core.management import call_command
