@@ -170,6 +170,9 @@ else:
 # and how many connections build a shop's partitions on its first sync.
 FULL_SYNC_SECOND_LOADER = env_bool("FULL_SYNC_SECOND_LOADER", default=True)
 FULL_SYNC_BUILD_CONNECTIONS = env_int("FULL_SYNC_BUILD_CONNECTIONS", 2, minimum=1)
+# After how long an unfinished full sync that nothing runs (its process killed, or failed and
+# never retried) is abandoned: the hourly janitor drops its staged rows (customers.sync_tables).
+FULL_SYNC_ABANDONED_AFTER_HOURS = env_int("FULL_SYNC_ABANDONED_AFTER_HOURS", 24, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "tenants.api.schema.TenantAutoSchema",

@@ -4,6 +4,7 @@
 from django_q.models import Schedule
 
 OUTBOX_SWEEP_SCHEDULE = "customers: re-queue lost mirror outbox drains"
+SYNC_TABLES_JANITOR_SCHEDULE = "customers: drop what dead full syncs left on disk"
 
 
 def schedules_ensure(**_signal_kwargs) -> None:
@@ -13,6 +14,14 @@ def schedules_ensure(**_signal_kwargs) -> None:
             "func": "customers.tasks.mirror_changes_sweep_task",
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=SYNC_TABLES_JANITOR_SCHEDULE,
+        defaults={
+            "func": "customers.tasks.sync_tables_janitor_task",
+            "schedule_type": Schedule.HOURLY,
             "repeats": -1,
         },
     )

@@ -19,14 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import SYSTEM, audit_event_record
-from customers import partition_build, partitions, staging, writer
+from customers import partition_build, partitions, staging, sync_tables, writer
 from customers.hooks import ORDER_CHANGED, ORDER_PRODUCTS_CHANGED, mirror_changed_notify
 from customers.ingest import BulkIngest, IngestStats
 from customers.models import Customer, SyncRun
@@ -130,8 +130,12 @@ class _ShopSyncLock:
 
 
 def _run_for(shop: Shop, kind: str, sync_run_id: int | None) -> SyncRun:
+    """The run to go on with (its lock taken: customers.sync_tables.run_lock): the one asked
+    for, the shop's crashed run (resumed), or a new one."""
     if sync_run_id is not None:
-        return SyncRun.all_shops.get(shop=shop, id=sync_run_id)
+        run = SyncRun.all_shops.get(shop=shop, id=sync_run_id)
+        sync_tables.run_lock(run.id)
+        return run
     unfinished = (
         SyncRun.all_shops.filter(
             shop=shop, kind=kind, status__in=[SyncRun.Status.RUNNING, SyncRun.Status.FAILED]
@@ -140,11 +144,27 @@ def _run_for(shop: Shop, kind: str, sync_run_id: int | None) -> SyncRun:
         .first()
     )
     latest = SyncRun.all_shops.filter(shop=shop, kind=kind).order_by("-created_at", "-id").first()
-    if unfinished is not None and unfinished == latest and unfinished.checkpoint:
-        return unfinished  # a crashed run: resume it
+    # A crashed run: resume it, unless the janitor is dropping it (abandoned) right now.
+    if (
+        unfinished is not None
+        and unfinished == latest
+        and _resumable(unfinished)
+        and sync_tables.run_lock(unfinished.id, wait=False)
+    ):
+        unfinished.refresh_from_db()
+        if _resumable(unfinished):
+            return unfinished
+        sync_tables.run_unlock(unfinished.id)
     if unfinished is not None and connection.vendor == "postgresql":
         staging.stage_tables_drop(unfinished.id)  # superseded: its staged rows are not needed
-    return SyncRun.all_shops.create(shop=shop, kind=kind, requested_by=SYSTEM)
+    run = SyncRun.all_shops.create(shop=shop, kind=kind, requested_by=SYSTEM)
+    sync_tables.run_lock(run.id)
+    return run
+
+
+def _resumable(run: SyncRun) -> bool:
+    """It got as far as starting an export (an abandoned run's checkpoint holds none)."""
+    return run.status != SyncRun.Status.SUCCEEDED and any(p in run.checkpoint for p in PHASES)
 
 
 def _run_update(run: SyncRun, **fields) -> None:
@@ -169,40 +189,72 @@ def shop_full_sync(
     (PostgreSQL only; None = as settings.FULL_SYNC_SECOND_LOADER says, and only outside a
     transaction, which a second connection could not see into).
     """
-    shop = Shop.objects.get(pk=shop_id)
+    shop = Shop.objects.filter(pk=shop_id).first()
+    if shop is None:  # erased (shop/redact); a crashed run it had is dropped here if asked for
+        if sync_run_id is not None and connection.vendor == "postgresql":
+            sync_tables.orphan_drop(sync_run_id, abandoned_after=timedelta(0))
+        raise ShopErasedDuringSync(_erased(f"shop {shop_id}"))
     if source is None:
         from customers.sources import BulkSource
 
         source = BulkSource(shop)
     with _ShopSyncLock(shop.id):
-        run = _run_for(shop, SyncRun.Kind.FULL, sync_run_id)
-        if run.status == SyncRun.Status.SUCCEEDED:
-            return run
+        try:
+            run = _run_for(shop, SyncRun.Kind.FULL, sync_run_id)
+        except (SyncRun.DoesNotExist, IntegrityError) as error:  # the shop erased meanwhile
+            if not Shop.objects.filter(pk=shop.id).exists():
+                raise ShopErasedDuringSync(_erased(shop.domain)) from error
+            raise
+        try:
+            _full_sync_run(shop, run, source, batch_size, on_progress, parallel)
+        finally:
+            sync_tables.run_unlock(run.id)
+    return run
+
+
+def _full_sync_run(shop, run, source, batch_size, on_progress, parallel) -> None:
+    if run.status == SyncRun.Status.SUCCEEDED:
+        return
+    _run_update(
+        run,
+        status=SyncRun.Status.RUNNING,
+        started_at=run.started_at or timezone.now(),
+        error="",
+    )
+    try:
+        if connection.vendor == "postgresql":
+            if parallel is None:
+                parallel = settings.FULL_SYNC_SECOND_LOADER
+            parallel = parallel and not connection.in_atomic_block
+            _staged_full_sync(shop, run, source, batch_size, on_progress, parallel)
+        else:  # SQLite (the demo): batch by batch straight into the mirror
+            for phase in PHASES:
+                _full_sync_phase(shop, run, phase, source, batch_size, on_progress)
+            _finish(shop, run, reason="full_sync")
+    except Exception as error:
+        if not SyncRun.all_shops.filter(shop_id=shop.id, pk=run.pk).exists():
+            # shop/redact erased the shop (this run's row with it) while the run loaded, built
+            # or applied: whatever failed first, the outcome is this one, and nothing stays.
+            sync_tables.run_tables_drop(run.id)
+            if isinstance(error, ShopErasedDuringSync):
+                raise
+            raise ShopErasedDuringSync(_erased(shop.domain)) from error
         _run_update(
             run,
-            status=SyncRun.Status.RUNNING,
-            started_at=run.started_at or timezone.now(),
-            error="",
+            status=SyncRun.Status.FAILED,
+            error=f"{type(error).__name__}: {error}"[:2000],
+            finished_at=timezone.now(),
         )
-        try:
-            if connection.vendor == "postgresql":
-                if parallel is None:
-                    parallel = settings.FULL_SYNC_SECOND_LOADER
-                parallel = parallel and not connection.in_atomic_block
-                _staged_full_sync(shop, run, source, batch_size, on_progress, parallel)
-            else:  # SQLite (the demo): batch by batch straight into the mirror
-                for phase in PHASES:
-                    _full_sync_phase(shop, run, phase, source, batch_size, on_progress)
-                _finish(shop, run, reason="full_sync")
-        except Exception as error:
-            _run_update(
-                run,
-                status=SyncRun.Status.FAILED,
-                error=f"{type(error).__name__}: {error}"[:2000],
-                finished_at=timezone.now(),
-            )
-            raise
-    return run
+        # A rerun builds the partitions again from the staged rows (kept for it).
+        sync_tables.run_tables_drop(run.id, built_only=True)
+        raise
+
+
+def _erased(what: str) -> str:
+    return (
+        f"{what}: the shop's data was erased (shop/redact) while this full sync ran;"
+        " nothing was applied"
+    )
 
 
 class ShopErasedDuringSync(Exception):
@@ -214,10 +266,7 @@ def _run_lock_or_erased(shop: Shop, run: SyncRun) -> None:
     would bring the erased customers back. Erasure deletes the run's row and waits for this
     lock (and for the first-sync locks taken just before), so one of the two goes first."""
     if not SyncRun.all_shops.select_for_update().filter(shop_id=shop.id, pk=run.pk).exists():
-        raise ShopErasedDuringSync(
-            f"{shop.domain}: the shop's data was erased (shop/redact) while this full sync ran;"
-            " nothing was applied"
-        )
+        raise ShopErasedDuringSync(_erased(shop.domain))
 
 
 def _staged_full_sync(shop, run, source, batch_size, on_progress, parallel) -> None:
@@ -551,7 +600,10 @@ def _checkpoint(run: SyncRun, phase: str, state: dict) -> None:
             " WHERE id = %s RETURNING checkpoint::text",
             [phase, json.dumps(state), run.id],
         )
-        run.checkpoint = json.loads(cursor.fetchone()[0])
+        row = cursor.fetchone()
+    if row is None:  # the run's row went with its shop (shop/redact)
+        raise ShopErasedDuringSync(_erased(f"full sync {run.id}"))
+    run.checkpoint = json.loads(row[0])
 
 
 class _PhaseLock:

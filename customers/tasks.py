@@ -26,6 +26,9 @@ def shop_full_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
         except sync.SyncAlreadyRunning as busy:
             logger.info("%s; this request is left for it", busy)
             return 0
+        except sync.ShopErasedDuringSync as erased:  # nothing to retry: the shop is gone
+            logger.info("%s", erased)
+            return 0
 
 
 def shop_delta_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
@@ -56,6 +59,19 @@ def mirror_changes_drain_task(shop_id: int, reason: str = "webhook") -> int:
 def mirror_changes_sweep_task() -> int:
     """Every minute (customers.schedules): re-queue the drains lost with a worker."""
     return len(outbox.mirror_changes_sweep())
+
+
+def sync_tables_janitor_task() -> int:
+    """Every hour (customers.schedules): drop the tables of full syncs that nothing runs any
+    more (customers.sync_tables); how many runs' tables went."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from customers.sync_tables import sync_tables_janitor
+
+    hours = settings.FULL_SYNC_ABANDONED_AFTER_HOURS
+    return len(sync_tables_janitor(abandoned_after=timedelta(hours=hours)))
 
 
 def delta_sync_all_shops() -> int:
