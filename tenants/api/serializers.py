@@ -45,6 +45,18 @@ class ShopSerializer(serializers.ModelSerializer):
 class ShopSyncRequestSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["full", "delta"], default="full")
 
+    def validate(self, attrs):
+        # A misspelt or unsupported field would otherwise be dropped and a full sync queued.
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    name: [f"Unknown field(s): {', '.join(unknown)}. Known: kind."]
+                    for name in unknown
+                }
+            )
+        return attrs
+
 
 class ShopSyncSerializer(serializers.Serializer):
     shop = serializers.IntegerField()

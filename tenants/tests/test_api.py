@@ -144,6 +144,37 @@ class TestShops:
         assert list(_error(response)["fields"]) == ["kind"]
         assert not SyncRun.all_shops.exists()
 
+    @pytest.mark.parametrize(
+        ("body", "field", "message"),
+        [
+            ({"knd": "delta"}, "knd", "Unknown field(s): knd. Known: kind."),
+            ({"kind": "delta", "batch_size": 5}, "batch_size", "Unknown field(s): batch_size."),
+            ({"kind": None}, "kind", "may not be null"),
+            ({"kind": ["delta"]}, "kind", "not a valid choice"),
+            ({"kind": "reconcile"}, "kind", "not a valid choice"),
+            ('{"kind": "delta"', None, "JSON parse error"),
+            ("[]", "non_field_errors", "Expected a dictionary"),
+        ],
+    )
+    def test_a_bad_sync_request_is_refused_and_queues_nothing(self, body, field, message):
+        agency = agency_factory()
+        admin = membership_factory(agency=agency, role=Role.ADMIN).user
+        shop = shop_factory(agency=agency)
+        url = f"/api/v1/shops/{shop.pk}/sync/"
+        client = api_client(user=admin)
+        if isinstance(body, str):
+            response = client.post(url, body, content_type="application/json")
+        else:
+            response = client.post(url, body, format="json")
+        assert response.status_code == 400, response.content
+        error = _error(response)
+        if field is not None:
+            assert message in " ".join(error["fields"][field])
+        else:
+            assert message in error["message"]
+        assert not SyncRun.all_shops.exists()
+        assert not AuditEvent.objects.filter(event="shop.sync_requested").exists()
+
     def test_uninstall_drops_the_token_and_keeps_the_shop(self):
         agency = agency_factory()
         admin = membership_factory(agency=agency, role=Role.ADMIN).user
