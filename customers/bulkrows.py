@@ -96,13 +96,13 @@ def _bool(value: Any) -> str:
 
 def _id(gid: Any) -> str:
     """mapping.gid_id as text ("\\N" for none)."""
+    if type(gid) is str:
+        tail = gid.rpartition("/")[2]
+        if tail.isdigit() and tail.isascii() and tail[0] != "0":
+            return tail  # what int() would give back, without the round trip
     if gid is None or gid == "":
         return NULL
-    if type(gid) is str:
-        tail = gid[gid.rfind("/") + 1 :]
-        if tail.isascii() and tail.isdigit() and tail[0] != "0":
-            return tail  # what int() would give back, without the round trip
-    elif isinstance(gid, int):
+    if isinstance(gid, int):
         return str(gid)
     return str(int(str(gid).rsplit("/", 1)[-1].split("?", 1)[0]))
 
@@ -119,18 +119,6 @@ def _texts(values, clean: bool) -> list[str]:
     if clean:
         return ["" if v is None else v if v.__class__ is str else _s(v) for v in values]
     return [_s(v) for v in values]
-
-
-def address_values(node: dict[str, Any], _s=None) -> list[Any]:
-    """address_from_graphql as [shopify_id, raw fields...] (is_default decided by the caller)."""
-    g = node.get
-    return [
-        _id(g("id")),
-        *_texts(
-            [*map(g, _ADDRESS_KEYS), g("countryCodeV2") or g("countryCode"), g("zip"), g("phone")],
-            _s is _plain,
-        ),
-    ]
 
 
 def customer_lines(
@@ -172,26 +160,29 @@ def customer_lines(
 
     default = g("defaultAddress") or _EMPTY
     default_id = _id(default.get("id"))
-    rows = [address_values(a, _s) for a in addresses]
     address_lines = []
-    if default and default_id == NULL and not rows:  # an inline default address without id
+    if default and default_id == NULL and not addresses:  # an inline default address without id
         city, province, country, zip_code = _texts(
             map(default.get, ("city", "provinceCode", "countryCodeV2", "zip")), clean
         )
     else:
-        chosen = None
-        for row in rows:
-            if row[0] == default_id:
-                chosen = row
-                break
-        if chosen is None and rows and default_id == NULL:
-            chosen = rows[0]
-        for row in rows:
-            row[0:1] = (customer_id, row[0], "t" if row is chosen else "f")
-            address_lines.append(f"{prefix}{chr(9).join(row)}\n")
-        # row: customer id, id, is_default, first, last, company, address1, address2, city,
-        # province, country, zip, phone
-        city, province, country, zip_code = chosen[8:12] if chosen else ("", "", "", "")
+        ids = [_id(a.get("id")) for a in addresses]
+        chosen = ids.index(default_id) if default_id in ids else None
+        if chosen is None and ids and default_id == NULL:
+            chosen = 0
+        city = province = country = zip_code = ""
+        for position, address in enumerate(addresses):  # address_from_graphql's fields
+            a = address.get
+            city_, province_ = _s(a("city")), _s(a("provinceCode"))
+            country_, zip_ = _s(a("countryCodeV2") or a("countryCode")), _s(a("zip"))
+            if position == chosen:
+                city, province, country, zip_code = city_, province_, country_, zip_
+            address_lines.append(
+                f"{prefix}{customer_id}\t{ids[position]}\t{'t' if position == chosen else 'f'}\t"
+                f"{_s(a('firstName'))}\t{_s(a('lastName'))}\t{_s(a('company'))}\t"
+                f"{_s(a('address1'))}\t{_s(a('address2'))}\t{city_}\t{province_}\t{country_}\t"
+                f"{zip_}\t{_s(a('phone'))}\n"
+            )
     errors = mergeable.get("errorFields") if mergeable else None
     created, updated, abandoned = g("createdAt"), g("updatedAt"), g("lastAbandonedCheckoutAt")
     email_state, email_level, sms_state, sms_level, tier, note, locale = _texts(
@@ -260,7 +251,8 @@ def order_line(
     clean: bool = False,
 ) -> str:
     """order_from_graphql as a COPY line after `prefix`; `line_items` None = the inline list;
-    `clean`: no backslash in the JSON lines of the order and its items."""
+    `clean`: no value of the order's own JSON line needs COPY escaping (its line items' values
+    never reach the line as text: product ids are numbers, tags are always escaped)."""
     _s = _plain if clean else _escaped
     g = node.get
     if line_items is None:
@@ -268,13 +260,13 @@ def order_line(
         if isinstance(inline, dict):
             inline = inline.get("nodes") or [e["node"] for e in inline.get("edges") or ()]
         line_items = inline
-    for key in ("currentTotalPriceSet", "totalPriceSet"):
-        money = (g(key) or {}).get("shopMoney")
-        if money:
-            total, currency = _amount(money.get("amount"), _s), _s(money.get("currencyCode"))
-            break
+    money = (g("currentTotalPriceSet") or _EMPTY).get("shopMoney")
+    if not money:
+        money = (g("totalPriceSet") or _EMPTY).get("shopMoney")
+    if money:
+        total, currency = money.get("amount"), money.get("currencyCode")
     else:
-        total, currency = _amount(g("totalPrice"), _s), _s(g("currencyCode"))
+        total, currency = g("totalPrice"), g("currencyCode")
     ids: dict[int, None] = {}
     tags: dict[str, None] = {}
     for item in line_items:
@@ -291,11 +283,15 @@ def order_line(
                 tags[tag] = None
     created = g("createdAt")
     customer = g("customer")
+    processed = g("processedAt") or created
+    updated = g("updatedAt") or created
+    cancelled = g("cancelledAt")
     return (
         f"{prefix}{_id(node['id'])}\t{_id(customer.get('id')) if customer else NULL}\t"
         f"{_s(g('name'))}\t{_s(created) if created else NULL}\t"
-        f"{_raw(g('processedAt') or created, _s)}\t{_raw(g('updatedAt') or created, _s)}\t"
-        f"{total}\t{currency}\t{_s(g('displayFinancialStatus'))}\t{_raw(g('cancelledAt'), _s)}\t"
+        f"{_s(processed) if processed else NULL}\t{_s(updated) if updated else NULL}\t"
+        f"{'0' if total is None or total == '' else _s(total)}\t{_s(currency)}\t"
+        f"{_s(g('displayFinancialStatus'))}\t{_s(cancelled) if cancelled else NULL}\t"
         f"{'t' if g('test') else 'f'}\t{_ids_json(tuple(sorted(ids)))}\t"
         f"{_tag_columns(tuple(sorted(tags)))}\n"
     )
