@@ -114,17 +114,37 @@ def apply_settings() -> None:
         cursor.execute("SET LOCAL synchronous_commit = off")
 
 
-def staged_rows(run_id: int, phase: str) -> int | None:
-    """Rows a phase has staged, or None when its tables are gone."""
+def _lines_where(lines: tuple[int | None, int | None] | None) -> tuple[str, list[int]]:
+    """SQL condition for staged rows of export lines [first, end) (None: unbounded)."""
+    first, end = lines or (None, None)
+    conditions = [c for c, v in (("line_no >= %s", first), ("line_no < %s", end)) if v]
+    return " AND ".join(conditions) or "true", [v for v in (first, end) if v]
+
+
+def staged_rows(
+    run_id: int, phase: str, *, lines: tuple[int | None, int | None] | None = None
+) -> int | None:
+    """Rows a phase has staged (from export lines [first, end) only, when `lines` is given: two
+    loaders share the orders export), or None when its tables are gone."""
+    where, params = _lines_where(lines)
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [table_name(run_id, phase)])
         if cursor.fetchone()[0] is None:
             return None
         total = 0
         for what in TABLES[phase]:
-            cursor.execute(f"SELECT count(*) FROM {table_name(run_id, what)}")
+            cursor.execute(f"SELECT count(*) FROM {table_name(run_id, what)} WHERE {where}", params)
             total += cursor.fetchone()[0]
         return total
+
+
+def stage_lines_reset(run_id: int, phase: str, *, lines: tuple[int | None, int | None]) -> None:
+    """Delete what a phase staged from export lines [first, end) (that part's load restarts)."""
+    where, params = _lines_where(lines)
+    stage_tables_create(run_id)
+    with connection.cursor() as cursor:
+        for what in TABLES[phase]:
+            cursor.execute(f"DELETE FROM {table_name(run_id, what)} WHERE {where}", params)
 
 
 # --- load --------------------------------------------------------------------------------------
@@ -162,15 +182,26 @@ class StagedLoad:
         self.batch_size = batch_size
         self.on_flush = on_flush
         self._batch = _Batch([], [], [])
+        # Stop before the first parent line at or after this one (another loader takes the rest
+        # of the export from there); may be set by `on_flush` while the load runs.
+        self.stop_at: int | None = None
 
-    def consume(self, lines: Iterable[bytes | str], *, skip: int = 0) -> None:
+    def consume(
+        self, lines: Iterable[bytes | str], *, skip: int = 0, first_line: int | None = None
+    ) -> None:
+        """Load `lines` after the first `skip`; `first_line`: the number of the first line when
+        `lines` starts further into the export (nothing skipped)."""
+        if first_line is not None:
+            skip = first_line - 1
+        else:
+            lines = islice(lines, skip, None)
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         copy_clean, special = bulkrows.copy_clean, bulkrows._JSON_SPECIAL
         order_line = bulkrows.order_line
         index = skip
         pending = None  # [kind, node, children, clean, line] of the parent being read
         pending_gid = kind = None
-        for index, raw in enumerate(islice(lines, skip, None), start=skip + 1):
+        for index, raw in enumerate(lines, start=skip + 1):
             try:
                 node = loads(raw)
             except decode_error:
@@ -189,6 +220,9 @@ class StagedLoad:
                         self._finish(*pending)
                 if len(self._batch.parents) >= self.batch_size:
                     self._flush(lines_done=index - 1)
+                if self.stop_at is not None and index >= self.stop_at:
+                    self._flush(lines_done=index - 1)
+                    return
                 pending_gid = node["id"]
                 kind = _kind(pending_gid)
                 if kind not in PARENT_TYPES:

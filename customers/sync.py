@@ -20,7 +20,9 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from itertools import chain, islice
 
+import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -370,7 +372,21 @@ def _cpu_timed(timings: dict[str, float], name: str):
 
 def _phase_loaded(run, phase) -> bool:
     state = run.checkpoint.get(phase) or {}
-    return bool(state.get("loaded")) and staging.staged_rows(run.id, phase) == state.get("rows")
+    if not state.get("loaded"):
+        return False
+    return staging.staged_rows(run.id, phase, lines=_head_lines(state)) == state.get("rows")
+
+
+# The orders export may be loaded by two loaders (`_orders_tail`): the orders phase's loader
+# up to `split_at` (a parent line), this process from there on, under its own checkpoint key.
+TAIL = "orders_tail"
+TAIL_LOCK = 0x5F_0000_0000  # + run id (0x5C-0x5E: shop, phase and run locks)
+SPLIT_MIN_LINES = 50_000  # less left than this: not worth a second loader's start
+
+
+def _head_lines(state: dict) -> tuple[None, int] | None:
+    split_at = state.get("split_at")
+    return (None, split_at) if split_at else None
 
 
 def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parallel):
@@ -384,6 +400,8 @@ def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parall
         for phase in PHASES:
             with _timed(timings, f"load_{phase}"), _cpu_timed(timings, f"cpu_load_{phase}"):
                 _stage_phase(shop, run, phase, source, batch_size, on_progress)
+        with _timed(timings, "load_orders_tail"), _cpu_timed(timings, "cpu_load_orders_tail"):
+            _orders_tail(shop, run, source, batch_size, on_progress)  # one agreed before a crash
         return None
     loader = _loader_start()  # boots Django while the operations start
     builder, orders_loaded = None, threading.Event()
@@ -402,6 +420,9 @@ def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parall
                 builder = partition_build.shop_partitions_build(
                     shop_id=shop.id, run_id=run.id, now=timezone.now(), orders_loaded=orders_loaded
                 )
+            # The rest of the orders export shared with the loader still loading it.
+            with _timed(timings, "load_orders_tail"), _cpu_timed(timings, "cpu_load_orders_tail"):
+                _orders_tail(shop, run, source, batch_size, on_progress, loader=loader)
             while loader.running():  # progress while the orders still load
                 time.sleep(0.25)
                 if on_progress is not None:
@@ -494,23 +515,32 @@ def _stage_phase(shop, run, phase, source, batch_size, on_progress, *, name=True
         if name:
             _run_update(run, phase=phase)
         state = _phase_wait(run, phase, source)
-        if staging.staged_rows(run.id, phase) != state.get("rows", 0) or not state.get("rows"):
+        head = _head_lines(state)
+        staged = staging.staged_rows(run.id, phase, lines=head)
+        if staged != state.get("rows", 0) or not state.get("rows"):
             # First load, or the staged rows were lost (a server crash empties UNLOGGED tables).
-            staging.stage_phase_reset(run.id, phase)
+            if head is None:
+                staging.stage_phase_reset(run.id, phase)
+            else:  # the rows after `split_at` are the other loader's
+                staging.stage_lines_reset(run.id, phase, lines=head)
             state.update(lines_done=0, rows=0, read=0, loaded=False)
             _checkpoint(run, phase, state)
         _stage_phase_load(shop, run, phase, source, batch_size, on_progress, state)
 
 
-def _stage_phase_load(shop, run, phase, source, batch_size, on_progress, state) -> None:
+def _stage_phase_load(
+    shop, run, phase, source, batch_size, on_progress, state, *, key=None, lines=None
+) -> None:
+    """Load `phase`'s export from `state["lines_done"]` on (or `lines`, an iterator already
+    there), checkpointing under `key` (the phase; TAIL for the second half of the orders)."""
+    key = key or phase
+
     def on_flush(lines_done: int, parents: int, rows: int) -> None:
         state.update(lines_done=lines_done, rows=state["rows"] + rows, read=state["read"] + parents)
-        _checkpoint(run, phase, state)  # the other loader's phase as it is now, too
-        _run_update(
-            run,
-            records_read=sum(int((run.checkpoint.get(p) or {}).get("read") or 0) for p in PHASES),
-            progress_done=_lines_done(run),
-        )
+        _checkpoint(run, key, state)  # the other loader's phase as it is now, too
+        if key == "orders" and _split_answer(run, state, load, lines_done):
+            _checkpoint(run, key, state)
+        _run_update(run, records_read=_records_read(run), progress_done=_lines_done(run))
         if on_progress is not None:
             on_progress(run)
 
@@ -522,10 +552,92 @@ def _stage_phase_load(shop, run, phase, source, batch_size, on_progress, state) 
             batch_size=batch_size,
             on_flush=on_flush,
         )
-        load.consume(source.lines(state["url"]), skip=state["lines_done"])
+        load.stop_at = state.get("split_at")
+        if lines is None:
+            load.consume(source.lines(state["url"]), skip=state["lines_done"])
+        else:
+            load.consume(lines, first_line=state["lines_done"] + 1)
     staging.stage_phase_analyze(run.id, phase)
     state["loaded"] = True
-    _checkpoint(run, phase, state)
+    _checkpoint(run, key, state)
+
+
+def _split_answer(run, state: dict, load, lines_done: int) -> bool:
+    """The orders' loader, after each batch: take up a request to leave the export from line
+    `start` on to the other loader (`_orders_split`), or refuse it when already past it."""
+    start = (run.checkpoint.get(TAIL) or {}).get("start")
+    if not start or state.get("split_at") or state.get("split_refused") == start:
+        return False
+    if start > lines_done:  # no line from `start` on is loaded yet
+        state["split_at"] = load.stop_at = start
+    else:
+        state["split_refused"] = start
+    return True
+
+
+def _orders_tail(shop, run, source, batch_size, on_progress, *, loader=None) -> None:
+    """Load the end of the orders export here: the part agreed with the orders' loader before
+    (a resumed run), or, while `loader` still loads them, the second half of what it has left
+    (at the first order from there: line items follow their order)."""
+    run.refresh_from_db(fields=["checkpoint"])
+    head = run.checkpoint.get("orders") or {}
+    start, lines = head.get("split_at"), None
+    if not start and loader is not None:
+        start, lines = _orders_split(run, source, head, loader)
+    if not start:
+        return
+    with _PhaseLock(run.id, TAIL):
+        run.refresh_from_db(fields=["checkpoint"])
+        state = dict(run.checkpoint.get(TAIL) or {})
+        state.update(url=head["url"], start=start)
+        mine = (start, None)
+        if state.get("loaded") and staging.staged_rows(run.id, "orders", lines=mine) == state.get(
+            "rows"
+        ):
+            return
+        if staging.staged_rows(run.id, "orders", lines=mine) != state.get("rows", 0):
+            staging.stage_lines_reset(run.id, "orders", lines=mine)  # lost: load again
+            state.update(lines_done=start - 1, rows=0, read=0)
+        state["loaded"] = False
+        if state["lines_done"] != start - 1:
+            lines = None  # resumed further on: read from the export again
+        _checkpoint(run, TAIL, state)
+        _stage_phase_load(
+            shop, run, "orders", source, batch_size, on_progress, state, key=TAIL, lines=lines
+        )
+
+
+def _orders_split(run, source, head: dict, loader) -> tuple[int | None, Iterable | None]:
+    """Ask the orders' loader to stop at the first order past the middle of what it has left;
+    (that line, the export read up to it) when it agreed, (None, None) otherwise."""
+    total, done = int(head.get("objects") or 0), int(head.get("lines_done") or 0)
+    if not head.get("url") or head.get("loaded") or total - done < SPLIT_MIN_LINES:
+        return None, None
+    middle = done + (total - done) // 2
+    lines = iter(source.lines(head["url"]))
+    start = None
+    for index, raw in enumerate(islice(lines, middle - 1, None), start=middle):
+        try:
+            node = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            if not raw or raw.isspace():
+                continue
+            return None, None  # the orders' loader reports it
+        if type(node) is dict and node.get("__parentId") is None:
+            start, first = index, raw
+            break
+    if start is None:
+        return None, None
+    _checkpoint(run, TAIL, {"start": start, "lines_done": start - 1, "rows": 0, "read": 0})
+    while loader.running():
+        time.sleep(0.05)
+        run.refresh_from_db(fields=["checkpoint"])
+        answered = run.checkpoint.get("orders") or {}
+        if answered.get("split_at") == start:
+            return start, chain([first], lines)
+        if answered.get("split_refused") == start or answered.get("loaded"):
+            break
+    return None, None
 
 
 def _full_sync_phase(shop, run, phase, source, batch_size, on_progress) -> None:
@@ -613,7 +725,10 @@ class _PhaseLock:
     KEY = 0x5D_0000_0000
 
     def __init__(self, run_id: int, phase: str) -> None:
-        self.key = self.KEY + 2 * run_id + PHASES.index(phase)
+        if phase == TAIL:
+            self.key = TAIL_LOCK + run_id  # loaded by the process holding the run's lock
+        else:
+            self.key = self.KEY + 2 * run_id + PHASES.index(phase)
 
     def __enter__(self):
         if connection.vendor == "postgresql":
@@ -634,7 +749,15 @@ def _total_objects(run: SyncRun) -> int:
 
 
 def _lines_done(run: SyncRun) -> int:
-    return sum(int((run.checkpoint.get(p) or {}).get("lines_done") or 0) for p in PHASES)
+    done = sum(int((run.checkpoint.get(p) or {}).get("lines_done") or 0) for p in PHASES)
+    tail = run.checkpoint.get(TAIL) or {}
+    if (run.checkpoint.get("orders") or {}).get("split_at") == tail.get("start"):
+        done += max(0, int(tail.get("lines_done") or 0) - int(tail.get("start") or 1) + 1)
+    return done
+
+
+def _records_read(run: SyncRun) -> int:
+    return sum(int((run.checkpoint.get(p) or {}).get("read") or 0) for p in (*PHASES, TAIL))
 
 
 def _finish(shop: Shop, run: SyncRun, *, reason: str, aggregates: bool = True) -> None:
