@@ -72,7 +72,8 @@ class DuplicateCandidate(ShopOwnedModel):
     class Meta:
         indexes = [
             models.Index(fields=["shop", "status", "-probability"], name="candidate_queue"),
-            # "the open candidates holding customer X" (incremental check): members @> [X]
+            # "the open candidates holding customer X" (incremental check): members @> [X].
+            # On PostgreSQL without GIN's pending list (fastupdate = off, migration 0010).
             GinIndex(fields=["members"], name="candidate_members", opclasses=["jsonb_path_ops"]),
         ]
 
