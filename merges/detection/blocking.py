@@ -268,7 +268,11 @@ def _fresh_create(cursor, shop_id: int, fresh: str) -> None:
 
 def _fresh_index(fresh: str) -> None:
     """Index the loaded table once by sorting and validate its shop foreign key, so attaching
-    it later does not re-check it while holding the parent's lock."""
+    it later does not re-check it while holding the parent's lock. Then vacuum it (outside a
+    transaction only: VACUUM cannot run in one), which marks its pages all-visible: the
+    incremental check counts a key's holders in the lookup index alone (an index-only scan),
+    instead of visiting a heap page per holder (a common name's key has hundreds). Autovacuum
+    would get there some minutes after the swap, or never where it is off."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for suffix, columns in _PARTITION_INDEXES.items():
@@ -277,6 +281,9 @@ def _fresh_index(fresh: str) -> None:
             f"ALTER TABLE {fresh} ADD CONSTRAINT {fresh}_shop_fk FOREIGN KEY (shop_id)"
             " REFERENCES tenants_shop (id) DEFERRABLE INITIALLY DEFERRED"
         )
+    if connection.get_autocommit() and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM {fresh}")
 
 
 def _swap_in(cursor, shop_id: int, fresh: str) -> None:

@@ -13,6 +13,7 @@ from customers.models import Customer, Order
 from customers.outbox import mirror_change_record, mirror_changes_drain
 from merges import incremental
 from merges.detection import blocking
+from merges.detection.blocking import MAX_KEY_SHARE
 from merges.detection.keys import blocking_keys
 from merges.fitting import matcher_model
 from merges.incremental import _check_portable, duplicates_check_customers
@@ -243,3 +244,102 @@ def test_outside_a_transaction_a_check_commits_and_a_failed_one_leaves_nothing(m
     assert connection.connection.info.transaction_status == TransactionStatus.IDLE
     assert BlockingKey.all_shops.filter(customer_id=newcomer.pk).exists()
     assert any(original.pk in members for members in proposed_with(shop, newcomer.pk))
+
+
+# Mailbox names ending in different letters (a key pairs the name with the local part's tail).
+WORDS = ("amber", "birch", "cedar", "dune", "orchid", "fjord", "grove", "heath", "inlet", "juniper",
+         "kestrel", "lagoon", "meadow", "nettle")  # fmt: skip
+
+
+def namesake(shop, n: int) -> Customer:
+    """One of several customers who share only a rare name (their mailboxes have nothing in
+    common): the name pair is their one shared key."""
+    return Customer.all_shops.create(
+        shop=shop,
+        shopify_id=888_200_000 + n,
+        gid=f"gid://shopify/Customer/{888_200_000 + n}",
+        first_name="Quirin",
+        last_name="Zabelhuber",
+        email=f"{WORDS[n]}@host{n}.example",
+    )
+
+
+def pairs_checked(monkeypatch, shop, customer: Customer) -> set[tuple[int, int]]:
+    """Check this customer; the pairs the check scored. They must be the pairs a full scan
+    lists from the key table now (same share cap) among the customers the check read."""
+    scored: list[tuple[int, int]] = []
+
+    def capture(model, records, pairs, **kwargs):
+        scored.extend(map(tuple, pairs.tolist()))
+        return propose(model, records, pairs, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(incremental, "propose", capture)
+        duplicates_check_customers(shop_id=shop.id, customer_ids=[customer.pk])
+    read = {c for pair in scored for c in pair}
+    listed = {(a, b) for a, b in blocking.candidate_pairs(shop_id=shop.id).tolist()}
+    assert set(scored) == {(a, b) for a, b in listed if a in read and b in read}
+    return set(scored)
+
+
+def partners_checked(monkeypatch, shop, customer: Customer) -> set[int]:
+    """Whom the check scored this customer against."""
+    pairs = pairs_checked(monkeypatch, shop, customer)
+    return {other for pair in pairs if customer.pk in pair for other in pair} - {customer.pk}
+
+
+def test_a_key_pairs_its_holders_up_to_the_share_cap_as_the_scan_counts_them(scanned, monkeypatch):
+    """The check counts a key's holders in the table without the changed customer's old keys
+    and with its new ones, as a scan of the store would: MAX_KEY_SHARE holders of a name pair
+    each other, one more and the name pairs nobody; a holder changed while keeping the key
+    counts once. Its partners are the ones the key table names (the portable lookup), its keys
+    and candidates the portable path's, its candidate the full scan's."""
+    shop = scanned
+    names = [namesake(shop, n) for n in range(MAX_KEY_SHARE - 1)]
+    duplicates_find(shop_id=shop.id, full=True, refit=False)
+    same_name = {c.pk for c in names}
+
+    twelfth = namesake(shop, MAX_KEY_SHARE - 1)  # the cap: the name pairs all of them
+    assert partners_checked(monkeypatch, shop, twelfth) >= same_name
+    assert set(blocking.candidates_of(shop_id=shop.id, customer_id=twelfth.pk)) >= same_name
+
+    thirteenth = namesake(shop, MAX_KEY_SHARE)  # over the cap: the name is no key
+    assert not partners_checked(monkeypatch, shop, thirteenth) & (same_name | {twelfth.pk})
+    # A holder changes its mailbox but keeps the name: still 13 holders, no pairs by the name.
+    twelfth.email = "quirin@elsewhere.example"
+    twelfth.save(update_fields=["email"])
+    assert not partners_checked(monkeypatch, shop, twelfth) & same_name
+
+    thirteenth.first_name = "Zacharias"  # leaves the name: 12 holders again
+    thirteenth.save(update_fields=["first_name"])
+    duplicates_check_customers(shop_id=shop.id, customer_ids=[thirteenth.pk])
+    twelfth.email = "quirin.z@thirdplace.example"
+    twelfth.save(update_fields=["email"])
+    partners = partners_checked(monkeypatch, shop, twelfth)
+    assert partners >= same_name
+    assert partners == set(blocking.candidates_of(shop_id=shop.id, customer_id=twelfth.pk))
+
+    twelfth.email = "quirin.zabel@fourth.example"
+    twelfth.save(update_fields=["email"])
+    _same_as_portable(shop, [twelfth.pk])
+    checked = sorted(m for m in proposed_with(shop, twelfth.pk))
+    duplicates_find(shop_id=shop.id, full=True, refit=False)
+    assert sorted(m for m in proposed_with(shop, twelfth.pk)) == checked
+
+
+def test_a_key_the_changed_customer_leaves_is_counted_without_it(scanned, monkeypatch):
+    """A name held by MAX_KEY_SHARE + 2 customers; one of them takes another name, and a phone
+    and a mailbox that link it to two of the others. Those two share only the old name, still
+    held by one more than the cap: the check does not pair them through it (nor does a scan)."""
+    shop = scanned
+    names = [namesake(shop, n) for n in range(MAX_KEY_SHARE + 2)]
+    first, second, leaving = names[0], names[1], names[-1]
+    Customer.all_shops.filter(pk=first.pk).update(phone="+49 30 1234567")
+    duplicates_find(shop_id=shop.id, full=True, refit=False)
+
+    leaving.first_name, leaving.last_name = "Yannick", "Oberholzer"
+    leaving.phone, leaving.email = "+49 30 1234567", f"{WORDS[1]}@other.example"
+    leaving.save(update_fields=["first_name", "last_name", "phone", "email"])
+    pairs = pairs_checked(monkeypatch, shop, leaving)
+    assert {(min(leaving.pk, c.pk), max(leaving.pk, c.pk)) for c in (first, second)} <= pairs
+    assert (first.pk, second.pk) not in pairs
