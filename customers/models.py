@@ -48,7 +48,7 @@ class ShopPartitioned:
 
 class Customer(ShopPartitioned, ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
-    # No index of its own: every composite index below leads with shop_id.
+    # No index of its own: the composite indexes below hold shop_id last (see Meta).
     shop = models.ForeignKey(
         "tenants.Shop",
         on_delete=models.CASCADE,
@@ -103,7 +103,8 @@ class Customer(ShopPartitioned, ShopOwnedModel):
     is_mergeable = models.BooleanField(null=True, blank=True)
     merge_blockers = models.JSONField(default=list, blank=True)
 
-    # Matching keys (customers.normalize), indexed per shop.
+    # Matching keys (customers.normalize). Duplicate detection reads them into its own
+    # blocking-key table (merges.BlockingKey), which is what matching looks up.
     email_normalized = models.CharField(max_length=320, blank=True, default="")
     phone_e164 = models.CharField(max_length=20, blank=True, default="")
     first_name_key = models.CharField(max_length=255, blank=True, default="")
@@ -127,21 +128,20 @@ class Customer(ShopPartitioned, ShopOwnedModel):
     last_seen_sync_run_id = models.BigIntegerField(null=True, blank=True)
     mirrored_at = models.DateTimeField(null=True, blank=True)
 
+    # Indexes of the mirror (customers migration 0012, docs/benchmarks.md "Fifth pass"): only
+    # those a query reads (the matching keys are read from merges' blocking-key table; the
+    # account state, four values, by scanning), and shop_id last: a shop's rows live in its
+    # own partition (customers.partitions), where a leading constant shop_id only slows every
+    # sort that builds the index (PostgreSQL sorts on the first column fast). Lookups name the
+    # shop and the column; the default partition (shops never fully synced) is small.
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["shop", "shopify_id"], name="customer_unique_shopify_id"
+                fields=["shopify_id", "shop"], name="customer_unique_shopify_id"
             )
         ]
         indexes = [
-            models.Index(fields=["shop", "email_normalized"], name="customer_email_norm"),
-            models.Index(fields=["shop", "phone_e164"], name="customer_phone_e164"),
-            models.Index(
-                fields=["shop", "last_name_key", "first_name_key"], name="customer_name_keys"
-            ),
-            models.Index(fields=["shop", "postcode_normalized"], name="customer_postcode"),
-            models.Index(fields=["shop", "updated_at_shopify"], name="customer_updated"),
-            models.Index(fields=["shop", "state"], name="customer_state"),
+            models.Index(fields=["updated_at_shopify", "shop"], name="customer_updated"),
             models.Index(
                 fields=["merged_into"],
                 condition=models.Q(merged_into__isnull=False),
@@ -159,7 +159,7 @@ class Customer(ShopPartitioned, ShopOwnedModel):
 
 class CustomerAddress(ShopPartitioned, ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
-    # No index of its own: every composite index below leads with shop_id.
+    # No index of its own: addresses are looked up by customer (the FK's index).
     shop = models.ForeignKey(
         "tenants.Shop",
         on_delete=models.CASCADE,
@@ -193,7 +193,7 @@ class CustomerAddress(ShopPartitioned, ShopOwnedModel):
 
 class Order(ShopPartitioned, ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
-    # No index of its own: every composite index below leads with shop_id.
+    # No index of its own: the composite indexes below hold shop_id last (see Meta).
     shop = models.ForeignKey(
         "tenants.Shop",
         on_delete=models.CASCADE,
@@ -209,6 +209,7 @@ class Order(ShopPartitioned, ShopOwnedModel):
         on_delete=models.SET_NULL,
         related_name="orders",
         db_constraint=False,
+        db_index=False,  # order_customer below leads with the customer
     )
     # Kept so an order that arrives before its customer is linked when the customer lands.
     customer_shopify_id = models.BigIntegerField(null=True, blank=True)
@@ -231,11 +232,11 @@ class Order(ShopPartitioned, ShopOwnedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["shop", "shopify_id"], name="order_unique_shopify_id")
+            models.UniqueConstraint(fields=["shopify_id", "shop"], name="order_unique_shopify_id")
         ]
         indexes = [
-            models.Index(fields=["shop", "customer", "processed_at"], name="order_customer"),
-            models.Index(fields=["shop", "customer_shopify_id"], name="order_customer_shopify"),
+            models.Index(fields=["customer", "processed_at", "shop"], name="order_customer"),
+            models.Index(fields=["customer_shopify_id", "shop"], name="order_customer_shopify"),
         ]
 
     def __str__(self) -> str:

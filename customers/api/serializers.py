@@ -179,7 +179,10 @@ class CustomerDetailSerializer(CustomerSerializer):
         return AddressSerializer(customer.addresses.all(), many=True).data
 
     def get_recent_orders(self, customer) -> list[dict]:
-        orders = customer.orders.filter(deleted_at=None).order_by("-processed_at", "-id")[:10]
+        # Named by shop and customer: one partition, read backwards along order_customer.
+        orders = Order.all_shops.filter(
+            shop_id=customer.shop_id, customer_id=customer.pk, deleted_at=None
+        ).order_by("-processed_at", "-id")[:10]
         return OrderSerializer(orders, many=True).data
 
 
