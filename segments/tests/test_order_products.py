@@ -106,3 +106,24 @@ def test_the_full_sync_apply_keeps_the_table_exact(tmp_path):
     # Customers and their orders missing from the next export are tombstoned: their rows go.
     shop_full_sync(shop_id=shop.id, source=store(tmp_path, 4, tag="c"))
     assert len(stored(shop)) == 4 and stored(shop) == expected(shop)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "0", "7", "123456789012345678", "1234567890123456789", "12a", "a12", " 12", "12 ",
+     "-1", "+1", "1.5", "1e3", "\u0661\u0662", "\uff11\uff12", "12\n", "\n12", "0x1F", "00"],
+)  # fmt: skip
+def test_the_build_keeps_the_product_ids_the_triggers_keep(value):
+    """segments.order_products.EXPAND (the first sync's build) tests a product id without the
+    triggers' regular expression: both keep the same texts."""
+    from segments.order_products import PRODUCT_ID_REGEX, PRODUCT_ID_TEST
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {PRODUCT_ID_TEST.format(v='%(v)s::text')},"
+            f" {PRODUCT_ID_REGEX.format(v='%(v)s::text')}",
+            {"v": value},
+        )
+        build, trigger = cursor.fetchone()
+    assert build == trigger
+    assert build == (value.isascii() and value.isdigit() and len(value) <= 18)
