@@ -80,6 +80,14 @@ def shop_partitions_build(
         for table, name in tables.items():
             partitions.partition_create_bare(cursor, table, shop_id, name=name)
         plans = {t: partitions.partition_index_plan(cursor, t, n) for t, n in tables.items()}
+    # Staged orders that carry their mirror ids (staging.stage_tables_create) give the order
+    # products without the built orders: both are built side by side from the staged rows.
+    side_by_side = staging.staged_order_ids(run_id)
+    staged_orders: dict[str, str] = {}  # "source": the staged orders' SELECT (_latest_rows)
+
+    def orders_staged() -> None:
+        staged_orders["source"] = staging._latest_rows(staging.table_name(run_id, "orders"))
+
     fills = {
         "customers_customer": "customers",
         "customers_customeraddress": "addresses",
@@ -88,10 +96,19 @@ def shop_partitions_build(
     }
     steps = [
         Step("ids", lambda: ids_build(run_id=run_id, into=ids)),
+        # Whether an order id was staged twice, once for both steps that read them.
+        Step("orders_staged", orders_staged, needs_orders=True),
         Step(
             "orders",
-            lambda: orders_build(shop_id=shop_id, run_id=run_id, ids=ids, into=tables[ORDERS]),
-            after=("ids",),
+            lambda: orders_build(
+                shop_id=shop_id,
+                run_id=run_id,
+                ids=ids,
+                into=tables[ORDERS],
+                source=staged_orders["source"],
+                staged_ids=side_by_side,
+            ),
+            after=("ids", "orders_staged"),
             needs_orders=True,
         ),
         Step(
@@ -110,6 +127,15 @@ def shop_partitions_build(
             after=("ids",),
         ),
         Step(
+            "order_products",
+            lambda: order_products_build_staged(
+                shop_id=shop_id, ids=ids, source=staged_orders["source"], into=tables[PRODUCTS]
+            ),
+            after=("ids", "orders_staged"),
+            needs_orders=True,
+        )
+        if side_by_side
+        else Step(
             "order_products",
             lambda: order_products_build(orders=tables[ORDERS], into=tables[PRODUCTS]),
             after=("orders",),
@@ -150,23 +176,13 @@ def _finish(plan: list[partitions.BuiltIndex], name: str) -> None:
         cursor.execute(f"ANALYZE {name}")  # the merge, the rest of the apply plan on it
 
 
-def _id_default(cursor, table: str) -> str:
-    cursor.execute(
-        """SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a
-             ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-           WHERE d.adrelid = %s::regclass AND a.attname = 'id'""",
-        [table],
-    )
-    return cursor.fetchone()[0]
-
-
 def ids_build(*, run_id: int, into: str) -> int:
     """Every staged customer's Shopify id with the local id its row will have (the mirror's
     sequence): addresses and orders link to customers through it, not through the built
     customers, so they are built beside them."""
     stage = staging.table_name(run_id, "customers")
     with connection.cursor() as cursor:
-        default = _id_default(cursor, CUSTOMERS)
+        default = staging.column_default(cursor, CUSTOMERS)
         cursor.execute(
             f"CREATE UNLOGGED TABLE {into} AS SELECT s.shopify_id, {default} AS id"
             f" FROM ({staging._latest_rows(stage)}) s"
@@ -197,15 +213,31 @@ def addresses_build(*, shop_id: int, run_id: int, ids: str, into: str) -> int:
         return cursor.rowcount
 
 
-def orders_build(*, shop_id: int, run_id: int, ids: str, into: str) -> int:
-    """The staged orders, each linked to its customer's id through `ids`."""
-    columns, ctes, select = staging._order_rows(run_id, f"{ids} c")
+def orders_build(
+    *, shop_id: int, run_id: int, ids: str, into: str, source: str, staged_ids: bool
+) -> int:
+    """The staged orders, each linked to its customer's id through `ids`; `staged_ids`: with
+    the ids they were staged with (else the column default gives them)."""
+    columns, ctes, select = staging._order_rows(run_id, f"{ids} c", source=source)
+    if staged_ids:
+        columns, select = ["id", *columns], staging._Select(["s.id", *select.picked], select.source)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {into} (shop_id, {', '.join(columns)}) WITH {ctes} {select}",
             {"shop": shop_id, "run": run_id},
         )
         return cursor.rowcount
+
+
+def order_products_build_staged(*, shop_id: int, ids: str, source: str, into: str) -> int:
+    """segments.OrderProduct rows of the staged orders as `orders_build` makes them (their
+    staged ids, customers through `ids`, none deleted), without waiting for it."""
+    orders = f"""(SELECT {int(shop_id)}::bigint AS shop_id, s.id, c.id AS customer_id,
+                     s.processed_at, s.product_ids, s.cancelled_at,
+                     NULL::timestamptz AS deleted_at
+                 FROM ({source}) s JOIN {ids} c ON c.shopify_id = s.customer_shopify_id)"""
+    with connection.cursor() as cursor:
+        return order_products_insert_from(cursor, orders_table=orders, into=into)
 
 
 def order_products_build(*, orders: str, into: str) -> int:

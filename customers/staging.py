@@ -74,11 +74,39 @@ def _definitions(run_id: int) -> dict[str, str]:
 
 
 def stage_tables_create(run_id: int) -> None:
+    """The run's staging tables. Staged orders take their mirror id as they are COPYed (the
+    default of customers_order.id: one sequence for every shop), so that a first sync builds
+    the orders and their products side by side (customers.partition_build); the upsert path
+    of later syncs ignores it."""
     with connection.cursor() as cursor:
         for what, columns in _definitions(run_id).items():
+            if what == "orders":
+                columns += f", id bigint DEFAULT {column_default(cursor, 'customers_order')}"
             cursor.execute(
                 f"CREATE UNLOGGED TABLE IF NOT EXISTS {table_name(run_id, what)} ({columns})"
             )
+
+
+def column_default(cursor, table: str, column: str = "id") -> str:
+    """The default expression of `table`.`column` as the catalog has it."""
+    cursor.execute(
+        """SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a
+             ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+           WHERE d.adrelid = %s::regclass AND a.attname = %s""",
+        [table, column],
+    )
+    return cursor.fetchone()[0]
+
+
+def staged_order_ids(run_id: int) -> bool:
+    """Whether the run's staged orders carry their mirror ids (staged by this version)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'id'"
+            " AND NOT attisdropped",
+            [table_name(run_id, "orders")],
+        )
+        return cursor.fetchone() is not None
 
 
 def stage_tables_drop(run_id: int) -> None:
@@ -438,14 +466,17 @@ def _addresses_insert(cursor, run_id: int, into: str, customers: str, params: di
     )
 
 
-def _order_rows(run_id: int, customers: str) -> tuple[list[str], str, _Select]:
+def _order_rows(
+    run_id: int, customers: str, *, source: str | None = None
+) -> tuple[list[str], str, _Select]:
     """(columns, select) of the staged orders as mirror rows, each linked to its customer's local
-    id by a join with `customers` (the shop's rows, aliased c)."""
+    id by a join with `customers` (the shop's rows, aliased c). `source`: the staged rows'
+    SELECT when `_latest_rows` gave it already."""
     stage = table_name(run_id, "orders")
     columns = ORDER_ROW_COLUMNS
     picked = [*(f"s.{c}" for c in ORDER_COLUMNS), "c.id", "NULL", "%(run)s"]
     ctes = f"""src AS (
-            {_latest_rows(stage)}
+            {source or _latest_rows(stage)}
         )"""
     return (
         columns,
