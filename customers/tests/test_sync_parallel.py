@@ -29,8 +29,21 @@ def shop():
 
 
 def staged(run_id: int, what: str) -> list[tuple]:
+    """The staged rows, without the ids staged orders take from the mirror's sequence (each
+    distinct: checked here)."""
+    table = staging.table_name(run_id, what)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM {staging.table_name(run_id, what)} ORDER BY line_no")
+        cursor.execute(
+            "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid"
+            " = %s::regclass AND attnum > 0 AND NOT attisdropped AND attname <> 'id'",
+            [table],
+        )
+        columns = cursor.fetchone()[0]
+        if what == "orders":
+            cursor.execute(f"SELECT count(*), count(DISTINCT id) FROM {table}")
+            count, ids = cursor.fetchone()
+            assert ids == count > 0
+        cursor.execute(f"SELECT {columns} FROM {table} ORDER BY line_no")
         return cursor.fetchall()
 
 
