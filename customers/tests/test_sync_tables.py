@@ -59,7 +59,8 @@ def test_a_failed_build_or_apply_drops_what_it_built_and_keeps_the_staged_rows(
         raise Crash(f"killed in the {crash_in}")
 
     if crash_in == "build":
-        monkeypatch.setattr(partition_build, "order_products_build", crash)
+        # Staged orders carry their ids: the order products are built from them.
+        monkeypatch.setattr(partition_build, "order_products_build_staged", crash)
     else:
         monkeypatch.setattr(partitions, "shop_partitions_attach", crash)
     source = store(tmp_path, 6)
