@@ -1,19 +1,12 @@
 """The demo's set-up steps (used by `manage.py demo` and its test); never used in production.
+Its child processes (sandbox, web server, worker) are tenants.demo_children.
 
 The demo agency, its people and its API key are created through the same services as real ones,
 and the sandbox stores are installed through the real OAuth flow over HTTP.
 """
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -108,54 +101,3 @@ def demo_sync_progress(*, shop_ids: list[int]) -> dict[int, str]:
 
 def demo_sync_done(lines: dict[int, str]) -> bool:
     return all(line.startswith(("succeeded", "failed")) for line in lines.values())
-
-
-# --- child processes -------------------------------------------------------------------------
-
-
-def http_ready(url: str, *, timeout: float = 60, process: subprocess.Popen | None = None) -> None:
-    """Wait until `url` answers (any HTTP status), or raise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{' '.join(process.args)} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own http:// URL)
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer within {timeout:.0f} s") from None
-            time.sleep(0.2)
-
-
-@dataclass
-class Children:
-    """Child processes started by the demo, stopped together (each in its own process group)."""
-
-    processes: list[subprocess.Popen] = field(default_factory=list)
-
-    def start(self, *args: str, env: dict[str, str]) -> subprocess.Popen:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and manage.py)
-            [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
-            env=env,
-            start_new_session=True,
-        )
-        self.processes.append(process)
-        return process
-
-    def any_exited(self) -> subprocess.Popen | None:
-        return next((p for p in self.processes if p.poll() is not None), None)
-
-    def stop(self, *, grace: float = 10) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for process in self.processes:
-            try:
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Started the way a script's background job (`cmd &`, nohup) starts it: with SIGINT ignored,
+# which Python keeps. So was the suite run where Ctrl-C did nothing and the demo's sandbox, web
+# server and worker were left running; the demo must stop on Ctrl-C all the same.
+SIGINT_IGNORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+# Seconds: the stop's own bound is its 10 s grace; the rest is room for a loaded machine.
+STOP_WITHIN = 30
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -33,6 +45,19 @@ def children_of(pid: int) -> list[int]:
             continue
         if re.search(rf"^PPid:\s+{pid}$", text, re.M):
             found.append(int(status.parent.name))
+    return found
+
+
+def in_sessions(sessions: list[int]) -> list[int]:
+    """Live processes in these sessions: each child of the demo and whatever it started."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) in sessions and fields[0] != "Z":  # fields: state, ppid, pgrp, session
+            found.append(int(stat.parent.name))
     return found
 
 
@@ -46,6 +71,9 @@ def test_demo_serves_installed_stores_and_stops_on_ctrl_c(tmp_path):
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     command = [
         sys.executable,
+        "-c",
+        SIGINT_IGNORED,
+        sys.executable,
         str(settings.BASE_DIR / "manage.py"),
         "demo",
         "--port",
@@ -58,7 +86,7 @@ def test_demo_serves_installed_stores_and_stops_on_ctrl_c(tmp_path):
     demo = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    output = []
+    output, spawned = [], []
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -77,6 +105,7 @@ def test_demo_serves_installed_stores_and_stops_on_ctrl_c(tmp_path):
             assert f"{login.username} / {login.password}" in text
         spawned = children_of(demo.pid)
         assert len(spawned) == 3  # sandbox, web server, worker
+        assert len(in_sessions(spawned)) > 3  # the worker's sentinel, workers, monitor, pusher
 
         app_url = f"http://127.0.0.1:{port}"
         session = BrowserSession()
@@ -86,11 +115,16 @@ def test_demo_serves_installed_stores_and_stops_on_ctrl_c(tmp_path):
         assert "acme-1.myshopify.com" in home.text and "acme-2.myshopify.com" in home.text
 
         demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        rest, _ = demo.communicate(timeout=60)
+        # EOF on the output, too: no process the demo started still holds it
+        rest, _ = demo.communicate(timeout=STOP_WITHIN)
         assert demo.returncode == 0, rest[-2000:]
         assert "Stopped." in rest
         assert all(not Path(f"/proc/{pid}").exists() for pid in spawned)
-    finally:
+        assert in_sessions(spawned) == []
+    finally:  # a failed test leaves nothing running either
         if demo.poll() is None:
             demo.kill()
             demo.wait()
+        for pid in in_sessions(spawned):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -18,20 +18,25 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tenants.demo import (
     DEMO_LOGINS,
-    Children,
     demo_agency_ensure,
     demo_api_key_create,
     demo_shops_install,
     demo_sync_done,
     demo_sync_progress,
-    http_ready,
 )
+from tenants.demo_children import STOP_SIGNALS, Children, exit_status, http_ready
 
 SANDBOX_COMMAND = "sandbox"
 
 
 def _interrupt(signum, frame):
+    _stop_signals_ignore()  # from the first one on: a second Ctrl-C cannot cut the stop short
     raise KeyboardInterrupt
+
+
+def _stop_signals_ignore() -> None:
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
 
 
 class Command(BaseCommand):
@@ -60,11 +65,14 @@ class Command(BaseCommand):
         settings.APP_URL = env["APP_URL"]
         settings.SHOPIFY_BASE_URL = env["SHOPIFY_BASE_URL"]
 
+        # Ctrl-C (SIGINT) and `kill` (SIGTERM) stop the demo and all it started. SIGINT too is
+        # set here: a process started by a script in the background (`cmd &`, nohup) inherits
+        # SIGINT ignored, and Python then leaves it ignored, so Ctrl-C did nothing at all.
+        for number in STOP_SIGNALS:
+            signal.signal(number, _interrupt)
         self.step("Migrating the database")
         call_command("migrate", interactive=False, verbosity=0)
         children = Children()
-        # `kill` (SIGTERM) stops the demo as cleanly as Ctrl-C does.
-        signal.signal(signal.SIGTERM, _interrupt)
         try:
             domains = self.start_sandbox(children, env, sandbox_url, options)
             agency = demo_agency_ensure()
@@ -84,8 +92,11 @@ class Command(BaseCommand):
         except RuntimeError as error:  # a step failed: say which, after stopping the children
             raise CommandError(str(error)) from None
         finally:
-            self.step("Stopping the site, the worker and the sandbox")
-            children.stop()
+            _stop_signals_ignore()  # the stop is bounded (~10 s): nothing may cut it short
+            try:
+                self.step("Stopping the site, the worker and the sandbox")
+            finally:  # even when the output is gone (a closed pipe)
+                children.stop()
             self.stdout.write("Stopped.")
 
     def step(self, text: str) -> None:
@@ -159,7 +170,7 @@ class Command(BaseCommand):
         exited = children.any_exited()
         if exited is not None:
             raise CommandError(
-                f"{' '.join(exited.args[1:])} stopped (exit code {exited.returncode})"
+                f"{' '.join(exited.args[1:])} stopped (exit code {exit_status(exited)})"
             )
 
     def wait(self, children) -> None:

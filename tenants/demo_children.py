@@ -1,0 +1,129 @@
+"""The demo's child processes (sandbox, web server, worker): started, watched, stopped together.
+
+Each child runs in a session (and process group) of its own, so a Ctrl-C in the terminal reaches
+only the demo, which stops them in order:
+
+1. SIGTERM to each child itself, not to its group. django-q2's `qcluster` then stops its workers
+   in order; SIGTERM to the whole group also killed its sentinel, which the cluster's main process
+   was waking up through a multiprocessing Event, and that main process then waited forever for
+   the dead sentinel's acknowledgement (every stop used to end in the SIGKILL below).
+2. `grace` seconds for all of them together.
+3. SIGKILL to every child's process group: what a child left behind (a worker mid-task, a forked
+   reader) or a child that did not stop in time.
+
+A child is reaped only after that kill (its exit is looked at with WNOWAIT): until then its pid
+keeps its group's id taken, so the kill can never reach someone else's process group.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def exit_status(process: subprocess.Popen) -> int | None:
+    """The child's exit code (negative: the signal that ended it) once it has ended, else None;
+    without reaping it (`Popen.poll` would)."""
+    if process.returncode is not None:
+        return process.returncode
+    try:
+        info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped already (by Popen.wait)
+        return process.wait()
+    if info is None or info.si_pid == 0:
+        return None
+    if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
+        return -info.si_status
+    return info.si_status
+
+
+def http_ready(url: str, *, timeout: float = 60, process: subprocess.Popen | None = None) -> None:
+    """Wait until `url` answers (any HTTP status), or raise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and (code := exit_status(process)) is not None:
+            raise RuntimeError(f"{' '.join(process.args)} exited with {code}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own http:// URL)
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout:.0f} s") from None
+            time.sleep(0.2)
+
+
+@contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Inside: a Ctrl-C or SIGTERM is noted, and its handler runs on the way out. Around the
+    start of a child, so the interrupt cannot fall between its fork and its being recorded (a
+    child nobody stops). Handlers, not a blocked mask: a child would inherit the mask."""
+    held: list[int] = []
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    for number in STOP_SIGNALS:
+        signal.signal(number, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if held:
+            signal.raise_signal(held[0])
+
+
+@dataclass
+class Children:
+    """Child processes started by the demo, stopped together (see the module's docstring)."""
+
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self, *args: str, env: dict[str, str]) -> subprocess.Popen:
+        with stop_signals_held():
+            process = subprocess.Popen(  # noqa: S603 (our own interpreter and manage.py)
+                [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
+                env=env,
+                start_new_session=True,
+            )
+            self.processes.append(process)
+        return process
+
+    def any_exited(self) -> subprocess.Popen | None:
+        return next((p for p in self.processes if exit_status(p) is not None), None)
+
+    def stop(self, *, grace: float = 10) -> None:
+        """Stop every child and whatever it started (see the module's docstring); returns
+        within about `grace` seconds."""
+        live = [p for p in self.processes if p.returncode is None]
+        for process in reversed(live):
+            if exit_status(process) is None:
+                os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(exit_status(p) is None for p in live):
+            time.sleep(0.1)
+        for process in live:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        for process in live:  # the group's members die with a little delay
+            _group_gone(process.pid, timeout=5)
+
+
+def _group_gone(pgid: int, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)  # sends nothing: is any member left?
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
