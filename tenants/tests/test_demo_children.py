@@ -24,6 +24,13 @@ code += "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)"
 subprocess.Popen([sys.executable, "-c", code, {pid_file!r}])
 time.sleep(600)
 """
+# A child that does not stop on SIGTERM itself.
+DEAF = """
+import pathlib, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+pathlib.Path({ready_file!r}).write_text("ready")
+time.sleep(600)
+"""
 
 
 def group_members(pgid: int) -> list[int]:
@@ -46,22 +53,27 @@ def wait_for(check, what: str, process) -> None:
         time.sleep(0.2)
 
 
-def test_stop_kills_what_a_child_left_behind_in_its_group(tmp_path):
-    pid_file = tmp_path / "straggler.pid"
+def test_stop_kills_what_a_child_left_behind_and_a_child_that_did_not_stop(tmp_path):
+    pid_file, ready_file = tmp_path / "straggler.pid", tmp_path / "deaf.ready"
     children = Children()
     child = children.start(
         "shell", "-c", STRAGGLER.format(pid_file=str(pid_file)), env=dict(os.environ)
     )
+    deaf = children.start(
+        "shell", "-c", DEAF.format(ready_file=str(ready_file)), env=dict(os.environ)
+    )
     try:
         wait_for(lambda: pid_file.exists() and pid_file.read_text(), "straggler", child)
+        wait_for(ready_file.exists, "deaf child", deaf)
         straggler = int(pid_file.read_text())
         assert straggler in group_members(child.pid)
     finally:
         children.stop(grace=5)
     try:
-        assert child.returncode is not None  # reaped
-        assert not Path(f"/proc/{straggler}").exists()  # the child exited on SIGTERM; not it
-        assert group_members(child.pid) == []
+        assert child.returncode == -signal.SIGTERM  # it stopped when asked; what it left did not
+        assert deaf.returncode == -signal.SIGKILL  # after the grace
+        assert not Path(f"/proc/{straggler}").exists()
+        assert group_members(child.pid) == [] and group_members(deaf.pid) == []
     finally:  # never leave it behind, even when the test fails (and never kill a stranger)
         with suppress(OSError):
             if str(pid_file) in Path(f"/proc/{straggler}/cmdline").read_text():
