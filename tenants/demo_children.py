@@ -103,7 +103,7 @@ class Children:
 
     def stop(self, *, grace: float = 10) -> None:
         """Stop every child and whatever it started (see the module's docstring); returns
-        within about `grace` seconds."""
+        within about `grace` seconds (3 more at most for the last members of the groups)."""
         live = [p for p in self.processes if p.returncode is None]
         for process in reversed(live):
             if exit_status(process) is None:
@@ -115,12 +115,12 @@ class Children:
             with suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        for process in live:  # the group's members die with a little delay
-            _group_gone(process.pid, timeout=5)
+        deadline = time.monotonic() + 3  # the groups' members die with a little delay
+        for process in live:
+            _group_gone(process.pid, deadline=deadline)
 
 
-def _group_gone(pgid: int, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+def _group_gone(pgid: int, *, deadline: float) -> None:
     while time.monotonic() < deadline:
         try:
             os.killpg(pgid, 0)  # sends nothing: is any member left?
