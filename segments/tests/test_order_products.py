@@ -127,3 +127,51 @@ def test_the_build_keeps_the_product_ids_the_triggers_keep(value):
         build, trigger = cursor.fetchone()
     assert build == trigger
     assert build == (value.isascii() and value.isdigit() and len(value) <= 18)
+
+
+def _rows_scanned(shop) -> int:
+    """Rows of the shop's order-product partition read by sequential scans (rescans in a
+    loop included) in this transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname = %s",
+            [f"segments_order_product_s{shop.pk}"],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_resync_that_changes_every_order_reads_the_table_once_not_once_per_order(tmp_path):
+    """A re-sync upserts every order in one statement under the apply's settings (no nested
+    loops); the update trigger replaces the changed orders' rows. Its DELETE used to scan the
+    shop's order products once per changed order (quadratic: hours at 300,000 orders,
+    docs/benchmarks.md); now once in all, and the table stays exact."""
+    import json
+
+    from customers.sources import FileSource
+    from customers.tests.test_ingest import item_line
+
+    shop = shop_factory(agency=agency_factory(), country_code="DE")
+    first = store(tmp_path, 300, tag="a")
+    shop_full_sync(shop_id=shop.id, source=first)
+    assert len(stored(shop)) == 300
+    # Every order now lists another product (a later updatedAt: the export's rows win).
+    lines = []
+    with open(first.paths["orders"]) as export:
+        for line in export:
+            node = json.loads(line)
+            if "__parentId" in node:
+                node = item_line(int(node["__parentId"].rsplit("/", 1)[1]), 1, 900, ["new"])
+            else:
+                node["updatedAt"] = "2025-06-01T00:00:00Z"
+            lines.append(json.dumps(node) + "\n")
+    changed = tmp_path / "orders-changed.jsonl"
+    changed.write_text("".join(lines))
+    before = _rows_scanned(shop)
+    shop_full_sync(
+        shop_id=shop.id,
+        source=FileSource({"customers": first.paths["customers"], "orders": str(changed)}),
+    )
+    assert _rows_scanned(shop) - before <= 3 * 300  # was ~300 x 300
+    assert stored(shop) == expected(shop)
+    assert {row[1] for row in stored(shop)} == {900}
