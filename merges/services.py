@@ -30,7 +30,7 @@ from tenants.models import Shop
 
 logger = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "fs-5"
+DETECTOR_VERSION = "fs-6"
 Progress = Callable[[str], None]
 
 

@@ -21,8 +21,8 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
         "missing on one side",
         "identical (after gmail and provider-typo rules)",
         "same local part at the same provider (another domain ending or sister brand)",
-        "same local part, different domain",
-        "same local part: the name with the same number, different domain",
+        "same local part (gmail's dots ignored), different domain",
+        "same local part (gmail's dots ignored): the name with the same number, different domain",
         "same local part that only spells the name, different domain",
         "local part one edit apart, same domain",
         "local part similar (Jaro-Winkler >= 0.88), same domain",
@@ -118,6 +118,11 @@ class RecordTable:
         )
         columns["first_formal"] = np.array([r.first_formal for r in records], dtype=object)
         columns["email_from_name"] = np.array([_spells_name(r) for r in records], dtype=bool)
+        # The local part without dots: gmail ignores them (and normalize.email_parts stores gmail's
+        # local part without them), and people add or drop one at another provider.
+        columns["email_local_bare"] = np.array(
+            [r.email_local.replace(".", "") for r in records], dtype=object
+        )
         columns["email_has_number"] = np.array(
             [any(ch.isdigit() for ch in r.email_local) for r in records], dtype=bool
         )
@@ -275,6 +280,15 @@ def _email_levels(P: _Pairs) -> np.ndarray:
     # anna.mueller49 at two providers: namesakes rarely also share the number (a birth year).
     ladder.take(local, P.values("email_has_number", local)[0], 4)
     ladder.take(local, True, 5)
+    # frank.berger97@aon.at / frankberger97@gmail.com: the same local part once dots are ignored
+    # on both sides (fs-6; gmail's is stored without them). Only where that is more than the
+    # name: another local part, or the name with the same number; two spellings of a bare name
+    # (anna.schmid / annaschmid) are what namesakes choose too, so they stay "only spell the
+    # name, differently".
+    dotless = ~same_local & P.same("email_local_bare", rows)
+    dotted = rows[dotless]
+    ladder.take(dotted, ~both_names[dotless], 3)
+    ladder.take(dotted, P.values("email_has_number", dotted)[0], 4)
     # Two namesakes' addresses look alike because both spell the name: below "one edit apart",
     # only a similar local part at the same provider is told apart from one elsewhere.
     rows = rows[~same_local & ~both_names]

@@ -220,10 +220,12 @@ def same_name(levels: np.ndarray) -> np.ndarray:
 
 
 # Surname levels at which that u applies: identical, very similar, a double surname overlapping
-# (Gutiérrez / Gutiérrez Giménez). Namesakes' addresses spell their names there too, and a typo
-# on one side hides that (carmen.gutierreez89@ / carmengutierrezgimenez@ were "similar local
-# parts, different domain", +8.8 bits, chaining namesakes onto true groups until fs-4).
-SURNAME_AGREES = (1, 2, 3)
+# (Gutiérrez / Gutiérrez Giménez), the same sound or a transliteration of it (Zhou / Zhao, He /
+# Hu; fs-6). Namesakes' addresses spell their names there too, and a typo on one side hides that
+# (carmen.gutierreez89@ / carmengutierrezgimenez@ were "similar local parts, different domain",
+# +8.8 bits, chaining namesakes onto true groups until fs-4; yangzhou@ / yagnzhao@ +9.2 bits
+# until fs-6).
+SURNAME_AGREES = (1, 2, 3, 4)
 
 
 def surname_agrees(levels: np.ndarray) -> np.ndarray:
