@@ -381,13 +381,82 @@ def fit(
     return model
 
 
+# A profile blocked with both profiles of one person (two profiles scoring at least this) is also
+# compared with that person (fs-6): the person has the attributes of both profiles, so a moved
+# customer's new profile that shares the old e-mail with one profile and the new address with the
+# other is matched on both. Per field the better of the two comparisons counts, CHOICE_BITS less
+# where it adds evidence (the better of two comparisons agrees by chance about twice as often as
+# one: log2 2 = 1 bit), the worse where neither adds any (a different phone stays against).
+SHARED_PERSON = 0.99
+CHOICE_BITS = 1.0
+
+
+def joint_comparisons(
+    prior_weight: float,
+    weights: np.ndarray,
+    probability: np.ndarray,
+    left_pos: np.ndarray,
+    right_pos: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, partner positions, joint weights, joint probabilities) of the pairs (c, a) where c is
+    also blocked with b, (a, b) scoring at least SHARED_PERSON, and c compared with a and b as one
+    person scores higher than with a alone; per pair its best such partner b."""
+    fields = weights.shape[1]
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, fields)), np.zeros(0))
+    strong = np.flatnonzero(probability >= SHARED_PERSON)
+    if not len(strong):
+        return none
+    left_pos = np.asarray(left_pos, dtype=np.int64)
+    right_pos = np.asarray(right_pos, dtype=np.int64)
+    pivot, mate = left_pos[strong], right_pos[strong]
+    # Only the pairs touching a profile of such a person take part (a fraction of a large shop's).
+    people = np.unique(np.concatenate([pivot, mate]))
+    near = np.flatnonzero(np.isin(left_pos, people) | np.isin(right_pos, people))
+    nodes = int(max(left_pos.max(), right_pos.max())) + 1
+    # Both directions of those pairs, sorted by (profile, neighbour) as one integer.
+    key = np.concatenate([left_pos[near], right_pos[near]]) * nodes + np.concatenate(
+        [right_pos[near], left_pos[near]]
+    )
+    row = np.concatenate([near, near])
+    order = np.argsort(key)
+    key, row = key[order], row[order]
+    starts = np.searchsorted(key, np.arange(nodes + 1, dtype=np.int64) * nodes)
+    # Every neighbour c of a, kept where c is blocked with b too.
+    first, degree = starts[pivot], starts[pivot + 1] - starts[pivot]
+    which = np.repeat(np.arange(len(pivot)), degree)
+    slot = first[which] + np.arange(degree.sum()) - np.repeat(np.cumsum(degree) - degree, degree)
+    c, b = key[slot] % nodes, mate[which]
+    look = b * nodes + c
+    at = np.minimum(np.searchsorted(key, look), len(key) - 1)
+    hit = (key[at] == look) & (c != b)
+    with_a, with_b = row[slot[hit]], row[at[hit]]
+    if not len(with_a):
+        return none
+    a, b = pivot[which[hit]], b[hit]
+    x, y = weights[with_a], weights[with_b]
+    best = np.maximum(x, y)
+    joint = np.where(best > 0, np.maximum(best - CHOICE_BITS, 0.0), np.minimum(x, y))
+    joint_p = 1.0 / (1.0 + np.exp2(-np.clip(prior_weight + joint.sum(axis=1), -60, 60)))
+    rows, partners = np.concatenate([with_a, with_b]), np.concatenate([b, a])
+    joint, joint_p = np.concatenate([joint, joint]), np.concatenate([joint_p, joint_p])
+    order = np.lexsort((joint_p, rows))  # by pair, its best partner last
+    rows, partners, joint, joint_p = rows[order], partners[order], joint[order], joint_p[order]
+    best_of_pair = np.r_[rows[1:] != rows[:-1], True]
+    rows, partners = rows[best_of_pair], partners[best_of_pair]
+    joint, joint_p = joint[best_of_pair], joint_p[best_of_pair]
+    higher = joint_p > probability[rows]
+    return rows[higher], partners[higher], joint[higher], joint_p[higher]
+
+
 @dataclass
 class ScoredPairs:
     levels: np.ndarray  # (pairs, fields) level index
     weights: np.ndarray  # (pairs, fields) signed partial weights, household- and TF-adjusted
-    probability: np.ndarray
+    probability: np.ndarray  # the pair's own, or its joint comparison's where higher (fs-6)
     swapped: np.ndarray  # names compared the other way round
     household: np.ndarray  # shared phone/address discounted: different first names
+    # The joint comparisons that raised a pair: row -> (the partner's customer id, joint weights).
+    joint: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
 
 
 def score_pairs(
@@ -402,7 +471,14 @@ def score_pairs(
     levels, swapped = compared or comparison_levels(table, left_pos, right_pos)
     weights = pair_weights(model, levels, table, left_pos, right_pos)
     household = household_adjust(levels, weights)
-    return ScoredPairs(levels, weights, probabilities(model, weights), swapped, household)
+    probability = probabilities(model, weights)
+    rows, partners, joint, joint_p = joint_comparisons(
+        model.prior_weight, weights, probability, left_pos, right_pos
+    )
+    probability[rows] = joint_p
+    partner_ids = table.ids[partners].tolist()
+    raised = dict(zip(rows.tolist(), zip(partner_ids, joint, strict=True), strict=True))
+    return ScoredPairs(levels, weights, probability, swapped, household, raised)
 
 
 def waterfall(
@@ -446,9 +522,23 @@ def waterfall(
             " often people sharing a surname have such addresses (an address that spells the name"
             " is no extra evidence)"
         )
-    return {
+    explanation = {
         "rows": rows,
         "total_weight": round(model.prior_weight + float(scored.weights[index].sum()), 2),
         "probability": float(scored.probability[index]),
         "notes": notes,
     }
+    if index in scored.joint:
+        partner, joint = scored.joint[index]
+        explanation["joint"] = {
+            "with": partner,
+            "weights": {name: round(float(joint[f]), 2) for f, name in enumerate(FIELDS)},
+            "total_weight": round(model.prior_weight + float(joint.sum()), 2),
+        }
+        notes.append(
+            f"also compared together with customer {partner}, the same person as one of these two"
+            f" profiles (>= {SHARED_PERSON}): per field the better of the two comparisons,"
+            f" {CHOICE_BITS:g} bit less where it adds evidence; the probability is that joint"
+            " comparison's"
+        )
+    return explanation

@@ -12,9 +12,11 @@ from merges.detection.normalize import match_fields
 from merges.detection.scoring import (
     M_FLOOR,
     POSITIVE_ONLY_FIELDS,
+    SHARED_PERSON,
     U_FLOOR,
     MatchModel,
     fit,
+    joint_comparisons,
     score_pairs,
     waterfall,
 )
@@ -538,3 +540,68 @@ def test_household_of_two_names_on_one_skeleton_is_kept_apart(store):
     )
     assert scored.household[0]
     assert scored.probability[0] < REVIEW_THRESHOLD
+
+
+def test_joint_comparison_takes_the_better_field_of_two_profiles_of_one_person():
+    """c is compared with a and with b, two profiles of one person (>= 0.99): per field the
+    better weight less one bit where it adds evidence, the worse where neither adds any."""
+    prior = -14.0
+    # fields: email, phone, first, last, address, orders; pairs: (c, a), (c, b), (a, b)
+    weights = np.array(
+        [
+            [5.0, 0.0, 6.0, 6.0, -2.5, 0.0],  # c-a: the e-mail, not the (old) address
+            [0.0, -5.0, 6.0, 6.0, 8.0, 0.5],  # c-b: the (new) address, another phone
+            [9.0, 14.0, 6.0, 6.0, -2.5, 0.0],
+        ]
+    )
+    left, right = np.array([0, 0, 1]), np.array([1, 2, 2])  # c = 0, a = 1, b = 2
+    own = 1 / (1 + np.exp2(-(prior + weights.sum(axis=1))))
+    assert own[0] < 0.75 and own[1] < 0.75 and own[2] >= SHARED_PERSON
+    rows, partners, joint, joint_p = joint_comparisons(prior, weights, own, left, right)
+    expected = np.array([4.0, -5.0, 5.0, 5.0, 7.0, 0.0])  # 0.5 - 1 bit is no evidence: 0
+    assert rows.tolist() == [0, 1] and partners.tolist() == [2, 1]
+    assert joint == pytest.approx(np.array([expected, expected]))
+    assert joint_p == pytest.approx(1 / (1 + np.exp2(-(prior + expected.sum()))))
+    assert joint_p[0] == pytest.approx(0.8) and joint_p[0] > max(own[0], own[1])
+    # Not one person (below SHARED_PERSON): each pair keeps its own probability.
+    weaker = own.copy()
+    weaker[2] = 0.98
+    assert len(joint_comparisons(prior, weights, weaker, left, right)[0]) == 0
+    # c not blocked with b: nothing to compare jointly.
+    assert (
+        len(joint_comparisons(prior, weights[[0, 2]], own[[0, 2]], left[[0, 2]], right[[0, 2]])[0])
+        == 0
+    )
+
+
+def test_a_moved_customers_profile_is_matched_through_her_other_profile(store):
+    """Anna's old profile (old home) and new one (same phone, new home) are one person; a guest
+    checkout at the new home, without phone or e-mail, scores low against the old profile alone
+    and high against Anna, and the waterfall says through which profile."""
+    _, model, _ = store
+    phone = {"phone": "+49 171 5550123"}
+    name = {"first_name": "Anna", "last_name": "Kowalski"}
+    new_home = {
+        "address1": "Gartenweg 12",
+        "postcode": "80331",
+        "city": "München",
+        "country_code": "DE",
+    }
+    records = [
+        match_fields(customer_id=1, **name, **phone, **ADDRESS),
+        match_fields(customer_id=2, **name, **phone, **new_home),
+        match_fields(customer_id=3, **name, **new_home),
+    ]  # fmt: skip
+    table = RecordTable.build(records, {}, model.product_share)
+    left, right = np.array([0, 0, 1]), np.array([1, 2, 2])
+    alone = score_pairs(model, table, left[[1]], right[[1]])
+    assert alone.probability[0] < REVIEW_THRESHOLD and not alone.joint
+    scored = score_pairs(model, table, left, right)
+    assert scored.probability[0] >= SHARED_PERSON
+    assert scored.probability[1] >= REVIEW_THRESHOLD > alone.probability[0]
+    partner, _ = scored.joint[1]
+    assert partner == 2  # her new profile
+    explanation = waterfall(model, scored, 1, left={}, right={})
+    assert explanation["joint"]["with"] == 2
+    assert explanation["probability"] == pytest.approx(scored.probability[1])
+    assert any("also compared together with customer 2" in note for note in explanation["notes"])
