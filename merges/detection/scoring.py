@@ -387,8 +387,10 @@ def fit(
 # other is matched on both. Per field the better of the two comparisons counts, CHOICE_BITS less
 # where it adds evidence (the better of two comparisons agrees by chance about twice as often as
 # one: log2 2 = 1 bit), the worse where neither adds any (a different phone stays against).
+# Names are not attributes a person has several of: they take the worse of the two comparisons.
 SHARED_PERSON = 0.99
 CHOICE_BITS = 1.0
+NAME_COLUMNS = [FIELDS.index("first_name"), FIELDS.index("last_name")]
 
 
 def joint_comparisons(
@@ -434,8 +436,11 @@ def joint_comparisons(
         return none
     a, b = pivot[which[hit]], b[hit]
     x, y = weights[with_a], weights[with_b]
-    best = np.maximum(x, y)
-    joint = np.where(best > 0, np.maximum(best - CHOICE_BITS, 0.0), np.minimum(x, y))
+    best, worst = np.maximum(x, y), np.minimum(x, y)
+    joint = np.where(best > 0, np.maximum(best - CHOICE_BITS, 0.0), worst)
+    # A person has one name: it must agree with both profiles' (Daniela is not the person whose
+    # profiles read "Daniel" and "D.", whatever the initial says).
+    joint[:, NAME_COLUMNS] = worst[:, NAME_COLUMNS]
     joint_p = 1.0 / (1.0 + np.exp2(-np.clip(prior_weight + joint.sum(axis=1), -60, 60)))
     rows, partners = np.concatenate([with_a, with_b]), np.concatenate([b, a])
     joint, joint_p = np.concatenate([joint, joint]), np.concatenate([joint_p, joint_p])
