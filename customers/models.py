@@ -48,7 +48,7 @@ class ShopPartitioned:
 
 class Customer(ShopPartitioned, ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
-    # No index of its own: the composite indexes below hold shop_id last (see Meta).
+    # No index of its own: every composite index below leads with shop_id.
     shop = models.ForeignKey(
         "tenants.Shop",
         on_delete=models.CASCADE,
@@ -130,18 +130,17 @@ class Customer(ShopPartitioned, ShopOwnedModel):
 
     # Indexes of the mirror (customers migration 0012, docs/benchmarks.md "Fifth pass"): only
     # those a query reads (the matching keys are read from merges' blocking-key table; the
-    # account state, four values, by scanning), and shop_id last: a shop's rows live in its
-    # own partition (customers.partitions), where a leading constant shop_id only slows every
-    # sort that builds the index (PostgreSQL sorts on the first column fast). Lookups name the
-    # shop and the column; the default partition (shops never fully synced) is small.
+    # account state, four values, by scanning). shop_id leads each of them, as the issue and
+    # ARCHITECTURE.md ask (customers migration 0013 put it back first after 0012 moved it
+    # last: ~4 CPU-s of a 1M first sync's index builds, not worth departing from the rule).
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["shopify_id", "shop"], name="customer_unique_shopify_id"
+                fields=["shop", "shopify_id"], name="customer_unique_shopify_id"
             )
         ]
         indexes = [
-            models.Index(fields=["updated_at_shopify", "shop"], name="customer_updated"),
+            models.Index(fields=["shop", "updated_at_shopify"], name="customer_updated"),
             models.Index(
                 fields=["merged_into"],
                 condition=models.Q(merged_into__isnull=False),
@@ -193,7 +192,7 @@ class CustomerAddress(ShopPartitioned, ShopOwnedModel):
 
 class Order(ShopPartitioned, ShopOwnedModel):
     # No database FK constraint (see the module docstring); Django still cascades on delete.
-    # No index of its own: the composite indexes below hold shop_id last (see Meta).
+    # No index of its own: every composite index below leads with shop_id.
     shop = models.ForeignKey(
         "tenants.Shop",
         on_delete=models.CASCADE,
@@ -209,7 +208,7 @@ class Order(ShopPartitioned, ShopOwnedModel):
         on_delete=models.SET_NULL,
         related_name="orders",
         db_constraint=False,
-        db_index=False,  # order_customer below leads with the customer
+        db_index=False,  # order_customer below (shop, customer, ...) serves every lookup
     )
     # Kept so an order that arrives before its customer is linked when the customer lands.
     customer_shopify_id = models.BigIntegerField(null=True, blank=True)
@@ -232,11 +231,11 @@ class Order(ShopPartitioned, ShopOwnedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["shopify_id", "shop"], name="order_unique_shopify_id")
+            models.UniqueConstraint(fields=["shop", "shopify_id"], name="order_unique_shopify_id")
         ]
         indexes = [
-            models.Index(fields=["customer", "processed_at", "shop"], name="order_customer"),
-            models.Index(fields=["customer_shopify_id", "shop"], name="order_customer_shopify"),
+            models.Index(fields=["shop", "customer", "processed_at"], name="order_customer"),
+            models.Index(fields=["shop", "customer_shopify_id"], name="order_customer_shopify"),
         ]
 
     def __str__(self) -> str:
