@@ -382,6 +382,11 @@ def _phase_loaded(run, phase) -> bool:
 TAIL = "orders_tail"
 TAIL_LOCK = 0x5F_0000_0000  # + run id (0x5C-0x5E: shop, phase and run locks)
 SPLIT_MIN_LINES = 50_000  # less left than this: not worth a second loader's start
+# Nor when the orders' loader would finish sooner than this at its pace so far: the second half
+# costs a pass over the first (to reach it), waiting for the loader's answer, a second ANALYZE,
+# and CPU next to the build steps that start with the customers (at 100k a split made the load
+# 18.9 s where both loaders had ended at ~13 s).
+SPLIT_MIN_SECONDS = 10.0
 
 
 def _head_lines(state: dict) -> tuple[None, int] | None:
@@ -422,7 +427,10 @@ def _stage_phases(shop, run, source, batch_size, on_progress, timings, *, parall
                 )
             # The rest of the orders export shared with the loader still loading it.
             with _timed(timings, "load_orders_tail"), _cpu_timed(timings, "cpu_load_orders_tail"):
-                _orders_tail(shop, run, source, batch_size, on_progress, loader=loader)
+                _orders_tail(
+                    shop, run, source, batch_size, on_progress,
+                    loader=loader, elapsed=timings["load_customers"],
+                )  # fmt: skip
             while loader.running():  # progress while the orders still load
                 time.sleep(0.25)
                 if on_progress is not None:
@@ -575,15 +583,18 @@ def _split_answer(run, state: dict, load, lines_done: int) -> bool:
     return True
 
 
-def _orders_tail(shop, run, source, batch_size, on_progress, *, loader=None) -> None:
+def _orders_tail(
+    shop, run, source, batch_size, on_progress, *, loader=None, elapsed: float = 0.0
+) -> None:
     """Load the end of the orders export here: the part agreed with the orders' loader before
     (a resumed run), or, while `loader` still loads them, the second half of what it has left
-    (at the first order from there: line items follow their order)."""
+    (at the first order from there: line items follow their order), when it would otherwise
+    still load for SPLIT_MIN_SECONDS at its pace over the `elapsed` seconds both loaded."""
     run.refresh_from_db(fields=["checkpoint"])
     head = run.checkpoint.get("orders") or {}
     start, lines = head.get("split_at"), None
     if not start and loader is not None:
-        start, lines = _orders_split(run, source, head, loader)
+        start, lines = _orders_split(run, source, head, loader, elapsed)
     if not start:
         return
     with _PhaseLock(run.id, TAIL):
@@ -607,11 +618,15 @@ def _orders_tail(shop, run, source, batch_size, on_progress, *, loader=None) -> 
         )
 
 
-def _orders_split(run, source, head: dict, loader) -> tuple[int | None, Iterable | None]:
+def _orders_split(
+    run, source, head: dict, loader, elapsed: float
+) -> tuple[int | None, Iterable | None]:
     """Ask the orders' loader to stop at the first order past the middle of what it has left;
     (that line, the export read up to it) when it agreed, (None, None) otherwise."""
     total, done = int(head.get("objects") or 0), int(head.get("lines_done") or 0)
     if not head.get("url") or head.get("loaded") or total - done < SPLIT_MIN_LINES:
+        return None, None
+    if done and elapsed * (total - done) / done < SPLIT_MIN_SECONDS:  # it ends soon anyway
         return None, None
     middle = done + (total - done) // 2
     lines = iter(source.lines(head["url"]))

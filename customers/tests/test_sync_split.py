@@ -76,6 +76,7 @@ def loads_of(source, shop, *, parallel: bool) -> tuple[SyncRun, dict]:
 
 def test_the_split_orders_export_stages_exactly_what_one_loader_stages(shop, tmp_path, monkeypatch):
     monkeypatch.setattr(sync, "SPLIT_MIN_LINES", 10)
+    monkeypatch.setattr(sync, "SPLIT_MIN_SECONDS", 0)
     paths = two_item_store(tmp_path, 40)
     _, one = loads_of(FileSource(paths), shop, parallel=False)
     run, two = loads_of(SlowChildSource(paths), shop, parallel=True)
@@ -140,6 +141,7 @@ def test_a_lost_second_part_is_loaded_again_and_the_first_kept(shop, tmp_path):
 
 def test_a_full_sync_with_a_split_mirrors_both_exports(shop, tmp_path, monkeypatch):
     monkeypatch.setattr(sync, "SPLIT_MIN_LINES", 10)
+    monkeypatch.setattr(sync, "SPLIT_MIN_SECONDS", 0)
     run = shop_full_sync(
         shop_id=shop.id, source=SlowChildSource(two_item_store(tmp_path, 40)), batch_size=3
     )
@@ -148,3 +150,13 @@ def test_a_full_sync_with_a_split_mirrors_both_exports(shop, tmp_path, monkeypat
     assert (run.records_read, run.records_created) == (80, 80)
     assert Order.all_shops.filter(shop=shop, customer__isnull=False).count() == 40
     assert Customer.all_shops.get(shop=shop, shopify_id=4).number_of_orders == 1
+
+
+def test_no_split_when_the_orders_loader_would_end_soon_anyway(shop, tmp_path, monkeypatch):
+    monkeypatch.setattr(sync, "SPLIT_MIN_LINES", 10)
+    monkeypatch.setattr(sync, "SPLIT_MIN_SECONDS", 3600)
+    paths = two_item_store(tmp_path, 40)
+    _, one = loads_of(FileSource(paths), shop, parallel=False)
+    run, two = loads_of(SlowChildSource(paths), shop, parallel=True)
+    assert "split_at" not in run.checkpoint["orders"] and sync.TAIL not in run.checkpoint
+    assert run.checkpoint["orders"]["lines_done"] == 121 and two == one
