@@ -89,6 +89,16 @@ def sync_run_request(*, shop: Shop, kind: str = SyncRun.Kind.FULL, actor=None) -
     return run
 
 
+def sync_run_skip(*, shop_id: int, sync_run_id: int, reason: str) -> bool:
+    """A requested run whose worker found another sync of the shop running: failed with the
+    reason, so that it does not stay "queued" for ever (the running sync brings the mirror up
+    to date). Only a run still queued changes; whether it did."""
+    skipped = SyncRun.all_shops.filter(
+        shop_id=shop_id, pk=sync_run_id, status=SyncRun.Status.QUEUED
+    ).update(status=SyncRun.Status.FAILED, error=reason[:2000], finished_at=timezone.now())
+    return bool(skipped)
+
+
 def _enqueue(run: SyncRun) -> None:
     from django_q.tasks import async_task
 

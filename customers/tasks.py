@@ -17,6 +17,15 @@ def _installed(shop_id: int) -> bool:
     return False
 
 
+def _skipped(shop_id: int, sync_run_id: int | None, busy: Exception) -> None:
+    if sync_run_id is not None:
+        sync.sync_run_skip(
+            shop_id=shop_id,
+            sync_run_id=sync_run_id,
+            reason=f"Not run: {busy}; that sync brings the mirror up to date.",
+        )
+
+
 def shop_full_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
     if not _installed(shop_id):
         return 0
@@ -25,6 +34,7 @@ def shop_full_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
             return sync.shop_full_sync(shop_id=shop_id, sync_run_id=sync_run_id).id
         except sync.SyncAlreadyRunning as busy:
             logger.info("%s; this request is left for it", busy)
+            _skipped(shop_id, sync_run_id, busy)
             return 0
         except sync.ShopErasedDuringSync as erased:  # nothing to retry: the shop is gone
             logger.info("%s", erased)
@@ -45,6 +55,7 @@ def shop_delta_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
             return sync.shop_delta_sync(shop_id=shop_id, sync_run_id=sync_run_id).id
         except sync.SyncAlreadyRunning as busy:
             logger.info("%s; skipping this delta", busy)
+            _skipped(shop_id, sync_run_id, busy)
             return 0
 
 
