@@ -51,7 +51,9 @@ class ShopSyncRequestSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError(
                 {
-                    name: [f"Unknown field(s): {', '.join(unknown)}. Known: kind."]
+                    name: [
+                        f"Unknown field(s): {', '.join(unknown)}. Known: {', '.join(self.fields)}."
+                    ]
                     for name in unknown
                 }
             )
