@@ -18,8 +18,8 @@ import os
 import time
 from pathlib import Path
 
-from bench.ingest import _django, _fresh_shop, write_exports
-from bench.sync_apply import Rollback, backend_cpu
+from bench.ingest import _django, write_exports
+from bench.sync_apply import Rollback, backend_cpu, staged_shop
 
 SHOP = "bench-build.myshopify.com"
 
@@ -65,19 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     paths = write_exports(args.customers, Path(args.workdir), args.seed)
     _django()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from customers import staging, sync
-    from customers.models import SyncRun
-    from customers.sources import FileSource
-
-    shop = _fresh_shop(SHOP)
-    run = SyncRun.all_shops.create(shop=shop, kind=SyncRun.Kind.FULL, requested_by="bench")
     load = os.getloadavg()[0]
-    try:
-        for phase in sync.PHASES:
-            sync._stage_phase(shop, run, phase, FileSource(paths), 20_000, None)
+    with staged_shop(paths, SHOP) as (shop, run):
         rounds = []
         for number in range(args.rounds):
             started = time.perf_counter()
@@ -94,9 +83,6 @@ def main() -> None:
         print("by kind: " + ", ".join(f"{g} {c:.2f}" for g, c in groups.items()))
         print(f"build: {sum(best.values()):.2f} PostgreSQL CPU-s (sum of per-step bests of"
               f" {args.rounds}); load average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end")  # fmt: skip
-    finally:
-        staging.stage_tables_drop(run.id)
-        shop.delete()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import argparse
 import os
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.ingest import _django, _fresh_shop, write_exports
@@ -46,6 +47,28 @@ def vacuum() -> None:
         for table in ("customers_customer", "customers_customeraddress", "customers_order"):
             cursor.execute(f"VACUUM {table}_default")
         cursor.execute("VACUUM segments_order_product")
+
+
+@contextmanager
+def staged_shop(paths: dict[str, str], domain: str):
+    """(shop, run): a new shop with the exports staged for one full-sync run (migrated first);
+    the staged tables and the shop go afterwards."""
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from customers import staging, sync
+    from customers.models import SyncRun
+    from customers.sources import FileSource
+
+    shop = _fresh_shop(domain)
+    run = SyncRun.all_shops.create(shop=shop, kind=SyncRun.Kind.FULL, requested_by="bench")
+    try:
+        for phase in sync.PHASES:
+            sync._stage_phase(shop, run, phase, FileSource(paths), 20_000, None)
+        yield shop, run
+    finally:
+        staging.stage_tables_drop(run.id)
+        shop.delete()
 
 
 def previous_rows_insert(shop, run, count: int) -> None:
@@ -128,18 +151,7 @@ def main() -> None:
     args = parser.parse_args()
     paths = write_exports(args.customers, Path(args.workdir), args.seed)
     _django()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from customers import staging, sync
-    from customers.models import SyncRun
-    from customers.sources import FileSource
-
-    shop = _fresh_shop(SHOP)
-    run = SyncRun.all_shops.create(shop=shop, kind=SyncRun.Kind.FULL, requested_by="bench")
-    try:
-        for phase in sync.PHASES:
-            sync._stage_phase(shop, run, phase, FileSource(paths), 20_000, None)
+    with staged_shop(paths, SHOP) as (shop, run):
         results: dict[str, list[dict]] = {"upsert": [], "partition": []}
         if args.previous:
             results["previous"] = []
@@ -173,9 +185,6 @@ def main() -> None:
             print(f"ratio: with {args.previous} previous customers and orders the build takes"
                   f" {medians['previous'][1] / medians['partition'][1]:.3f}x the CPU of none,"
                   f" {medians['previous'][0] / medians['partition'][0]:.3f}x its wall")  # fmt: skip
-    finally:
-        staging.stage_tables_drop(run.id)
-        shop.delete()
 
 
 if __name__ == "__main__":
