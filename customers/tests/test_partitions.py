@@ -121,6 +121,18 @@ def webhook(shop, n: int, **changes) -> None:
         customers_apply_graphql(shop=shop, nodes=[customer_line(n, **changes)])
 
 
+def lock_waiting(pid: int | None) -> bool:
+    """Whether backend `pid` waits for a lock now. The caller may be inside a transaction (a
+    sync's apply, monkeypatched): there PostgreSQL keeps the list of backends it read first
+    until the transaction ends, so a writer that connected after the first poll would never
+    be seen waiting (the flaky failure: "not all waiting"). Cleared before each poll."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+        row = cursor.fetchone()
+    return row is not None and row[0] == "Lock"
+
+
 def previous_rows(shop) -> None:
     """Rows a shop gets from webhooks before its first sync (store()'s export has customers
     1-8 updated 2024-11-01 with one address each, orders 1001-1008 updated 2023-01-02)."""
@@ -521,14 +533,6 @@ def test_webhooks_during_the_apply_wait_for_its_commit_then_land_in_the_partitio
         finally:
             connection.close()
 
-    def waiting(name) -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pids.get(name)]
-            )
-            row = cursor.fetchone()
-        return row is not None and row[0] == "Lock"
-
     later = "2030-01-01T00:00:00Z"
     threads = {
         "shop": threading.Thread(target=deliver, args=("shop", shop, 3), kwargs={"updated": later, "firstName": "During"}),
@@ -545,7 +549,7 @@ def test_webhooks_during_the_apply_wait_for_its_commit_then_land_in_the_partitio
         threads["synced"].join(timeout=60)
         assert results.get("synced") == "ok"  # done while the apply is still open
         deadline = time.monotonic() + 60
-        while not all(waiting(n) for n in ("shop", "new", "other", "reader")):
+        while not all(lock_waiting(pids.get(n)) for n in ("shop", "new", "other", "reader")):
             assert time.monotonic() < deadline, f"not all waiting: {pids} {results}"
             time.sleep(0.05)
         assert not any(n in results for n in ("shop", "new", "other", "reader"))

@@ -24,7 +24,14 @@ from customers.models import Customer, Order, SyncRun
 from customers.privacy import customer_redact
 from customers.sync import shop_full_sync
 from customers.tests.test_ingest import customer_line, jsonl, order_line
-from customers.tests.test_partitions import agency, attached, in_default, new_shop, webhook
+from customers.tests.test_partitions import (
+    agency,
+    attached,
+    in_default,
+    lock_waiting,
+    new_shop,
+    webhook,
+)
 from customers.tests.test_sync import store
 
 pytestmark = [
@@ -52,13 +59,6 @@ def _run_concurrently(writers: dict, pids: dict, results: dict) -> dict[str, thr
     return {
         name: threading.Thread(target=run, args=(name, write)) for name, write in writers.items()
     }
-
-
-def _waiting(pid) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
-        row = cursor.fetchone()
-    return row is not None and row[0] == "Lock"
 
 
 def test_writers_outside_deliveries_wait_for_the_first_sync_and_land_in_its_partitions(
@@ -93,7 +93,7 @@ def test_writers_outside_deliveries_wait_for_the_first_sync_and_land_in_its_part
         for thread in threads.values():
             thread.start()
         deadline = time.monotonic() + 60
-        while not all(_waiting(pids.get(name)) for name in writers):
+        while not all(lock_waiting(pids.get(name)) for name in writers):
             assert time.monotonic() < deadline, f"not all waiting: {pids} {results}"
             time.sleep(0.05)
         assert results == {}
