@@ -13,8 +13,15 @@ only the demo, which stops them in order:
 
 A child is reaped only after that kill (its exit is looked at with WNOWAIT): until then its pid
 keeps its group's id taken, so the kill can never reach someone else's process group.
+
+The demo stops the same way when it gets SIGTERM or loses its terminal (SIGHUP). When it cannot
+stop them at all (SIGKILL, a crash of the interpreter), Linux sends each child SIGTERM itself (the
+parent-death signal, set in the child between fork and exec): step 1 above, done by the kernel.
+What needs steps 2-3 (a child that ignores SIGTERM, a process it left in its group) then survives:
+those need the demo alive.
 """
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -28,7 +35,53 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Ctrl-C, `kill`, and the terminal's hang-up (its window closed, the ssh session lost).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def stop_signals_interrupt() -> None:
+    """Each stop signal raises KeyboardInterrupt (once: from then on they are ignored, so a
+    second Ctrl-C cannot cut the stop short). SIGINT even when inherited ignored: a process
+    started in the background by a script (`cmd &`) inherits it so, and Python leaves it
+    ignored, so Ctrl-C did nothing at all. SIGHUP not when inherited ignored: that is `nohup`,
+    asking the demo to outlive its terminal."""
+    for number in STOP_SIGNALS:
+        if number == signal.SIGHUP and signal.getsignal(number) == signal.SIG_IGN:
+            continue
+        signal.signal(number, _interrupt)
+
+
+def stop_signals_ignore() -> None:
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+
+
+def _interrupt(signum, frame):
+    stop_signals_ignore()
+    raise KeyboardInterrupt
+
+
+def _parent_death_signal_setter():
+    """A function for Popen's preexec_fn (run in the child between fork and exec) that asks
+    Linux to send the child SIGTERM when its parent dies; None off Linux. Plain ctypes: the
+    prctl packages on PyPI are unmaintained since 2020-2021 (python-prctl also needs libcap's
+    headers to build), for one call of libc's `prctl`. Prepared in the parent: the child only
+    makes the call. Linux signals the death of the parent's *thread* that forked: the demo
+    starts its children from its main thread."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # the parent died before the call: no signal will come
+            os._exit(1)
+
+    return set_parent_death_signal
 
 
 def exit_status(process: subprocess.Popen) -> int | None:
@@ -94,6 +147,7 @@ class Children:
                 [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
                 env=env,
                 start_new_session=True,
+                preexec_fn=_parent_death_signal_setter(),  # the demo has no threads then
             )
             self.processes.append(process)
         return process

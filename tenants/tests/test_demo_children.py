@@ -2,11 +2,14 @@
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from contextlib import suppress
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from tenants.demo_children import Children, exit_status
@@ -106,3 +109,117 @@ def test_stop_lets_a_real_qcluster_stop_its_workers_itself():
 
     assert cluster.returncode == 0  # the cluster stopped itself, not the SIGKILL (-9)
     assert group_members(cluster.pid) == []
+
+
+# A demo-like parent: it starts its children and stops them on a stop signal as `manage.py demo`
+# does, and writes their pids where the test reads them.
+PARENT = """
+import os, pathlib, time
+from tenants.demo_children import Children, stop_signals_ignore, stop_signals_interrupt
+stop_signals_interrupt()
+children = Children()
+try:
+    children.start("shell", "-c", "import time; time.sleep(600)", env=dict(os.environ))
+    if {with_cluster!r}:
+        children.start("qcluster", env=dict(os.environ))
+    pathlib.Path({pids_file!r}).write_text(" ".join(str(p.pid) for p in children.processes))
+    while True:
+        time.sleep(0.5)
+except KeyboardInterrupt:
+    pass
+finally:
+    stop_signals_ignore()
+    children.stop()
+"""
+SIGHUP_IGNORED = (  # what `nohup` does before it starts the command
+    "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+GONE_WITHIN = 30  # seconds: the cluster's own stop, on a loaded machine
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # an orphan's zombie, before whoever adopted it reaps it
+
+
+def demo_like_parent(tmp_path, *, with_cluster: bool, prefix: tuple[str, ...] = ()):
+    """The parent, and once it has started them: its children and every process in their groups."""
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "Q_SYNC": "0", "Q_WORKERS": "1"}
+    env.pop("REDIS_URL", None)
+    pids_file = tmp_path / "children.pids"
+    code = PARENT.format(pids_file=str(pids_file), with_cluster=with_cluster)
+    parent = subprocess.Popen(
+        [*prefix, sys.executable, str(settings.BASE_DIR / "manage.py"), "shell", "-c", code],
+        env=env,
+        start_new_session=True,  # the test's own group stays out of it
+    )
+    wait_for(lambda: pids_file.exists() and pids_file.read_text(), "children", parent)
+    children = [int(pid) for pid in pids_file.read_text().split()]
+    if with_cluster:  # main, sentinel, one worker, monitor, pusher
+        wait_for(lambda: len(group_members(children[-1])) >= 5, "running cluster", parent)
+    return parent, [pid for child in children for pid in group_members(child)]
+
+
+def kill_left_behind(pids: list[int], parent) -> None:
+    if parent.poll() is None:
+        parent.kill()
+        parent.wait()
+    for pid in pids:  # only processes of this test (their pids were taken while they lived)
+        with suppress(OSError):
+            if "manage.py" in Path(f"/proc/{pid}/cmdline").read_text() and alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def gone_within(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := [pid for pid in pids if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+@pytest.mark.django_db(transaction=True)
+def test_children_stop_when_the_parent_is_killed(tmp_path):
+    """SIGKILL leaves the parent no time to stop them: Linux sends each child SIGTERM (the
+    parent-death signal), and the cluster then stops its workers itself."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database another process can open (PostgreSQL)")
+    parent, spawned = demo_like_parent(tmp_path, with_cluster=True)
+    try:
+        assert len(spawned) >= 6  # the shell child, the cluster and its processes
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert gone_within(spawned, GONE_WITHIN) == []
+    finally:
+        kill_left_behind(spawned, parent)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_children_stop_when_the_parent_loses_its_terminal(tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database another process can open (PostgreSQL)")
+    parent, spawned = demo_like_parent(tmp_path, with_cluster=True)
+    try:
+        parent.send_signal(signal.SIGHUP)
+        assert parent.wait(timeout=GONE_WITHIN) == 0  # it stopped them itself, as on Ctrl-C
+        assert gone_within(spawned, 1) == []
+    finally:
+        kill_left_behind(spawned, parent)
+
+
+def test_a_parent_started_with_nohup_outlives_its_terminal(tmp_path):
+    parent, spawned = demo_like_parent(
+        tmp_path, with_cluster=False, prefix=(sys.executable, "-c", SIGHUP_IGNORED)
+    )
+    try:
+        parent.send_signal(signal.SIGHUP)
+        time.sleep(2)  # the stop would begin at once
+        assert parent.poll() is None and all(alive(pid) for pid in spawned)
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=GONE_WITHIN) == 0
+        assert gone_within(spawned, 1) == []
+    finally:
+        kill_left_behind(spawned, parent)

@@ -8,7 +8,6 @@ prints the logins and an API key, and runs until Ctrl-C, which stops everything.
 import importlib.util
 import json
 import os
-import signal
 import time
 import urllib.request
 
@@ -24,19 +23,15 @@ from tenants.demo import (
     demo_sync_done,
     demo_sync_progress,
 )
-from tenants.demo_children import STOP_SIGNALS, Children, exit_status, http_ready
+from tenants.demo_children import (
+    Children,
+    exit_status,
+    http_ready,
+    stop_signals_ignore,
+    stop_signals_interrupt,
+)
 
 SANDBOX_COMMAND = "sandbox"
-
-
-def _interrupt(signum, frame):
-    _stop_signals_ignore()  # from the first one on: a second Ctrl-C cannot cut the stop short
-    raise KeyboardInterrupt
-
-
-def _stop_signals_ignore() -> None:
-    for number in STOP_SIGNALS:
-        signal.signal(number, signal.SIG_IGN)
 
 
 class Command(BaseCommand):
@@ -65,11 +60,9 @@ class Command(BaseCommand):
         settings.APP_URL = env["APP_URL"]
         settings.SHOPIFY_BASE_URL = env["SHOPIFY_BASE_URL"]
 
-        # Ctrl-C (SIGINT) and `kill` (SIGTERM) stop the demo and all it started. SIGINT too is
-        # set here: a process started by a script in the background (`cmd &`, nohup) inherits
-        # SIGINT ignored, and Python then leaves it ignored, so Ctrl-C did nothing at all.
-        for number in STOP_SIGNALS:
-            signal.signal(number, _interrupt)
+        # Ctrl-C (SIGINT), `kill` (SIGTERM) and a closed terminal (SIGHUP) stop the demo and
+        # all it started.
+        stop_signals_interrupt()
         self.step("Migrating the database")
         call_command("migrate", interactive=False, verbosity=0)
         children = Children()
@@ -92,7 +85,7 @@ class Command(BaseCommand):
         except RuntimeError as error:  # a step failed: say which, after stopping the children
             raise CommandError(str(error)) from None
         finally:
-            _stop_signals_ignore()  # the stop is bounded (~10 s): nothing may cut it short
+            stop_signals_ignore()  # the stop is bounded (~10 s): nothing may cut it short
             try:
                 self.step("Stopping the site, the worker and the sandbox")
             finally:  # even when the output is gone (a closed pipe)
