@@ -33,6 +33,7 @@ from customers.hooks import ORDER_CHANGED, ORDER_PRODUCTS_CHANGED, mirror_change
 from customers.ingest import BulkIngest, IngestStats
 from customers.models import Customer, SyncRun
 from customers.outbox import mirror_change_record
+from customers.sync_events import sync_run_event_record
 from tenants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -93,9 +94,13 @@ def sync_run_skip(*, shop_id: int, sync_run_id: int, reason: str) -> bool:
     """A requested run whose worker found another sync of the shop running: failed with the
     reason, so that it does not stay "queued" for ever (the running sync brings the mirror up
     to date). Only a run still queued changes; whether it did."""
-    skipped = SyncRun.all_shops.filter(
-        shop_id=shop_id, pk=sync_run_id, status=SyncRun.Status.QUEUED
-    ).update(status=SyncRun.Status.FAILED, error=reason[:2000], finished_at=timezone.now())
+    with transaction.atomic():
+        skipped = SyncRun.all_shops.filter(
+            shop_id=shop_id, pk=sync_run_id, status=SyncRun.Status.QUEUED
+        ).update(status=SyncRun.Status.FAILED, error=reason[:2000], finished_at=timezone.now())
+        if skipped:
+            run = SyncRun.all_shops.get(shop_id=shop_id, pk=sync_run_id)
+            sync_run_event_record(run=run, outcome="skipped")
     return bool(skipped)
 
 
@@ -227,12 +232,7 @@ def shop_full_sync(
 def _full_sync_run(shop, run, source, batch_size, on_progress, parallel) -> None:
     if run.status == SyncRun.Status.SUCCEEDED:
         return
-    _run_update(
-        run,
-        status=SyncRun.Status.RUNNING,
-        started_at=run.started_at or timezone.now(),
-        error="",
-    )
+    _run_start(run, started_at=run.started_at or timezone.now(), error="")
     try:
         if connection.vendor == "postgresql":
             if parallel is None:
@@ -251,15 +251,29 @@ def _full_sync_run(shop, run, source, batch_size, on_progress, parallel) -> None
             if isinstance(error, ShopErasedDuringSync):
                 raise
             raise ShopErasedDuringSync(_erased(shop.domain)) from error
+        _run_fail(run, error)
+        # A rerun builds the partitions again from the staged rows (kept for it).
+        sync_tables.run_tables_drop(run.id, built_only=True)
+        raise
+
+
+def _run_start(run: SyncRun, **fields) -> None:
+    """Running (a resumed run: again), audited."""
+    resumed = run.started_at is not None
+    with transaction.atomic():
+        _run_update(run, status=SyncRun.Status.RUNNING, **fields)
+        sync_run_event_record(run=run, outcome="started", resumed=resumed)
+
+
+def _run_fail(run: SyncRun, error: Exception) -> None:
+    with transaction.atomic():
         _run_update(
             run,
             status=SyncRun.Status.FAILED,
             error=f"{type(error).__name__}: {error}"[:2000],
             finished_at=timezone.now(),
         )
-        # A rerun builds the partitions again from the staged rows (kept for it).
-        sync_tables.run_tables_drop(run.id, built_only=True)
-        raise
+        sync_run_event_record(run=run, outcome="failed")
 
 
 def _erased(what: str) -> str:
@@ -806,6 +820,7 @@ def _finish(shop: Shop, run: SyncRun, *, reason: str, aggregates: bool = True) -
             high_water_mark=high_water or run.high_water_mark,
             progress_done=max(run.progress_done, run.progress_total),
         )
+        sync_run_event_record(run=run, outcome="succeeded")
         transaction.on_commit(
             lambda: mirror_changed_notify(shop_id=shop.id, customer_ids=None, reason=reason)
         )
@@ -849,9 +864,8 @@ def shop_delta_sync(
             if sync_run_id
             else SyncRun.all_shops.create(shop=shop, kind=SyncRun.Kind.DELTA, requested_by=SYSTEM)
         )
-        _run_update(
+        _run_start(
             run,
-            status=SyncRun.Status.RUNNING,
             started_at=timezone.now(),
             phase="customers",
             checkpoint={"since": since.isoformat()},
@@ -929,13 +943,9 @@ def shop_delta_sync(
                     finished_at=timezone.now(),
                     high_water_mark=high_water,
                 )
+                sync_run_event_record(run=run, outcome="succeeded")
         except Exception as error:
-            _run_update(
-                run,
-                status=SyncRun.Status.FAILED,
-                error=f"{type(error).__name__}: {error}"[:2000],
-                finished_at=timezone.now(),
-            )
+            _run_fail(run, error)
             raise
     return run
 

@@ -121,6 +121,7 @@ def orphan_drop(run_id: int, *, abandoned_after: timedelta) -> str | None:
     """Drop the run's tables when nothing runs it and it is gone, succeeded, or unfinished
     for longer than `abandoned_after` (marked abandoned); why, or None when they stay."""
     from customers.models import SyncRun
+    from customers.sync_events import sync_run_event_record
 
     with _Hold(run_id) as held:
         if not held:
@@ -146,6 +147,13 @@ def orphan_drop(run_id: int, *, abandoned_after: timedelta) -> str | None:
                         f"abandoned: nothing ran it for {abandoned_after}; its staged rows were"
                         f" dropped, the next full sync starts afresh. {run.error}"
                     )[:2000],
+                )
+                sync_run_event_record(
+                    run=run,
+                    outcome="abandoned",
+                    left_as=run.status,
+                    abandoned_after_hours=abandoned_after.total_seconds() / 3600,
+                    tables_dropped=len(dropped),
                 )
     logger.info("full sync %s: dropped %s: %s", run_id, ", ".join(dropped) or "nothing", reason)
     return reason
