@@ -11,8 +11,14 @@ from tenants.tests.factories import agency_factory, shop_factory
 
 pytestmark = pytest.mark.django_db
 
-TAGS = [["VIP", "newsletter"], ["vip-2024"], [], ["  Vip  "], ["news", "letter"], ["50%_off"]]
-ASKED = ["vip", "VIP ", "vi", "newsletter", "letter", "", "  ", "50%_off", "50", "%", "_"]
+TAGS = [
+    ["VIP", "newsletter"], ["vip-2024"], [], ["  Vip  "], ["news", "letter"], ["50%_off"],
+    ["Ärzte", "Zoë"],
+]  # fmt: skip
+ASKED = [
+    "vip", "VIP ", "vi", "newsletter", "letter", "", "  ", "50%_off", "50", "%", "_",
+    "ÄRZTE", "ärzte", "arzte", "zoë", "zoe",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -82,3 +88,22 @@ def test_postgresql_answers_has_tag_from_the_array_index(shop, model, column, in
         )
         copies = [row[0] for row in cursor.fetchall()]
     assert copies and any(f" on {name} " in f"{plan} " for name in copies), plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL catalog")
+def test_tag_texts_compare_bytewise():
+    """customers migration 0014: the tag texts are only split and matched whole, so they are
+    collated "C" (their GIN indexes build without strcoll); the matches above are unchanged,
+    non-ASCII tags included (tags_normalize lowercases them in Python)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT a.attrelid::regclass::text, a.attname, c.collname FROM pg_attribute a
+               JOIN pg_collation c ON c.oid = a.attcollation
+               WHERE a.attrelid IN ('customers_customer'::regclass, 'customers_order'::regclass)
+                 AND a.attname IN ('tags_normalized', 'product_tags_normalized')
+               ORDER BY 1"""
+        )
+        assert cursor.fetchall() == [
+            ("customers_customer", "tags_normalized", "C"),
+            ("customers_order", "product_tags_normalized", "C"),
+        ]
