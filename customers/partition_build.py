@@ -82,7 +82,10 @@ def shop_partitions_build(
         plans = {t: partitions.partition_index_plan(cursor, t, n) for t, n in tables.items()}
     # Staged orders that carry their mirror ids (staging.stage_tables_create) give the order
     # products without the built orders: both are built side by side from the staged rows.
-    side_by_side = staging.staged_order_ids(run_id)
+    side_by_side = staging.staged_ids(run_id, "orders")
+    # Staged customers that carry their ids: `ids` is their projection, the customers need no
+    # join with it.
+    customer_ids = staging.staged_ids(run_id, "customers")
     staged_orders: dict[str, str] = {}  # "source": the staged orders' SELECT (_latest_rows)
 
     def orders_staged() -> None:
@@ -95,7 +98,7 @@ def shop_partitions_build(
         "segments_order_product": "order_products",
     }
     steps = [
-        Step("ids", lambda: ids_build(run_id=run_id, into=ids)),
+        Step("ids", lambda: ids_build(run_id=run_id, into=ids, staged_ids=customer_ids)),
         # Whether an order id was staged twice, once for both steps that read them.
         Step("orders_staged", orders_staged, needs_orders=True),
         Step(
@@ -114,7 +117,11 @@ def shop_partitions_build(
         Step(
             "customers",
             lambda: customers_build(
-                shop_id=shop_id, run_id=run_id, now=now, ids=ids, into=tables[CUSTOMERS]
+                shop_id=shop_id,
+                run_id=run_id,
+                now=now,
+                ids=None if customer_ids else ids,
+                into=tables[CUSTOMERS],
             ),
             after=("ids",),
             needs_orders=True,
@@ -176,13 +183,13 @@ def _finish(plan: list[partitions.BuiltIndex], name: str) -> None:
         cursor.execute(f"ANALYZE {name}")  # the merge, the rest of the apply plan on it
 
 
-def ids_build(*, run_id: int, into: str) -> int:
+def ids_build(*, run_id: int, into: str, staged_ids: bool) -> int:
     """Every staged customer's Shopify id with the local id its row will have (the mirror's
-    sequence): addresses and orders link to customers through it, not through the built
-    customers, so they are built beside them."""
+    sequence; `staged_ids`: the id it was staged with): addresses and orders link to customers
+    through it, not through the built customers, so they are built beside them."""
     stage = staging.table_name(run_id, "customers")
     with connection.cursor() as cursor:
-        default = staging.column_default(cursor, CUSTOMERS)
+        default = "s.id" if staged_ids else staging.column_default(cursor, CUSTOMERS)
         cursor.execute(
             f"CREATE UNLOGGED TABLE {into} AS SELECT s.shopify_id, {default} AS id"
             f" FROM ({staging._latest_rows(stage)}) s"
@@ -192,13 +199,18 @@ def ids_build(*, run_id: int, into: str) -> int:
     return rows
 
 
-def customers_build(*, shop_id: int, run_id: int, now, ids: str, into: str) -> int:
-    """The staged customers, order aggregates from the staged orders joined in, ids from
-    `ids`."""
+def customers_build(*, shop_id: int, run_id: int, now, ids: str | None, into: str) -> int:
+    """The staged customers, order aggregates from the staged orders joined in, with the ids
+    they were staged with (`ids` None: `ids_build` took them from there) or from `ids` (a run
+    staged without them)."""
     columns, ctes, select = staging._customer_rows(run_id)
-    with_ids = staging._Select(
-        ["i.id", *select.picked], f"{select.source} JOIN {ids} i ON i.shopify_id = s.shopify_id"
-    )
+    if ids is None:
+        with_ids = staging._Select(["s.id", *select.picked], select.source)
+    else:
+        with_ids = staging._Select(
+            ["i.id", *select.picked],
+            f"{select.source} JOIN {ids} i ON i.shopify_id = s.shopify_id",
+        )
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {into} (shop_id, id, {', '.join(columns)}) WITH {ctes} {with_ids}",

@@ -73,15 +73,19 @@ def _definitions(run_id: int) -> dict[str, str]:
     }
 
 
+# Staged parents take their mirror id as they are COPYed (the default of the mirror table's id:
+# one sequence for every shop), so that a first sync builds the orders and their products side by
+# side, and the customers without joining them to their ids (customers.partition_build); the
+# upsert path of later syncs ignores it.
+STAGED_IDS = {"customers": "customers_customer", "orders": "customers_order"}
+
+
 def stage_tables_create(run_id: int) -> None:
-    """The run's staging tables. Staged orders take their mirror id as they are COPYed (the
-    default of customers_order.id: one sequence for every shop), so that a first sync builds
-    the orders and their products side by side (customers.partition_build); the upsert path
-    of later syncs ignores it."""
+    """The run's staging tables (parents with their ids: STAGED_IDS)."""
     with connection.cursor() as cursor:
         for what, columns in _definitions(run_id).items():
-            if what == "orders":
-                columns += f", id bigint DEFAULT {column_default(cursor, 'customers_order')}"
+            if what in STAGED_IDS:
+                columns += f", id bigint DEFAULT {column_default(cursor, STAGED_IDS[what])}"
             cursor.execute(
                 f"CREATE UNLOGGED TABLE IF NOT EXISTS {table_name(run_id, what)} ({columns})"
             )
@@ -98,13 +102,14 @@ def column_default(cursor, table: str, column: str = "id") -> str:
     return cursor.fetchone()[0]
 
 
-def staged_order_ids(run_id: int) -> bool:
-    """Whether the run's staged orders carry their mirror ids (staged by this version)."""
+def staged_ids(run_id: int, what: str = "orders") -> bool:
+    """Whether the run's staged `what` (customers / orders) carry their mirror ids (staged by a
+    version that gives them)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'id'"
             " AND NOT attisdropped",
-            [table_name(run_id, "orders")],
+            [table_name(run_id, what)],
         )
         return cursor.fetchone() is not None
 

@@ -88,8 +88,8 @@ def load_both(records, *, shop_country="DE"):
 
 
 def assert_identical(what):
-    """The two runs' staged rows are the same, their ids aside (staged orders take theirs from
-    the mirror's sequence as they are COPYed)."""
+    """The two runs' staged rows are the same, their ids aside (staged customers and orders take
+    theirs from the mirror's sequences as they are COPYed)."""
     a, b = staging.table_name(REFERENCE_RUN, what), staging.table_name(FAST_RUN, what)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {a}")

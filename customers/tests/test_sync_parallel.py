@@ -29,8 +29,8 @@ def shop():
 
 
 def staged(run_id: int, what: str) -> list[tuple]:
-    """The staged rows, without the ids staged orders take from the mirror's sequence (each
-    distinct: checked here)."""
+    """The staged rows, without the ids staged customers and orders take from the mirror's
+    sequences (each distinct: checked here)."""
     table = staging.table_name(run_id, what)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -39,7 +39,7 @@ def staged(run_id: int, what: str) -> list[tuple]:
             [table],
         )
         columns = cursor.fetchone()[0]
-        if what == "orders":
+        if what in staging.STAGED_IDS:
             cursor.execute(f"SELECT count(*), count(DISTINCT id) FROM {table}")
             count, ids = cursor.fetchone()
             assert ids == count
