@@ -65,14 +65,40 @@ def _django():
     django.setup()
 
 
-def shop_domain(count: int, seed: int, rate: float, country: str) -> str:
-    return f"dedupe-{country.lower()}-n{count}-s{seed}-r{int(rate * 1000)}.myshopify.com"
+NO_RARE_NAMES = (0.0, 0.0)
+
+
+def shop_domain(
+    count: int,
+    seed: int,
+    rate: float,
+    country: str,
+    rare_names: tuple[float, float] = NO_RARE_NAMES,
+) -> str:
+    rare = ""
+    if rare_names != NO_RARE_NAMES:  # another store: its domain seeds the generator too
+        rare = f"-rn{round(rare_names[0] * 100)}-{round(rare_names[1] * 100)}"
+    return f"dedupe-{country.lower()}-n{count}-s{seed}-r{int(rate * 1000)}{rare}.myshopify.com"
+
+
+def rare_names_arg(text: str) -> tuple[float, float]:
+    """--rare-names GIVEN,SURNAME: the shares of rarer names (sandbox.generator's rare_names)."""
+    try:
+        given, surname = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"two shares such as 0.5,0.7, not {text!r}") from None
+    if not (0 <= given <= 1 and 0 <= surname <= 1):
+        raise argparse.ArgumentTypeError(f"shares between 0 and 1, not {text!r}")
+    return given, surname
 
 
 # loading ------------------------------------------------------------------------------------
 
 
-def write_store(domain: str, count: int, seed: int, rate: float, country: str, workdir: Path):
+def write_store(
+    domain: str, count: int, seed: int, rate: float, country: str, workdir: Path,
+    rare_names: tuple[float, float] = NO_RARE_NAMES,
+):  # fmt: skip
     """The customers export and truth file of one store (reused when already written)."""
     from bench.ingest import write_customer_export, write_order_export
     from sandbox.generator import GroundTruth, generate_customers
@@ -83,8 +109,9 @@ def write_store(domain: str, count: int, seed: int, rate: float, country: str, w
     if export.exists() and truth_path.exists() and orders.exists() and orders.stat().st_size:
         return export, GroundTruth.read(truth_path)
     stream = generate_customers(
-        shop_domain=domain, count=count, seed=seed, duplicate_rate=rate, country=country
-    )
+        shop_domain=domain, count=count, seed=seed, duplicate_rate=rate, country=country,
+        rare_names=rare_names,
+    )  # fmt: skip
     with open(export, "w") as out, open(orders, "w") as orders_out:
         for record in stream:
             write_order_export(orders_out, record["id"], write_customer_export(out, record))
@@ -617,6 +644,14 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/clientele-bench/dedupe")
     parser.add_argument("--json", default=None, help="also write every figure to this file")
     parser.add_argument("--load-only", action="store_true", help="generate and load, no scan")
+    parser.add_argument(
+        "--rare-names",
+        type=rare_names_arg,
+        default=NO_RARE_NAMES,
+        metavar="GIVEN,SURNAME",
+        help="shares of given names and surnames drawn from a long tail of rarer names (the"
+        " generator's rare_names; default none: each locale's small pools only)",
+    )
     parser.add_argument("--phase", choices=["all", "pipeline", "baseline"], default="all")
     parser.add_argument("--shop-id", type=int, default=None)
     parser.add_argument(
@@ -660,9 +695,9 @@ def main() -> None:
         else:  # the first seed and rate: one sandbox-generated store, loaded by the full sync
             seed, rate = int(args.seeds.split(",")[0]), float(args.rates.split(",")[0])
             country = COUNTRIES[(seed - 1) % len(COUNTRIES)]
-            domain = shop_domain(args.customers, seed, rate, country)
+            domain = shop_domain(args.customers, seed, rate, country, args.rare_names)
             export, truth = write_store(
-                domain, args.customers, seed, rate, country, Path(args.workdir)
+                domain, args.customers, seed, rate, country, Path(args.workdir), args.rare_names
             )
             shop_id = load_store(domain, country, export, args.customers)
             name = f"generated store {country} seed {seed} rate {rate} ({args.customers:,})"
@@ -712,9 +747,9 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         for rate in (float(r) for r in args.rates.split(",")):
             country = COUNTRIES[(seed - 1) % len(COUNTRIES)]
-            domain = shop_domain(args.customers, seed, rate, country)
+            domain = shop_domain(args.customers, seed, rate, country, args.rare_names)
             export, truth = write_store(
-                domain, args.customers, seed, rate, country, Path(args.workdir)
+                domain, args.customers, seed, rate, country, Path(args.workdir), args.rare_names
             )
             shop_id = load_store(domain, country, export, args.customers)
             if args.load_only:

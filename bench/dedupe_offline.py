@@ -19,22 +19,35 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.dedupe import COUNTRIES, Truth, _pairs_of, _prf, shop_domain
+from bench.dedupe import (
+    COUNTRIES,
+    NO_RARE_NAMES,
+    Truth,
+    _pairs_of,
+    _prf,
+    rare_names_arg,
+    shop_domain,
+)
 
 
-def _store(count: int, seed: int, rate: float, country: str, workdir: Path):
+def _store(
+    count: int, seed: int, rate: float, country: str, workdir: Path,
+    rare_names: tuple[float, float] = NO_RARE_NAMES,
+):  # fmt: skip
     from sandbox.generator import generate_customers
 
     workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / f"{shop_domain(count, seed, rate, country)}.pickle"
+    domain = shop_domain(count, seed, rate, country, rare_names)
+    path = workdir / f"{domain}.pickle"
     if path.exists():
         return pickle.loads(path.read_bytes())
     stream = generate_customers(
-        shop_domain=shop_domain(count, seed, rate, country),
+        shop_domain=domain,
         count=count,
         seed=seed,
         duplicate_rate=rate,
         country=country,
+        rare_names=rare_names,
     )
     records = list(stream)
     path.write_bytes(pickle.dumps((records, stream.truth)))
@@ -177,6 +190,10 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/clientele-bench/dedupe-offline")
     parser.add_argument("--threshold", type=float, default=None, help="review threshold")
     parser.add_argument("--no-orders", action="store_true", help="compare without order history")
+    parser.add_argument(
+        "--rare-names", type=rare_names_arg, default=NO_RARE_NAMES, metavar="GIVEN,SURNAME",
+        help="as bench.dedupe's",
+    )  # fmt: skip
     args = parser.parse_args()
     global WITH_ORDERS, THRESHOLD
     WITH_ORDERS = not args.no_orders
@@ -192,7 +209,9 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         for rate in (float(r) for r in args.rates.split(",")):
             country = COUNTRIES[(seed - 1) % len(COUNTRIES)]
-            records, truth = _store(args.customers, seed, rate, country, Path(args.workdir))
+            records, truth = _store(
+                args.customers, seed, rate, country, Path(args.workdir), args.rare_names
+            )
             result = run_store(records, truth, country)
             result["store"] = f"{country} seed {seed} rate {rate}"
             results.append(result)

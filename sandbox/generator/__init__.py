@@ -6,7 +6,8 @@ Records follow docs/sandbox-seed-format.md (Shopify's `Customer`, API 2025-01 pl
 API
 ---
 ``generate_customers(*, shop_domain, count, seed, duplicate_rate=0.08, currency="EUR", country="DE",
-start_id=None, now=DEFAULT_NOW, orders_per_customer=3.0, history_years=4.0) -> CustomerStream``
+start_id=None, now=DEFAULT_NOW, orders_per_customer=3.0, history_years=4.0, rare_names=(0, 0))
+-> CustomerStream``
     An iterator of `count` customer dicts, produced one at a time (memory stays flat for a million
     customers). The same arguments give byte-identical output: everything comes from one
     ``random.Random`` seeded with ``seed`` and the shop domain, and ``now`` (default 2026-01-01Z)
@@ -22,6 +23,11 @@ start_id=None, now=DEFAULT_NOW, orders_per_customer=3.0, history_years=4.0) -> C
       addresses, orders and line items, so customer ids grow with ``createdAt``.
       ``truth.next_id`` is the first unused id, for objects the sandbox creates later.
     * ``orders_per_customer``: mean orders per customer (22% never ordered, long tail up to 250).
+    * ``rare_names=(given, surname)``: shares of given names and surnames drawn from a long tail of
+      rarer names (each spliced from two of the locale's pool: "Schwyer", "Christnie") instead of
+      the pool itself. Default (0, 0): the pools only (46 + 46 given names and 100 surnames for
+      de), so each full name is held by ~2 customers of a 10,000-customer store and ~70 of a
+      1,000,000-customer one; (0.5, 0.7) keeps ~2.6 at 1,000,000 (docs/benchmarks-dedupe.md).
 
 ``GroundTruth``
     ``clusters: list[list[int]]`` legacy customer ids of one person (people with 2+ profiles);

@@ -143,6 +143,7 @@ class CustomerStream(Iterator[dict]):
         now: datetime | int,
         orders_per_customer: float,
         history_years: float,
+        rare_names: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         _check(
             count=count,
@@ -151,6 +152,7 @@ class CustomerStream(Iterator[dict]):
             country=country,
             orders_per_customer=orders_per_customer,
             history_years=history_years,
+            rare_names=rare_names,
         )
         self.count = count
         self.rate = duplicate_rate
@@ -158,7 +160,7 @@ class CustomerStream(Iterator[dict]):
         now_seconds = int(now.timestamp()) if isinstance(now, datetime) else int(now)
         self.start = now_seconds - int(history_years * 365 * DAY)
         self.span = now_seconds - 3600 - self.start
-        self.factory = PeopleFactory(self.rng, country, count)
+        self.factory = PeopleFactory(self.rng, country, count, rare_names)
         self.renderer = RecordRenderer(
             self.rng,
             currency=currency,
@@ -368,7 +370,9 @@ def _name_family(first: str) -> set[str]:
     return family
 
 
-def _check(*, count, duplicate_rate, currency, country, orders_per_customer, history_years) -> None:
+def _check(
+    *, count, duplicate_rate, currency, country, orders_per_customer, history_years, rare_names
+) -> None:
     if not isinstance(count, int) or count < 0:
         raise ValueError(f"count must be a non-negative integer, not {count!r}")
     if not 0 <= duplicate_rate <= 0.5:
@@ -386,6 +390,8 @@ def _check(*, count, duplicate_rate, currency, country, orders_per_customer, his
         raise ValueError(f"orders_per_customer must not be negative, not {orders_per_customer!r}")
     if history_years <= 0:
         raise ValueError(f"history_years must be positive, not {history_years!r}")
+    if len(rare_names) != 2 or not all(0 <= share <= 1 for share in rare_names):
+        raise ValueError(f"rare_names must be two shares between 0 and 1, not {rare_names!r}")
 
 
 def generate_customers(
@@ -400,6 +406,7 @@ def generate_customers(
     now: datetime | int = DEFAULT_NOW,
     orders_per_customer: float = 3.0,
     history_years: float = 4.0,
+    rare_names: tuple[float, float] = (0.0, 0.0),
 ) -> CustomerStream:
     """Stream `count` customer records; `stream.truth` is complete once the stream is exhausted."""
     return CustomerStream(
@@ -413,6 +420,7 @@ def generate_customers(
         now=now,
         orders_per_customer=orders_per_customer,
         history_years=history_years,
+        rare_names=rare_names,
     )
 
 

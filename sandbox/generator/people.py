@@ -75,7 +75,14 @@ class Person:
 
 
 class PeopleFactory:
-    def __init__(self, rng: random.Random, store_country: str, expected_customers: int) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        store_country: str,
+        expected_customers: int,
+        rare_names: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
+        self.rare_names = rare_names
         if store_country not in COUNTRIES:
             raise ValueError(f"country must be one of {sorted(COUNTRIES)}, not {store_country!r}")
         self.rng = rng
@@ -86,17 +93,24 @@ class PeopleFactory:
         self.phones = SeenFilter(expected_customers * 2)
 
     # names -----------------------------------------------------------------
+    def _drawn(self, pool, share: float) -> str:
+        """A name of the pool; with `share` (rare_names) a rarer one spliced from two of them."""
+        if share and self.rng.random() < share:
+            a, b = pick(self.rng, pool), pick(self.rng, pool)
+            return a[: max(2, len(a) // 2 + int(self.rng.random() * 2))] + b[len(b) // 2 :].lower()
+        return pick(self.rng, pool)
+
     def given_name(self, locale: str, female: bool, exclude: tuple[str, ...] = ()) -> str:
         females, males, _ = NAMES[locale]
         pool = females if female else males
         for _ in range(20):
-            name = pick(self.rng, pool)
+            name = self._drawn(pool, self.rare_names[0])
             if name not in exclude:
                 return name
         return name
 
     def surname(self, locale: str) -> str:
-        return pick(self.rng, NAMES[locale][2])
+        return self._drawn(NAMES[locale][2], self.rare_names[1])
 
     def other_surname(self, locale: str, last: str) -> str:
         for _ in range(10):

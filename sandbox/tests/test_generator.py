@@ -521,6 +521,8 @@ def test_stream_is_lazy():
         ({"count": 10, "currency": "eur"}, "currency"),
         ({"count": 10, "country": "XX"}, "country"),
         ({"count": 10, "orders_per_customer": -1}, "orders_per_customer"),
+        ({"count": 10, "rare_names": (0.5, 1.2)}, "rare_names"),
+        ({"count": 10, "rare_names": (0.5,)}, "rare_names"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(options, message):
@@ -573,3 +575,28 @@ def test_the_sandbox_store_loads_generated_customers_as_they_are():
         )
         assert loaded["defaultEmailAddress"] == record["defaultEmailAddress"]
         assert [a["zip"] for a in loaded["addresses"]] == [a["zip"] for a in record["addresses"]]
+
+
+def namesake_pairs(records, truth) -> int:
+    """Pairs of different people with the same full name."""
+    person = {c: i for i, cluster in enumerate(truth.clusters) for c in cluster}
+    people: dict[tuple, set] = {}
+    for r in records:
+        if r["firstName"] and r["lastName"]:
+            key = (r["firstName"].lower(), r["lastName"].lower())
+            customer_id = int(r["id"].rsplit("/", 1)[1])
+            people.setdefault(key, set()).add(person.get(customer_id, -customer_id))
+    return sum(len(p) * (len(p) - 1) // 2 for p in people.values())
+
+
+def test_rare_names_spread_full_names_and_default_draws_the_pools_only():
+    """A store's namesakes per customer grow with its size when names come from small pools;
+    rare_names draws part of them from a long tail. Off, the stream is unchanged (byte-identical
+    to not passing it)."""
+    plain, plain_truth = generate(count=3000, seed=4)
+    assert [dumps(r) for r in plain] == [
+        dumps(r) for r in generate(count=3000, seed=4, rare_names=(0.0, 0.0))[0]
+    ]
+    rare, truth = generate(count=3000, seed=4, rare_names=(0.5, 0.7))
+    assert namesake_pairs(rare, truth) < 0.5 * namesake_pairs(plain, plain_truth)
+    assert truth.clusters and truth.namesakes  # the look-alikes are still made
