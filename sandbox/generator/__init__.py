@@ -26,8 +26,9 @@ start_id=None, now=DEFAULT_NOW, orders_per_customer=3.0, history_years=4.0, rare
     * ``rare_names=(given, surname)``: shares of given names and surnames drawn from a long tail of
       rarer names (each spliced from two of the locale's pool: "Schwyer", "Christnie") instead of
       the pool itself. Default (0, 0): the pools only (46 + 46 given names and 100 surnames for
-      de), so each full name is held by ~2 customers of a 10,000-customer store and ~70 of a
-      1,000,000-customer one; (0.5, 0.7) keeps ~2.6 at 1,000,000 (docs/benchmarks-dedupe.md).
+      de), so a customer shares the full name with ~0.7 other people in a 10,000-customer store,
+      ~6.6 at 100,000 and ~64 at 1,000,000 (DE, 8 %); (0.5, 0.7): ~0.2 at 10,000 and ~1.1 at
+      100,000 (docs/benchmarks-dedupe.md, "Recall at 1,000,000").
 
 ``GroundTruth``
     ``clusters: list[list[int]]`` legacy customer ids of one person (people with 2+ profiles);
