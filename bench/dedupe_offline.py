@@ -118,6 +118,7 @@ def run_store(records: list[dict], truth, country: str) -> dict:
     high = _pairs_of(g.members for g in built if g.probability >= groups.HIGH_THRESHOLD)
     edges = {pair_list[i] for i in keep}
     blocked_set = set(blocked)
+    keys_of = {f.customer_id: blocking_keys(f) for f in fields}
     return {
         "customers": len(fields),
         "true_pairs": len(t.pairs),
@@ -133,8 +134,33 @@ def run_store(records: list[dict], truth, country: str) -> dict:
         "by_kind": t.by_kind(grouped),
         "false_positives": dict(t.false_positive_kinds(grouped)),
         "missed": sorted(t.pairs - grouped),
+        "causes": miss_causes(t, grouped, blocked_set, edges, keys_of),
         "_debug": (fields, table, model, pairs, scored, t),
     }
+
+
+CAUSES = ("found", "below threshold", "keys capped", "no key shared", "cut by guards")
+
+
+def miss_causes(truth, grouped: set, blocked: set, edges: set, keys_of: dict) -> dict:
+    """kind -> Counter of what became of its true pairs: found (in one group, blocked or not);
+    blocked but scored below the review threshold; not blocked though sharing a key (every
+    shared key held by more than the share cap); not blocked, no key shared; an edge, but the
+    group guards put the two apart."""
+    out: dict[str, Counter] = defaultdict(Counter)
+    for pair, kind in truth.pair_kind.items():
+        if pair in grouped:
+            cause = "found"
+        elif pair in edges:
+            cause = "cut by guards"
+        elif pair in blocked:
+            cause = "below threshold"
+        elif keys_of[pair[0]] & keys_of[pair[1]]:
+            cause = "keys capped"
+        else:
+            cause = "no key shared"
+        out[kind][cause] += 1
+    return out
 
 
 def summary(results: list[dict]) -> None:
@@ -178,6 +204,15 @@ def summary(results: list[dict]) -> None:
     for x in results:
         fps.update(x["false_positives"])
     print(f"  false positives: {dict(fps)}")
+    causes: dict[str, Counter] = defaultdict(Counter)
+    for x in results:
+        for kind, counts in x["causes"].items():
+            causes[kind].update(counts)
+    whole = sum(causes.values(), Counter())
+    print("  true pairs by what became of them: " + ", ".join(f"{c} {whole[c]}" for c in CAUSES))
+    print(f"  {'kind':40s} " + " ".join(f"{c:>15s}" for c in CAUSES))
+    for kind, counts in sorted(causes.items(), key=lambda kv: -sum(kv[1].values()))[:16]:
+        print(f"  {kind:40s} " + " ".join(f"{counts[c]:15d}" for c in CAUSES))
 
 
 def main() -> None:
