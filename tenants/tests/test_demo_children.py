@@ -131,10 +131,14 @@ finally:
     stop_signals_ignore()
     children.stop()
 """
-SIGHUP_IGNORED = (  # what `nohup` does before it starts the command
-    "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+# The parent's SIGHUP disposition, set before it starts: the suite itself may run with SIGHUP
+# ignored (under nohup, or a CI runner's), which the parent would inherit.
+SIGHUP_AS = (
+    "import os, signal, sys; signal.signal(signal.SIGHUP, signal.{}); "
     "os.execv(sys.argv[1], sys.argv[1:])"
 )
+SIGHUP_DEFAULT = SIGHUP_AS.format("SIG_DFL")  # a terminal's session
+SIGHUP_IGNORED = SIGHUP_AS.format("SIG_IGN")  # what `nohup` does before it starts the command
 GONE_WITHIN = 30  # seconds: the cluster's own stop, on a loaded machine
 
 
@@ -201,7 +205,9 @@ def test_children_stop_when_the_parent_is_killed(tmp_path):
 def test_children_stop_when_the_parent_loses_its_terminal(tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("needs a database another process can open (PostgreSQL)")
-    parent, spawned = demo_like_parent(tmp_path, with_cluster=True)
+    parent, spawned = demo_like_parent(
+        tmp_path, with_cluster=True, prefix=(sys.executable, "-c", SIGHUP_DEFAULT)
+    )
     try:
         parent.send_signal(signal.SIGHUP)
         assert parent.wait(timeout=GONE_WITHIN) == 0  # it stopped them itself, as on Ctrl-C
