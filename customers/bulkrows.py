@@ -78,7 +78,7 @@ def copy_clean(raw: bytes | str) -> bool:
     """True when no string in this JSON line holds a character COPY text must escape: JSON
     spells every backslash, tab, newline and carriage return inside a string as an escape, so a
     line without those escapes needs no COPY escaping (bulkrows' fast path)."""
-    return _JSON_SPECIAL(raw if type(raw) is bytes else raw.encode()) is None
+    return _JSON_SPECIAL(raw if isinstance(raw, bytes) else raw.encode()) is None
 
 
 def _raw(value: Any, s=_s) -> str:

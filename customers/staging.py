@@ -287,7 +287,9 @@ class StagedLoad:
             order = bulkrows.order_line(node, children or None, prefix, clean=clean)
             self._batch.parents.append(order)
             return
-        addresses = [c for c in children if gid_type(c["id"]) == "MailingAddress"]
+        addresses: list[dict] | None = [
+            c for c in children if gid_type(c["id"]) == "MailingAddress"
+        ]
         if not children and node.get("addresses") is not None:
             addresses = None  # inline list on the node itself
         customer, address_lines = bulkrows.customer_lines(
@@ -425,7 +427,7 @@ def customers_apply(*, shop_id: int, run_id: int, now) -> ApplyStats:
     stage = table_name(run_id, "customers")
     columns, ctes, select = _customer_rows(run_id)
     # On update the aggregates are left to customer_aggregates_refresh (it sees every order).
-    updates = [c for c in columns if c not in ("shopify_id", *_AGGREGATES)]
+    updates = [c for c in columns if c != "shopify_id" and c not in _AGGREGATES]
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
     sql = f"""
         CREATE TEMP TABLE _applied ON COMMIT DROP AS
