@@ -65,7 +65,10 @@ def make_trees(target: Path, python: str) -> None:
                 " script_args=['build_ext', '--inplace'])\n"
             )
             subprocess.run([python, "-c", setup], cwd=tree, check=True, capture_output=True)
-        print(f"{tree}: {sorted(str(p.relative_to(tree)) for p in tree.rglob('*.so'))}")
+        built = sorted(
+            str(p.relative_to(tree)) for p in tree.glob("**/*.so") if "build" not in p.parts
+        )
+        print(f"{tree}: {built}")
 
 
 class _Sink:
