@@ -159,6 +159,8 @@ def main() -> None:
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]))
         return
+    if not args.tree:
+        parser.error("give --make-trees DIR, or one --tree NAME=DIR per tree to measure")
     trees = dict(t.split("=", 1) for t in args.tree)
     workdir = Path(args.workdir).resolve()
     files = {
