@@ -481,6 +481,20 @@ def test_household_stays_apart_when_an_initial_links_one_partner_to_the_other(st
     assert [g.members for g in built] == [[1, 2], [3, 4]]
 
 
+def assert_email_weighed_among_namesakes(model, scored, *, surname_level: str) -> None:
+    """The pair's surnames compare at `surname_level`, its local parts are similar, and the
+    email's weight is the one among namesakes (well below the one among random pairs)."""
+    email, last = FIELDS.index("email"), FIELDS.index("last_name")
+    assert FIELD_LEVELS["last_name"][scored.levels[0, last]].startswith(surname_level)
+    level = scored.levels[0, email]
+    assert FIELD_LEVELS["email"][level].startswith("local part similar")
+    among_namesakes = np.log2(
+        max(model.m["email"][level], M_FLOOR) / max(model.u_email_same_name[level], U_FLOOR)
+    )
+    assert scored.weights[0, email] == pytest.approx(among_namesakes)
+    assert scored.weights[0, email] < model.level_weights()[email, level] - 1
+
+
 def test_email_of_namesakes_with_a_double_surname_is_weighed_among_namesakes(store):
     """Carmen Gutiérrez (a typo in her name-spelling address) and Carmen Gutiérrez Giménez: the
     local parts are similar at different providers, which among random pairs is rare (+8.8 bits
@@ -499,15 +513,7 @@ def test_email_of_namesakes_with_a_double_surname_is_weighed_among_namesakes(sto
             "email": "carmengutierrezgimenez@gmail.com",
         },
     )
-    email, last = FIELDS.index("email"), FIELDS.index("last_name")
-    assert FIELD_LEVELS["last_name"][scored.levels[0, last]].startswith("compound")
-    level = scored.levels[0, email]
-    assert FIELD_LEVELS["email"][level].startswith("local part similar")
-    among_namesakes = np.log2(
-        max(model.m["email"][level], M_FLOOR) / max(model.u_email_same_name[level], U_FLOOR)
-    )
-    assert scored.weights[0, email] == pytest.approx(among_namesakes)
-    assert scored.weights[0, email] < model.level_weights()[email, level] - 1
+    assert_email_weighed_among_namesakes(model, scored, surname_level="compound")
     notes = waterfall(model, scored, 0, left={}, right={})["notes"]
     assert any("same surname" in note for note in notes)
 
@@ -521,15 +527,7 @@ def test_email_of_namesakes_with_a_same_sounding_surname_is_weighed_among_namesa
         {"first_name": "Yang", "last_name": "Zhou", "email": "yangzhou@gmail.com"},
         {"first_name": "Yang", "last_name": "Zhao", "email": "yagnzhao@gmail.com"},
     )
-    email, last = FIELDS.index("email"), FIELDS.index("last_name")
-    assert FIELD_LEVELS["last_name"][scored.levels[0, last]].startswith("same sound")
-    level = scored.levels[0, email]
-    assert FIELD_LEVELS["email"][level].startswith("local part similar")
-    among_namesakes = np.log2(
-        max(model.m["email"][level], M_FLOOR) / max(model.u_email_same_name[level], U_FLOOR)
-    )
-    assert scored.weights[0, email] == pytest.approx(among_namesakes)
-    assert scored.weights[0, email] < model.level_weights()[email, level] - 1
+    assert_email_weighed_among_namesakes(model, scored, surname_level="same sound")
     assert scored.probability[0] < REVIEW_THRESHOLD
 
 
