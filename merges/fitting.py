@@ -133,13 +133,22 @@ def _refit(model: scoring.MatchModel, data: LabelledPairs, rows) -> tuple:
     return calibration.refit_model(model, shift, scales), shift, scales
 
 
-def _held_out(model: scoring.MatchModel, data: LabelledPairs) -> Quality:
+def held_out_probabilities(model: scoring.MatchModel, data: LabelledPairs) -> np.ndarray:
+    """Each pair's probability under the model refitted on the other folds' labels. Scored
+    among all the labelled pairs, as `_quality` and the scan score them: a pair's probability
+    can depend on the pairs scored with it (scoring.joint_comparisons); scoring needs no
+    labels, so nothing of the held-out fold leaks."""
     probability = np.zeros(len(data.labels))
     everything = np.arange(len(data.labels))
     for test in calibration.folds(len(data.labels), HELD_OUT_FOLDS):
         refit, _, _ = _refit(model, data, np.setdiff1d(everything, test))
-        scored = scoring.score_pairs(refit, data.table, data.left[test], data.right[test])
-        probability[test] = scored.probability
+        scored = scoring.score_pairs(refit, data.table, data.left, data.right)
+        probability[test] = scored.probability[test]
+    return probability
+
+
+def _held_out(model: scoring.MatchModel, data: LabelledPairs) -> Quality:
+    probability = held_out_probabilities(model, data)
     return calibration.quality(probability, data.labels, groups.REVIEW_THRESHOLD)
 
 

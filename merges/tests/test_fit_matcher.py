@@ -107,3 +107,26 @@ def test_fit_matcher_refuses_unknown_shops_and_too_few_labels():
     with pytest.raises(CommandError, match="at least 5 of each"):
         call_command("fit_matcher", str(shop.pk))
     assert MatcherFit.all_shops.get(shop=shop).fitted_at == before
+
+
+def test_held_out_pairs_are_scored_among_all_labelled_pairs(reviewed):
+    """A pair's probability can depend on the pairs scored with it (joint comparisons: a third
+    profile matched through a person's other profile). Held out, each fold's pairs are scored by
+    the model refitted on the other folds, among all the labelled pairs, as the reported
+    quality before and after and the scan score them; not alone."""
+    from merges import calibration
+    from merges.fitting import HELD_OUT_FOLDS, _refit, held_out_probabilities, labelled_pairs_load
+
+    shop, _, _ = reviewed
+    model = matcher_model(shop_id=shop.id)
+    data = labelled_pairs_load(shop_id=shop.id, product_share=model.product_share)
+    held_out = held_out_probabilities(model, data)
+    everything = np.arange(len(data.labels))
+    context_decides = 0
+    for test in calibration.folds(len(data.labels), HELD_OUT_FOLDS):
+        refit, _, _ = _refit(model, data, np.setdiff1d(everything, test))
+        among_all = scoring.score_pairs(refit, data.table, data.left, data.right).probability
+        alone = scoring.score_pairs(refit, data.table, data.left[test], data.right[test])
+        assert held_out[test] == pytest.approx(among_all[test])
+        context_decides += int((np.abs(alone.probability - among_all[test]) > 1e-9).sum())
+    assert context_decides > 0  # the store has such pairs: scoring a fold alone would differ
