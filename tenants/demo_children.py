@@ -143,12 +143,15 @@ class Children:
 
     def start(self, *args: str, env: dict[str, str]) -> subprocess.Popen:
         with stop_signals_held():
-            process = subprocess.Popen(  # noqa: S603 (our own interpreter and manage.py)
-                [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
-                env=env,
-                start_new_session=True,
-                preexec_fn=_parent_death_signal_setter(),  # the demo has no threads then
-            )
+            try:
+                process = subprocess.Popen(  # noqa: S603 (our own interpreter and manage.py)
+                    [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=_parent_death_signal_setter(),  # the demo has no threads then
+                )
+            except (OSError, subprocess.SubprocessError) as error:  # the demo says which step
+                raise RuntimeError(f"could not start {args[0]}: {error}") from error
             self.processes.append(process)
         return process
 

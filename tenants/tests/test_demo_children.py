@@ -84,6 +84,15 @@ def test_stop_kills_what_a_child_left_behind_and_a_child_that_did_not_stop(tmp_p
 
 
 @pytest.mark.django_db(transaction=True)  # the cluster is another process: rows must be committed
+def test_a_child_that_cannot_start_is_a_clear_error_and_nothing_is_kept(monkeypatch):
+    """The demo turns a RuntimeError into a CommandError naming the step (no traceback)."""
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    children = Children()
+    with pytest.raises(RuntimeError, match=r"could not start runserver: .*No such file"):
+        children.start("runserver", env=dict(os.environ))
+    assert children.processes == []
+
+
 def test_stop_lets_a_real_qcluster_stop_its_workers_itself():
     """SIGTERM to the cluster's whole group killed its sentinel while the main process was
     waking it (a multiprocessing Event), and the main process then waited for the dead one

@@ -60,13 +60,13 @@ class Command(BaseCommand):
         settings.APP_URL = env["APP_URL"]
         settings.SHOPIFY_BASE_URL = env["SHOPIFY_BASE_URL"]
 
-        # Ctrl-C (SIGINT), `kill` (SIGTERM) and a closed terminal (SIGHUP) stop the demo and
-        # all it started.
-        stop_signals_interrupt()
-        self.step("Migrating the database")
-        call_command("migrate", interactive=False, verbosity=0)
         children = Children()
         try:
+            # Ctrl-C (SIGINT), `kill` (SIGTERM) and a closed terminal (SIGHUP) stop the demo and
+            # all it started, from here on (during the migration too: no traceback).
+            stop_signals_interrupt()
+            self.step("Migrating the database")
+            call_command("migrate", interactive=False, verbosity=0)
             domains = self.start_sandbox(children, env, sandbox_url, options)
             agency = demo_agency_ensure()
             self.step(f"Serving the site on {app_url} and starting a worker")
@@ -85,10 +85,10 @@ class Command(BaseCommand):
         except RuntimeError as error:  # a step failed: say which, after stopping the children
             raise CommandError(str(error)) from None
         finally:
-            stop_signals_ignore()  # the stop is bounded (~10 s): nothing may cut it short
             try:
+                stop_signals_ignore()  # the stop is bounded (~10 s): nothing may cut it short
                 self.step("Stopping the site, the worker and the sandbox")
-            finally:  # even when the output is gone (a closed pipe)
+            finally:  # even when a stop signal came just before, or the output is gone
                 children.stop()
             self.stdout.write("Stopped.")
 
