@@ -21,7 +21,7 @@ EVENTS: dict[str, str] = {
     "shop.sync_requested": "A sync of a shop was requested",
     "sync_run.started": "A sync run started, or a crashed one resumed (kind, counts so far)",
     "sync_run.succeeded": "A sync run brought the mirror up to date (kind, counts)",
-    "sync_run.failed": "A sync run failed (kind, counts, the error's first line)",
+    "sync_run.failed": "A sync run failed (kind, counts, the kind of its error)",
     "sync_run.skipped": "A requested sync was not run: another sync of the shop was running",
     "sync_run.abandoned": "An unfinished sync run nothing ran any more was dropped by the janitor",
     "customer.redacted": "A customer's personal data was erased on Shopify's request",

@@ -2,9 +2,10 @@
 
 Written in the transaction that records the run's new status (ARCHITECTURE.md: every state
 change is audited). A run's requests are audited where they are made (`shop.sync_requested`).
-The payload holds the run's kind, counts and progress, and for a run that did not succeed its
-error's first line (a database error's detail lines can quote a row's values: personal data,
-which the chained log could never erase).
+The payload holds the run's kind, counts and progress, and for a run that did not succeed the
+kind of its error (the exception's class, "Not run", "abandoned"): never its message, which can
+quote a row's values even on its first line (`invalid input syntax ...: "<value>"`), personal
+data the chained log could never erase. The whole message stays on the run's row.
 """
 
 from django.db import transaction
@@ -14,7 +15,7 @@ from customers.models import SyncRun
 from tenants.models import Shop
 
 OUTCOMES = ("started", "succeeded", "failed", "skipped", "abandoned")
-ERROR_MAX = 500
+ERROR_KIND_MAX = 100
 # The run's fields in the payload, by the names they have there.
 FIELDS = {
     "kind": "kind",
@@ -33,11 +34,13 @@ def sync_run_event_record(*, run: SyncRun, outcome: str, **data) -> None:
     counted into it), in the caller's transaction."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown sync run outcome {outcome!r}; expected one of {OUTCOMES}")
-    agency_id = Shop.objects.filter(pk=run.shop_id).values_list("agency_id", flat=True).get()
-    row = SyncRun.all_shops.filter(shop_id=run.shop_id, pk=run.pk).values(*FIELDS, "error").get()
+    agency_id = Shop.objects.filter(pk=run.shop_id).values_list("agency_id", flat=True).first()
+    row = SyncRun.all_shops.filter(shop_id=run.shop_id, pk=run.pk).values(*FIELDS, "error").first()
+    if agency_id is None or row is None:
+        return  # the shop was erased (shop/redact) meanwhile: nothing of it is left to audit
     payload = {name: row[field] for field, name in FIELDS.items()}
     if outcome != "succeeded" and row["error"]:
-        payload["error"] = error_summary(row["error"])
+        payload["error"] = error_kind(row["error"])
     with transaction.atomic():
         audit_event_record(
             agency_id=agency_id,
@@ -50,5 +53,6 @@ def sync_run_event_record(*, run: SyncRun, outcome: str, **data) -> None:
         )
 
 
-def error_summary(error: str) -> str:
-    return (error.strip().splitlines() or [""])[0][:ERROR_MAX]
+def error_kind(error: str) -> str:
+    """What precedes the message in a run's error: "Crash: ..." -> "Crash"."""
+    return error.split(":", 1)[0].strip()[:ERROR_KIND_MAX]
