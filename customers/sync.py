@@ -104,6 +104,39 @@ def sync_run_skip(*, shop_id: int, sync_run_id: int, reason: str) -> bool:
     return bool(skipped)
 
 
+# A requested full sync that finds a delta of the shop running waits this long, then tries again.
+BUSY_RETRY_SECONDS = 60
+
+
+def full_sync_running(*, shop_id: int) -> bool:
+    """Whether a full (or reconcile) sync of the shop is running: one that a requested full sync
+    meeting it can leave the work to, unlike a delta."""
+    return (
+        SyncRun.all_shops.filter(shop_id=shop_id, status=SyncRun.Status.RUNNING)
+        .exclude(kind=SyncRun.Kind.DELTA)
+        .exists()
+    )
+
+
+def sync_run_retry_later(*, shop_id: int, sync_run_id: int) -> None:
+    """A requested full sync whose worker found a delta of the shop running (a delta does not do
+    what a full sync does): it stays queued and its task runs again in BUSY_RETRY_SECONDS."""
+    from django_q.models import Schedule
+
+    from tenants.jobs import shop_schedule_name
+
+    Schedule.objects.update_or_create(
+        name=shop_schedule_name(shop_id, f"sync-run-{sync_run_id}"),
+        defaults={
+            "func": "customers.tasks.shop_full_sync_task",
+            "args": f"{shop_id}, {sync_run_id}",
+            "schedule_type": Schedule.ONCE,
+            "repeats": -1,  # deleted once it ran
+            "next_run": timezone.now() + timedelta(seconds=BUSY_RETRY_SECONDS),
+        },
+    )
+
+
 def _enqueue(run: SyncRun) -> None:
     from django_q.tasks import async_task
 

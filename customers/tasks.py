@@ -33,6 +33,10 @@ def shop_full_sync_task(shop_id: int, sync_run_id: int | None = None) -> int:
         try:
             return sync.shop_full_sync(shop_id=shop_id, sync_run_id=sync_run_id).id
         except sync.SyncAlreadyRunning as busy:
+            if sync_run_id is not None and not sync.full_sync_running(shop_id=shop_id):
+                logger.info("%s (a delta); full sync %s tried again later", busy, sync_run_id)
+                sync.sync_run_retry_later(shop_id=shop_id, sync_run_id=sync_run_id)
+                return 0
             logger.info("%s; this request is left for it", busy)
             _skipped(shop_id, sync_run_id, busy)
             return 0

@@ -98,6 +98,7 @@ def test_a_crashed_full_sync_records_the_failure_and_its_resume(tmp_path):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks")
 def test_a_request_meeting_a_running_sync_records_the_skip():
     shop = shop_factory(agency=agency_factory())
+    SyncRun.all_shops.create(shop=shop, kind=SyncRun.Kind.FULL, status=SyncRun.Status.RUNNING)
     run = SyncRun.all_shops.create(shop=shop, kind=SyncRun.Kind.FULL, requested_by="tests")
     with OtherSessionSyncing(shop.id):
         assert tasks.shop_full_sync_task(shop.id, run.id) == 0
