@@ -89,6 +89,8 @@ def rare_names_arg(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"two shares such as 0.5,0.7, not {text!r}") from None
     if not (0 <= given <= 1 and 0 <= surname <= 1):
         raise argparse.ArgumentTypeError(f"shares between 0 and 1, not {text!r}")
+    if round(given, 2) != given or round(surname, 2) != surname:  # the store's domain has 2
+        raise argparse.ArgumentTypeError(f"shares of at most two decimals, not {text!r}")
     return given, surname
 
 

@@ -9,7 +9,12 @@ from bench.dedupe import NO_RARE_NAMES, rare_names_arg, shop_domain
 
 def test_two_shares_are_read_and_anything_else_is_refused_by_what_it_needs():
     assert rare_names_arg("0.5,0.7") == (0.5, 0.7)
-    for text, message in (("0.5", "two shares"), ("a,b", "two shares"), ("0.5,1.5", "between")):
+    for text, message in (
+        ("0.5", "two shares"),
+        ("a,b", "two shares"),
+        ("0.5,1.5", "between"),
+        ("0.501,0.7", "two decimals"),
+    ):
         with pytest.raises(argparse.ArgumentTypeError, match=message):
             rare_names_arg(text)
 

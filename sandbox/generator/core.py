@@ -390,8 +390,18 @@ def _check(
         raise ValueError(f"orders_per_customer must not be negative, not {orders_per_customer!r}")
     if history_years <= 0:
         raise ValueError(f"history_years must be positive, not {history_years!r}")
-    if len(rare_names) != 2 or not all(0 <= share <= 1 for share in rare_names):
+    if not _two_shares(rare_names):
         raise ValueError(f"rare_names must be two shares between 0 and 1, not {rare_names!r}")
+
+
+def _two_shares(value) -> bool:
+    """Whether `value` is two numbers (not booleans) between 0 and 1."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        return False
+    return all(
+        isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share <= 1
+        for share in value
+    )
 
 
 def generate_customers(

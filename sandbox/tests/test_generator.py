@@ -523,6 +523,10 @@ def test_stream_is_lazy():
         ({"count": 10, "orders_per_customer": -1}, "orders_per_customer"),
         ({"count": 10, "rare_names": (0.5, 1.2)}, "rare_names"),
         ({"count": 10, "rare_names": (0.5,)}, "rare_names"),
+        ({"count": 10, "rare_names": None}, "rare_names"),
+        ({"count": 10, "rare_names": 0.5}, "rare_names"),
+        ({"count": 10, "rare_names": ("a", "b")}, "rare_names"),
+        ({"count": 10, "rare_names": (True, 0)}, "rare_names"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(options, message):
